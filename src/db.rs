@@ -1,0 +1,186 @@
+//! Database connection by URL — SQLite (one file per service, WAL) or PostgreSQL —
+//! with the service's embedded migrations for that dialect run at start-up, and
+//! write transactions that do not fail under SQLite's one-writer rule.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// Database settings shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Largest number of open database connections.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+    /// How long a query waits for a connection, or for SQLite's write lock, before failing.
+    #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_busy_timeout: Duration,
+}
+
+impl Default for DatabaseArgs {
+    fn default() -> Self {
+        Self { database_max_connections: 10, database_busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Which SQL dialect the pool speaks; store code branches on it only where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A service's migrations, one set per dialect (`sqlx::migrate!("migrations/sqlite")` …).
+#[derive(Debug)]
+pub struct Migrations {
+    /// Migrations for SQLite.
+    pub sqlite: &'static Migrator,
+    /// Migrations for PostgreSQL.
+    pub postgres: &'static Migrator,
+}
+
+/// A migrated connection pool.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    /// The directory for the SQLite file could not be created.
+    #[error("cannot create the database directory: {0}")]
+    Directory(#[source] std::io::Error),
+    /// Connecting failed.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Database {
+    /// Connects to `url` and brings the schema up to date.
+    pub async fn connect(
+        url: &str,
+        args: &DatabaseArgs,
+        migrations: &Migrations,
+    ) -> Result<Self, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(ConnectError::UnsupportedUrl);
+        };
+        if dialect == Dialect::Sqlite {
+            create_sqlite_dir(url).map_err(ConnectError::Directory)?;
+        }
+        let options = AnyConnectOptions::from_str(url).map_err(ConnectError::Connect)?;
+        let busy_ms = args.database_busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(args.database_max_connections.max(1))
+            .acquire_timeout(args.database_busy_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                        // WAL lets readers run beside the one writer; the busy timeout makes
+                        // a second writer wait instead of failing with SQLITE_BUSY. The
+                        // default synchronous=FULL keeps every acknowledged commit on disk.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}")))
+                            .await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(ConnectError::Connect)?;
+        let migrator = match dialect {
+            Dialect::Sqlite => migrations.sqlite,
+            Dialect::Postgres => migrations.postgres,
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, dialect })
+    }
+
+    /// The pool, for reads and single-statement writes.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that upgrades to a write
+    /// fails with SQLITE_BUSY when another writer got there first.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the directory that will hold a SQLite file named by `url`.
+fn create_sqlite_dir(url: &str) -> std::io::Result<()> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(()); // in-memory database
+    }
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+/// Parses durations such as `500ms`, `5s`, `10m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

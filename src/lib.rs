@@ -1,0 +1,18 @@
+//! The `travel` kit: the generated gRPC code of every contract under `proto/`, and
+//! what every service shares — server bootstrap (health, reflection, limits,
+//! graceful shutdown), configuration, database connection and migrations,
+//! telemetry, error helpers, paging, the clock, and the value types of the
+//! contracts (money, dates, hold ids).
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod page;
+pub mod pb;
+pub mod server;
+pub mod telemetry;
+pub mod types;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use error::Violations;

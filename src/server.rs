@@ -1,0 +1,158 @@
+//! Server bootstrap shared by every service: the gRPC server with explicit
+//! limits, `grpc.health.v1.Health`, server reflection (v1 and v1alpha, so that
+//! grpcurl 1.8 works), and graceful shutdown — health turns NOT_SERVING first,
+//! then in-flight calls get a bounded time to finish.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::db::parse_duration;
+
+/// Limits and timeouts of the gRPC server, shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Largest number of calls served at once on one connection; past it, calls wait.
+    #[arg(long, env = "MAX_CONCURRENT_CALLS_PER_CONNECTION", default_value_t = 256)]
+    pub max_concurrent_calls_per_connection: usize,
+    /// Largest number of HTTP/2 streams a client may open on one connection.
+    #[arg(long, env = "MAX_CONCURRENT_STREAMS", default_value_t = 512)]
+    pub max_concurrent_streams: u32,
+    /// Longest a call may run when the client sets no shorter deadline.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long in-flight calls may run before the server stops anyway.
+    #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_concurrent_calls_per_connection: 256,
+            max_concurrent_streams: 512,
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The reflection service could not be built from the descriptor set.
+    #[error("cannot build server reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("gRPC transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves `routes` (the service's own gRPC services, named by their full names
+/// in `service_names`) on `listener`, with health and reflection, until
+/// `shutdown` resolves; then drains for at most `args.drain_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    service_names: &[&str],
+    args: &ServerArgs,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let mut reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    let mut reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    for name in service_names {
+        reflection = reflection.with_service_name(*name);
+        reflection_alpha = reflection_alpha.with_service_name(*name);
+    }
+    let routes = routes
+        .add_service(health_service)
+        .add_service(reflection.build_v1()?)
+        .add_service(reflection_alpha.build_v1alpha()?);
+
+    // The caller built the database before calling: the service is ready now.
+    set_status(&health, service_names, ServingStatus::Serving).await;
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = Server::builder()
+        .concurrency_limit_per_connection(args.max_concurrent_calls_per_connection)
+        .max_concurrent_streams(args.max_concurrent_streams)
+        .timeout(args.request_timeout)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+            let _ = stop_rx.await;
+        });
+    tokio::pin!(server);
+
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        () = shutdown => {}
+    }
+    tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
+    set_status(&health, service_names, ServingStatus::NotServing).await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(args.drain_timeout, server).await {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            tracing::warn!(timeout = ?args.drain_timeout, "drain timed out; stopping with calls in flight");
+            Ok(())
+        }
+    }
+}
+
+async fn set_status(
+    health: &tonic_health::server::HealthReporter,
+    service_names: &[&str],
+    status: ServingStatus,
+) {
+    health.set_service_status("", status).await;
+    for name in service_names {
+        health.set_service_status(*name, status).await;
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM: the shutdown future of the binaries.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

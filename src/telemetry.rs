@@ -1,0 +1,36 @@
+//! Tracing initialisation: human-readable or JSON logs on stderr, filtered by
+//! `RUST_LOG` (default `info`).
+//!
+//! Not yet done: OTLP export and W3C trace-context propagation between services
+//! (DESIGN.md, "Telemetry"); they arrive with the reservation service, the first
+//! service that calls another.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// Logging settings shared by every service's command line.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TelemetryArgs {
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Installs the global subscriber; a second call (tests, the stack) is a no-op.
+pub fn init(args: &TelemetryArgs) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match args.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

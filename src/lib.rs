@@ -5,6 +5,7 @@
 //! contracts (money, dates, hold ids).
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -12,6 +13,8 @@ pub mod page;
 pub mod pb;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

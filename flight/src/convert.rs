@@ -1,0 +1,145 @@
+//! Proto ⇄ domain conversions of the flight service: requests are parsed into
+//! validated domain values (every problem reported as a field violation), and
+//! domain values are turned back into their proto messages.
+
+use travel::Violations;
+use travel::page;
+use travel::pb::flight::v1 as pb;
+use travel::types::{Date, HoldId, Instant, Money, RequestId, parse_count, parse_id};
+
+use crate::domain::{
+    Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, HoldState, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight,
+    Search,
+};
+
+impl TryFrom<pb::CreateFlightRequest> for NewFlight {
+    type Error = Violations;
+
+    fn try_from(r: pb::CreateFlightRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let flight_number = v.check("flight_number", FlightNumber::parse(&r.flight_number));
+        let origin = v.check("origin", Airport::parse(&r.origin));
+        let destination = v.check("destination", Airport::parse(&r.destination));
+        let departure = v.check("departure_time", Instant::parse(r.departure_time.as_ref()));
+        let arrival = v.check("arrival_time", Instant::parse(r.arrival_time.as_ref()));
+        let seat_price = v.check("seat_price", Money::parse(r.seat_price.as_ref()));
+        let capacity = v.check("capacity", parse_count(r.capacity, 1, MAX_CAPACITY));
+        let request_id = v.check("request_id", RequestId::parse_optional(&r.request_id));
+        if let (Some(o), Some(d)) = (&origin, &destination)
+            && o == d
+        {
+            v.add("destination", "must differ from origin");
+        }
+        if let (Some(d), Some(a)) = (departure, arrival)
+            && a <= d
+        {
+            v.add("arrival_time", "must be after departure_time");
+        }
+        v.clone().into_result()?;
+        match (flight_number, origin, destination, departure, arrival, seat_price, capacity, request_id) {
+            (Some(flight_number), Some(origin), Some(destination), Some(departure), Some(arrival), Some(seat_price), Some(capacity), Some(request_id)) => {
+                Ok(NewFlight { flight_number, origin, destination, departure, arrival, seat_price, capacity, request_id })
+            }
+            _ => Err(v),
+        }
+    }
+}
+
+impl TryFrom<pb::SearchFlightsRequest> for Search {
+    type Error = Violations;
+
+    fn try_from(r: pb::SearchFlightsRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let origin = v.check("origin", Airport::parse(&r.origin));
+        let destination = v.check("destination", Airport::parse(&r.destination));
+        let date = v.check("departure_date", Date::parse(r.departure_date.as_ref()));
+        let passengers = v.check("passengers", parse_count(r.passengers, 1, MAX_SEATS_PER_HOLD));
+        let page_size = v.check("page_size", page::page_size(r.page_size));
+        let (Some(origin), Some(destination), Some(date), Some(passengers), Some(page_size)) =
+            (origin, destination, date, passengers, page_size)
+        else {
+            return Err(v);
+        };
+        let fp = Search::fingerprint(origin.as_str(), destination.as_str(), &date.iso(), passengers);
+        let after = match page::decode_token(&r.page_token, fp) {
+            Ok(cursor) => cursor.map(|c| Cursor::decode(&c).ok_or(page_token_violation())).transpose()?,
+            Err(why) => return Err(Violations::one("page_token", why)),
+        };
+        Ok(Search { origin, destination, date, passengers, page_size, after })
+    }
+}
+
+fn page_token_violation() -> Violations {
+    Violations::one("page_token", "is not a page token returned by this query")
+}
+
+/// The next-page token for a search page that ended at `next`.
+pub fn next_page_token(search: &Search, next: Option<&Cursor>) -> String {
+    let fp = Search::fingerprint(search.origin.as_str(), search.destination.as_str(), &search.date.iso(), search.passengers);
+    next.map(|c| page::encode_token(fp, &c.encode())).unwrap_or_default()
+}
+
+impl TryFrom<pb::HoldSeatsRequest> for HoldRequest {
+    type Error = Violations;
+
+    fn try_from(r: pb::HoldSeatsRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let hold_id = v.check("hold_id", HoldId::parse(&r.hold_id));
+        let flight_id = v.check("flight_id", parse_id(&r.flight_id));
+        let seats = v.check("seats", parse_count(r.seats, 1, MAX_SEATS_PER_HOLD));
+        match (hold_id, flight_id, seats) {
+            (Some(hold_id), Some(flight_id), Some(seats)) => Ok(HoldRequest { hold_id, flight_id, seats }),
+            _ => Err(v),
+        }
+    }
+}
+
+/// Parses the hold id of a confirm or release.
+pub fn hold_id(raw: &str) -> Result<HoldId, Violations> {
+    HoldId::parse(raw).map_err(|why| Violations::one("hold_id", why))
+}
+
+/// Parses a flight id.
+pub fn flight_id(raw: &str) -> Result<String, Violations> {
+    parse_id(raw).map_err(|why| Violations::one("id", why))
+}
+
+impl From<Flight> for pb::Flight {
+    fn from(f: Flight) -> Self {
+        pb::Flight {
+            id: f.id,
+            flight_number: f.flight_number,
+            origin: f.origin,
+            destination: f.destination,
+            departure_time: Some(f.departure.into()),
+            arrival_time: Some(f.arrival.into()),
+            seat_price: Some(f.seat_price.into()),
+            capacity: i32::try_from(f.capacity).unwrap_or(i32::MAX),
+            available_seats: i32::try_from(f.available).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+impl From<HoldState> for pb::HoldState {
+    fn from(s: HoldState) -> Self {
+        match s {
+            HoldState::Held => pb::HoldState::Held,
+            HoldState::Confirmed => pb::HoldState::Confirmed,
+            HoldState::Released => pb::HoldState::Released,
+            HoldState::Expired => pb::HoldState::Expired,
+        }
+    }
+}
+
+impl From<Hold> for pb::SeatHold {
+    fn from(h: Hold) -> Self {
+        pb::SeatHold {
+            hold_id: h.hold_id.as_str().to_owned(),
+            flight_id: h.flight_id.unwrap_or_default(),
+            seats: i32::try_from(h.seats).unwrap_or(i32::MAX),
+            total_price: Some(h.total_price.into()),
+            state: pb::HoldState::from(h.state).into(),
+            expires_at: Some(h.expires_at.into()),
+        }
+    }
+}

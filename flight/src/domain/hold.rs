@@ -1,0 +1,101 @@
+//! The seat-hold life cycle: HELD until confirmed, released or expired;
+//! CONFIRMED until released; RELEASED and EXPIRED are final.
+
+use travel::types::{HoldId, Instant, Money};
+
+/// Where a hold is in its life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    /// Seats taken, waiting for confirm or release, until the hold expires.
+    Held,
+    /// Seats sold.
+    Confirmed,
+    /// Seats given back on request (or a tombstone: released before it was held).
+    Released,
+    /// Seats given back because the hold was not confirmed in time.
+    Expired,
+}
+
+impl HoldState {
+    /// The state as stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "HELD",
+            Self::Confirmed => "CONFIRMED",
+            Self::Released => "RELEASED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    /// Reads a stored state.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "HELD" => Some(Self::Held),
+            "CONFIRMED" => Some(Self::Confirmed),
+            "RELEASED" => Some(Self::Released),
+            "EXPIRED" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// A seat hold as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// Caller-assigned id.
+    pub hold_id: HoldId,
+    /// The flight; `None` for a tombstone.
+    pub flight_id: Option<String>,
+    /// Seats held.
+    pub seats: u32,
+    /// Seat price times seats, at the time of the hold.
+    pub total_price: Money,
+    /// Life-cycle state.
+    pub state: HoldState,
+    /// When a HELD hold stops counting.
+    pub expires_at: Instant,
+}
+
+impl Hold {
+    /// True when the hold is HELD but its time is up at `now`.
+    pub fn is_expired_at(&self, now: Instant) -> bool {
+        self.state == HoldState::Held && self.expires_at <= now
+    }
+
+    /// True for a release that arrived before any hold with its id.
+    pub fn is_tombstone(&self) -> bool {
+        self.flight_id.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use travel::types::Currency;
+
+    fn hold(state: HoldState, expires: i64) -> Hold {
+        Hold {
+            hold_id: HoldId::parse("h1").unwrap(),
+            flight_id: Some("f1".into()),
+            seats: 1,
+            total_price: Money { amount_minor: 100, currency: Currency::parse("EUR").unwrap() },
+            state,
+            expires_at: Instant::from_unix_millis(expires),
+        }
+    }
+
+    #[test]
+    fn only_held_holds_expire_and_only_once_their_time_is_up() {
+        assert!(!hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(9)));
+        assert!(hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(10)));
+        assert!(!hold(HoldState::Confirmed, 10).is_expired_at(Instant::from_unix_millis(99)));
+    }
+
+    #[test]
+    fn states_round_trip_through_storage() {
+        for s in [HoldState::Held, HoldState::Confirmed, HoldState::Released, HoldState::Expired] {
+            assert_eq!(HoldState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(HoldState::parse("nope"), None);
+    }
+}

@@ -23,7 +23,10 @@ pub struct DatabaseArgs {
 
 impl Default for DatabaseArgs {
     fn default() -> Self {
-        Self { database_max_connections: 10, database_busy_timeout: Duration::from_secs(5) }
+        Self {
+            database_max_connections: 10,
+            database_busy_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -71,11 +74,7 @@ pub enum ConnectError {
 
 impl Database {
     /// Connects to `url` and brings the schema up to date.
-    pub async fn connect(
-        url: &str,
-        args: &DatabaseArgs,
-        migrations: &Migrations,
-    ) -> Result<Self, ConnectError> {
+    pub async fn connect(url: &str, args: &DatabaseArgs, migrations: &Migrations) -> Result<Self, ConnectError> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -161,7 +160,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),

@@ -73,11 +73,10 @@ impl std::error::Error for Violations {}
 impl From<Violations> for Status {
     fn from(v: Violations) -> Self {
         let message = format!("invalid request: {v}");
-        let violations = v
-            .0
-            .into_iter()
-            .map(|(field, description)| FieldViolation::new(field, description))
-            .collect::<Vec<_>>();
+        let violations =
+            v.0.into_iter()
+                .map(|(field, description)| FieldViolation::new(field, description))
+                .collect::<Vec<_>>();
         Status::with_error_details(
             Code::InvalidArgument,
             message,

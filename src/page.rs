@@ -14,7 +14,9 @@ pub fn page_size(n: i32) -> Result<u32, String> {
     match n {
         0 => Ok(DEFAULT_PAGE_SIZE),
         1..=100 => Ok(n.unsigned_abs()),
-        _ => Err(format!("must be between 0 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})")),
+        _ => Err(format!(
+            "must be between 0 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
+        )),
     }
 }
 
@@ -35,9 +37,7 @@ pub fn decode_token(token: &str, fingerprint: u64) -> Result<Option<String>, &'s
     let text = String::from_utf8(bytes).map_err(|_| BAD)?;
     let mut parts = text.splitn(3, '|');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(fp), Some(cursor)) if fp == format!("{fingerprint:016x}") => {
-            Ok(Some(cursor.to_owned()))
-        }
+        (Some("v1"), Some(fp), Some(cursor)) if fp == format!("{fingerprint:016x}") => Ok(Some(cursor.to_owned())),
         _ => Err(BAD),
     }
 }

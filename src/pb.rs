@@ -3,8 +3,7 @@
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 /// Every file of every contract, encoded, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/travel_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/travel_descriptor.bin"));
 
 /// `travel.common.v1`: types shared by the contracts.
 pub mod common {

@@ -118,11 +118,7 @@ pub async fn serve(
     }
 }
 
-async fn set_status(
-    health: &tonic_health::server::HealthReporter,
-    service_names: &[&str],
-    status: ServingStatus,
-) {
+async fn set_status(health: &tonic_health::server::HealthReporter, service_names: &[&str], status: ServingStatus) {
     health.set_service_status("", status).await;
     for name in service_names {
         health.set_service_status(*name, status).await;

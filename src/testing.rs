@@ -45,7 +45,10 @@ impl TestDatabase {
     fn sqlite(service: &str) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let url = format!("sqlite://{}/{service}.db?mode=rwc", dir.path().display());
-        Self { url, cleanup: Cleanup::Sqlite(dir) }
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
     }
 
     async fn postgres(service: &str, admin_url: String) -> Self {
@@ -59,14 +62,19 @@ impl TestDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the PostgreSQL admin URL");
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL admin URL");
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .await
             .expect("create the test database");
         let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         let url = format!("{base}/{name}");
-        Self { url, cleanup: Cleanup::Postgres { admin_url, name } }
+        Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
     }
 }
 

@@ -89,7 +89,9 @@ impl Date {
     /// Parses the `YYYY-MM-DD` form the databases store.
     pub fn parse_iso(s: &str) -> Result<Self, &'static str> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(s, &format).map(Self).map_err(|_| "is not a YYYY-MM-DD date")
+        time::Date::parse(s, &format)
+            .map(Self)
+            .map_err(|_| "is not a YYYY-MM-DD date")
     }
 
     /// The `YYYY-MM-DD` form, which sorts like the dates it names.
@@ -166,18 +168,27 @@ impl Money {
         if m.amount_minor < 0 {
             return Err("amount_minor must be zero or more");
         }
-        Ok(Self { amount_minor: m.amount_minor, currency })
+        Ok(Self {
+            amount_minor: m.amount_minor,
+            currency,
+        })
     }
 
     /// This price times `n`, or `None` if it would overflow.
     pub fn times(self, n: i64) -> Option<Self> {
-        Some(Self { amount_minor: self.amount_minor.checked_mul(n)?, currency: self.currency })
+        Some(Self {
+            amount_minor: self.amount_minor.checked_mul(n)?,
+            currency: self.currency,
+        })
     }
 }
 
 impl From<Money> for pb::Money {
     fn from(m: Money) -> Self {
-        pb::Money { amount_minor: m.amount_minor, currency_code: m.currency.as_str().to_owned() }
+        pb::Money {
+            amount_minor: m.amount_minor,
+            currency_code: m.currency.as_str().to_owned(),
+        }
     }
 }
 
@@ -211,7 +222,11 @@ pub struct RequestId(String);
 impl RequestId {
     /// Parses an optional request id: `None` when empty.
     pub fn parse_optional(s: &str) -> Result<Option<Self>, &'static str> {
-        if s.is_empty() { Ok(None) } else { parse_token(s, 128).map(|s| Some(Self(s))) }
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            parse_token(s, 128).map(|s| Some(Self(s)))
+        }
     }
 
     /// The key.
@@ -231,7 +246,11 @@ fn parse_token(s: &str, max: usize) -> Result<String, &'static str> {
         return Err("must not be empty");
     }
     if s.len() > max {
-        return Err(if max == 64 { "must be at most 64 characters" } else { "must be at most 128 characters" });
+        return Err(if max == 64 {
+            "must be at most 64 characters"
+        } else {
+            "must be at most 128 characters"
+        });
     }
     if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
         return Err("may only contain A-Z a-z 0-9 . _ : -");
@@ -276,7 +295,12 @@ mod tests {
 
     #[test]
     fn money_refuses_negative_amounts_and_bad_currencies() {
-        let m = |a, c: &str| Some(pb::Money { amount_minor: a, currency_code: c.into() });
+        let m = |a, c: &str| {
+            Some(pb::Money {
+                amount_minor: a,
+                currency_code: c.into(),
+            })
+        };
         assert!(Money::parse(m(100, "EUR").as_ref()).is_ok());
         assert!(Money::parse(m(-1, "EUR").as_ref()).is_err());
         assert!(Money::parse(m(1, "eur").as_ref()).is_err());
@@ -293,7 +317,10 @@ mod tests {
 
     #[test]
     fn timestamps_round_trip_at_millisecond_precision() {
-        let ts = Timestamp { seconds: 1_800_000_000, nanos: 123_000_000 };
+        let ts = Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 123_000_000,
+        };
         let i = Instant::parse(Some(&ts)).unwrap();
         assert_eq!(Timestamp::from(i), ts);
         assert!(Instant::parse(Some(&Timestamp { seconds: -1, nanos: 0 })).is_err());

@@ -24,7 +24,12 @@ pub struct FlightApi {
 impl FlightApi {
     /// A service over `store`, with holds lasting `hold_ttl` by `clock`.
     pub fn new(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self {
-        Self { store, clock, hold_ttl, access: Access::allow_all() }
+        Self {
+            store,
+            clock,
+            hold_ttl,
+            access: Access::allow_all(),
+        }
     }
 }
 
@@ -37,14 +42,18 @@ impl FlightService for FlightApi {
         let new = NewFlight::try_from(request.into_inner())?;
         let id = uuid::Uuid::now_v7().to_string();
         let flight = self.store.create_flight(&new, &id, self.clock.now()).await?;
-        Ok(Response::new(pb::CreateFlightResponse { flight: Some(flight.into()) }))
+        Ok(Response::new(pb::CreateFlightResponse {
+            flight: Some(flight.into()),
+        }))
     }
 
     async fn get_flight(&self, request: Request<pb::GetFlightRequest>) -> Reply<pb::GetFlightResponse> {
         self.access.check(&request, Requirement::Anyone)?;
         let id = convert::flight_id(&request.into_inner().id)?;
         let flight = self.store.get_flight(&id).await?;
-        Ok(Response::new(pb::GetFlightResponse { flight: Some(flight.into()) }))
+        Ok(Response::new(pb::GetFlightResponse {
+            flight: Some(flight.into()),
+        }))
     }
 
     async fn search_flights(&self, request: Request<pb::SearchFlightsRequest>) -> Reply<pb::SearchFlightsResponse> {
@@ -61,20 +70,26 @@ impl FlightService for FlightApi {
         self.access.check(&request, Requirement::Service)?;
         let hold = HoldRequest::try_from(request.into_inner())?;
         let hold = self.store.hold(&hold, self.clock.now(), self.hold_ttl).await?;
-        Ok(Response::new(pb::HoldSeatsResponse { hold: Some(hold.into()) }))
+        Ok(Response::new(pb::HoldSeatsResponse {
+            hold: Some(hold.into()),
+        }))
     }
 
     async fn confirm_seats(&self, request: Request<pb::ConfirmSeatsRequest>) -> Reply<pb::ConfirmSeatsResponse> {
         self.access.check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.confirm(&hold_id, self.clock.now()).await?;
-        Ok(Response::new(pb::ConfirmSeatsResponse { hold: Some(hold.into()) }))
+        Ok(Response::new(pb::ConfirmSeatsResponse {
+            hold: Some(hold.into()),
+        }))
     }
 
     async fn release_seats(&self, request: Request<pb::ReleaseSeatsRequest>) -> Reply<pb::ReleaseSeatsResponse> {
         self.access.check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.release(&hold_id, self.clock.now()).await?;
-        Ok(Response::new(pb::ReleaseSeatsResponse { hold: hold.map(Into::into) }))
+        Ok(Response::new(pb::ReleaseSeatsResponse {
+            hold: hold.map(Into::into),
+        }))
     }
 }

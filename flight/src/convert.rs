@@ -36,10 +36,35 @@ impl TryFrom<pb::CreateFlightRequest> for NewFlight {
             v.add("arrival_time", "must be after departure_time");
         }
         v.clone().into_result()?;
-        match (flight_number, origin, destination, departure, arrival, seat_price, capacity, request_id) {
-            (Some(flight_number), Some(origin), Some(destination), Some(departure), Some(arrival), Some(seat_price), Some(capacity), Some(request_id)) => {
-                Ok(NewFlight { flight_number, origin, destination, departure, arrival, seat_price, capacity, request_id })
-            }
+        match (
+            flight_number,
+            origin,
+            destination,
+            departure,
+            arrival,
+            seat_price,
+            capacity,
+            request_id,
+        ) {
+            (
+                Some(flight_number),
+                Some(origin),
+                Some(destination),
+                Some(departure),
+                Some(arrival),
+                Some(seat_price),
+                Some(capacity),
+                Some(request_id),
+            ) => Ok(NewFlight {
+                flight_number,
+                origin,
+                destination,
+                departure,
+                arrival,
+                seat_price,
+                capacity,
+                request_id,
+            }),
             _ => Err(v),
         }
     }
@@ -62,10 +87,19 @@ impl TryFrom<pb::SearchFlightsRequest> for Search {
         };
         let fp = Search::fingerprint(origin.as_str(), destination.as_str(), &date.iso(), passengers);
         let after = match page::decode_token(&r.page_token, fp) {
-            Ok(cursor) => cursor.map(|c| Cursor::decode(&c).ok_or(page_token_violation())).transpose()?,
+            Ok(cursor) => cursor
+                .map(|c| Cursor::decode(&c).ok_or(page_token_violation()))
+                .transpose()?,
             Err(why) => return Err(Violations::one("page_token", why)),
         };
-        Ok(Search { origin, destination, date, passengers, page_size, after })
+        Ok(Search {
+            origin,
+            destination,
+            date,
+            passengers,
+            page_size,
+            after,
+        })
     }
 }
 
@@ -75,7 +109,12 @@ fn page_token_violation() -> Violations {
 
 /// The next-page token for a search page that ended at `next`.
 pub fn next_page_token(search: &Search, next: Option<&Cursor>) -> String {
-    let fp = Search::fingerprint(search.origin.as_str(), search.destination.as_str(), &search.date.iso(), search.passengers);
+    let fp = Search::fingerprint(
+        search.origin.as_str(),
+        search.destination.as_str(),
+        &search.date.iso(),
+        search.passengers,
+    );
     next.map(|c| page::encode_token(fp, &c.encode())).unwrap_or_default()
 }
 
@@ -88,7 +127,11 @@ impl TryFrom<pb::HoldSeatsRequest> for HoldRequest {
         let flight_id = v.check("flight_id", parse_id(&r.flight_id));
         let seats = v.check("seats", parse_count(r.seats, 1, MAX_SEATS_PER_HOLD));
         match (hold_id, flight_id, seats) {
-            (Some(hold_id), Some(flight_id), Some(seats)) => Ok(HoldRequest { hold_id, flight_id, seats }),
+            (Some(hold_id), Some(flight_id), Some(seats)) => Ok(HoldRequest {
+                hold_id,
+                flight_id,
+                seats,
+            }),
             _ => Err(v),
         }
     }

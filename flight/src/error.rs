@@ -24,7 +24,11 @@ pub enum Error {
     HoldNotFound(HoldId),
     /// Not enough seats are available.
     #[error("only {available} seat(s) available on flight `{flight_id}`, {requested} requested")]
-    NotEnoughSeats { flight_id: String, requested: u32, available: u32 },
+    NotEnoughSeats {
+        flight_id: String,
+        requested: u32,
+        available: u32,
+    },
     /// The hold expired before it was confirmed.
     #[error("seat hold `{0}` has expired; its seats were returned to inventory")]
     HoldExpired(HoldId),
@@ -72,9 +76,16 @@ mod tests {
 
     #[test]
     fn refusals_map_to_failed_precondition_with_a_reason() {
-        let status = Status::from(Error::NotEnoughSeats { flight_id: "f".into(), requested: 2, available: 1 });
+        let status = Status::from(Error::NotEnoughSeats {
+            flight_id: "f".into(),
+            requested: 2,
+            available: 1,
+        });
         assert_eq!(status.code(), Code::FailedPrecondition);
-        assert_eq!(status.get_error_details().error_info().map(|i| i.reason.as_str()), Some("NOT_ENOUGH_SEATS"));
+        assert_eq!(
+            status.get_error_details().error_info().map(|i| i.reason.as_str()),
+            Some("NOT_ENOUGH_SEATS")
+        );
     }
 
     #[test]

@@ -30,13 +30,21 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 
 /// The flight service's settings: command-line flags, each with an environment twin.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "travel-flight", version, about = "The flight service: flights, seat search and seat holds over gRPC.")]
+#[command(
+    name = "travel-flight",
+    version,
+    about = "The flight service: flights, seat search and seat holds over gRPC."
+)]
 pub struct Config {
     /// Address to listen on for gRPC.
     #[arg(long, env = "FLIGHT_LISTEN_ADDR", default_value = "0.0.0.0:50052")]
     pub listen: SocketAddr,
     /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "FLIGHT_DATABASE_URL", default_value = "sqlite://data/flight.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "FLIGHT_DATABASE_URL",
+        default_value = "sqlite://data/flight.db?mode=rwc"
+    )]
     pub database_url: String,
     /// How long a seat hold lasts unless confirmed; then its seats go back to inventory.
     #[arg(long, env = "FLIGHT_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -85,10 +93,18 @@ impl Application {
 
     /// As [`Application::build`], with the clock that decides when holds expire.
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let migrations = Migrations { sqlite: &SQLITE_MIGRATIONS, postgres: &POSTGRES_MIGRATIONS };
+        let migrations = Migrations {
+            sqlite: &SQLITE_MIGRATIONS,
+            postgres: &POSTGRES_MIGRATIONS,
+        };
         let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, store: Store::new(db), clock, config })
+        Ok(Self {
+            listener,
+            store: Store::new(db),
+            clock,
+            config,
+        })
     }
 
     /// The address the service listens on (useful after binding port 0).
@@ -110,7 +126,9 @@ impl Application {
         ));
         let api = api::FlightApi::new(self.store.clone(), self.clock, self.config.hold_ttl);
         let max = self.config.server.max_message_bytes;
-        let service = FlightServiceServer::new(api).max_decoding_message_size(max).max_encoding_message_size(max);
+        let service = FlightServiceServer::new(api)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
         let routes = tonic::service::Routes::new(service);
         let served = travel::server::serve(self.listener, routes, &[SERVICE_NAME], &self.config.server, shutdown).await;
         sweeper.abort();

@@ -102,7 +102,11 @@ impl Store {
             fetch_flight(&mut tx, id).await?
         } else {
             // The request id was seen before: a retry gets the first result.
-            let request_id = new.request_id.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default();
+            let request_id = new
+                .request_id
+                .as_ref()
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default();
             let (first_id, hash): (String, Option<String>) =
                 sqlx::query_as("SELECT id, request_hash FROM flights WHERE request_id = $1")
                     .bind(&request_id)
@@ -121,7 +125,9 @@ impl Store {
     pub async fn get_flight(&self, id: &str) -> Result<Flight, Error> {
         let sql = sqlx::AssertSqlSafe(format!("{FLIGHT_COLUMNS} WHERE id = $1"));
         let row: Option<FlightRow> = sqlx::query_as(sql).bind(id).fetch_optional(self.db.pool()).await?;
-        row.map(FlightRow::into_domain).transpose()?.ok_or_else(|| Error::FlightNotFound(id.to_owned()))
+        row.map(FlightRow::into_domain)
+            .transpose()?
+            .ok_or_else(|| Error::FlightNotFound(id.to_owned()))
     }
 
     /// One page of a search, and the cursor of the next page if there is one.
@@ -145,10 +151,16 @@ impl Store {
             .bind(i64::from(search.page_size) + 1)
             .fetch_all(self.db.pool())
             .await?;
-        let mut flights = rows.into_iter().map(FlightRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let mut flights = rows
+            .into_iter()
+            .map(FlightRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if flights.len() > search.page_size as usize {
             flights.truncate(search.page_size as usize);
-            flights.last().map(|f| Cursor { departure: f.departure, id: f.id.clone() })
+            flights.last().map(|f| Cursor {
+                departure: f.departure,
+                id: f.id.clone(),
+            })
         } else {
             None
         };
@@ -180,11 +192,17 @@ impl Store {
         .await?
         .rows_affected();
         if inserted == 0 {
-            let existing = fetch_hold(&mut tx, &req.hold_id).await?.ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
+            let existing = fetch_hold(&mut tx, &req.hold_id)
+                .await?
+                .ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
             tx.commit().await?;
             return match existing.state {
                 _ if existing.flight_id.as_deref() != Some(req.flight_id.as_str()) || existing.seats != req.seats => {
-                    Err(if existing.is_tombstone() { Error::HoldReleased(req.hold_id.clone()) } else { Error::HoldIdInUse(req.hold_id.clone()) })
+                    Err(if existing.is_tombstone() {
+                        Error::HoldReleased(req.hold_id.clone())
+                    } else {
+                        Error::HoldIdInUse(req.hold_id.clone())
+                    })
                 }
                 HoldState::Held | HoldState::Confirmed => Ok(existing),
                 HoldState::Released => Err(Error::HoldReleased(req.hold_id.clone())),
@@ -200,9 +218,15 @@ impl Store {
         if taken == 0 {
             tx.rollback().await?;
             let available = self.get_flight(&req.flight_id).await.map(|f| f.available).unwrap_or(0);
-            return Err(Error::NotEnoughSeats { flight_id: req.flight_id.clone(), requested: req.seats, available });
+            return Err(Error::NotEnoughSeats {
+                flight_id: req.flight_id.clone(),
+                requested: req.seats,
+                available,
+            });
         }
-        let hold = fetch_hold(&mut tx, &req.hold_id).await?.ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
+        let hold = fetch_hold(&mut tx, &req.hold_id)
+            .await?
+            .ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
         tx.commit().await?;
         Ok(hold)
     }
@@ -219,7 +243,9 @@ impl Store {
         .bind(now.unix_millis())
         .execute(&mut *tx)
         .await?;
-        let hold = fetch_hold(&mut tx, hold_id).await?.ok_or_else(|| Error::HoldNotFound(hold_id.clone()))?;
+        let hold = fetch_hold(&mut tx, hold_id)
+            .await?
+            .ok_or_else(|| Error::HoldNotFound(hold_id.clone()))?;
         let outcome = match hold.state {
             HoldState::Confirmed => Ok(hold),
             HoldState::Held => {
@@ -281,7 +307,12 @@ impl Store {
         .fetch_optional(self.db.pool())
         .await?
         .ok_or_else(|| Error::FlightNotFound(flight_id.to_owned()))?;
-        Ok(Inventory { capacity, available, held, confirmed })
+        Ok(Inventory {
+            capacity,
+            available,
+            held,
+            confirmed,
+        })
     }
 }
 
@@ -390,7 +421,11 @@ impl HoldRow {
         Ok(Hold {
             hold_id: HoldId::parse(&self.hold_id).map_err(|_| corrupt("hold id"))?,
             seats: count(self.seats, "seats")?,
-            total_price: if tombstone { money(0, "XXX")? } else { money(self.price_minor, &self.currency)? },
+            total_price: if tombstone {
+                money(0, "XXX")?
+            } else {
+                money(self.price_minor, &self.currency)?
+            },
             state: HoldState::parse(&self.state).ok_or_else(|| corrupt("hold state"))?,
             expires_at: Instant::from_unix_millis(self.expires_ms),
             flight_id: self.flight_id,

@@ -78,7 +78,10 @@ mod tests {
             hold_id: HoldId::parse("h1").unwrap(),
             flight_id: Some("f1".into()),
             seats: 1,
-            total_price: Money { amount_minor: 100, currency: Currency::parse("EUR").unwrap() },
+            total_price: Money {
+                amount_minor: 100,
+                currency: Currency::parse("EUR").unwrap(),
+            },
             state,
             expires_at: Instant::from_unix_millis(expires),
         }
@@ -93,7 +96,12 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_storage() {
-        for s in [HoldState::Held, HoldState::Confirmed, HoldState::Released, HoldState::Expired] {
+        for s in [
+            HoldState::Held,
+            HoldState::Confirmed,
+            HoldState::Released,
+            HoldState::Expired,
+        ] {
             assert_eq!(HoldState::parse(s.as_str()), Some(s));
         }
         assert_eq!(HoldState::parse("nope"), None);

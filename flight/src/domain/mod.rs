@@ -19,9 +19,8 @@ impl FlightNumber {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let s = s.trim().to_ascii_uppercase();
         let b = s.as_bytes();
-        let airline_ok = b.len() >= 3
-            && b[..2].iter().all(u8::is_ascii_alphanumeric)
-            && b[..2].iter().any(u8::is_ascii_alphabetic);
+        let airline_ok =
+            b.len() >= 3 && b[..2].iter().all(u8::is_ascii_alphanumeric) && b[..2].iter().any(u8::is_ascii_alphabetic);
         let number_ok = (3..=6).contains(&b.len()) && b[2..].iter().all(u8::is_ascii_digit);
         if airline_ok && number_ok {
             Ok(Self(s))
@@ -149,7 +148,10 @@ impl Cursor {
     /// Reads [`Cursor::encode`]'s text.
     pub fn decode(s: &str) -> Option<Self> {
         let (ms, id) = s.split_once('|')?;
-        Some(Self { departure: Instant::from_unix_millis(ms.parse().ok()?), id: id.to_owned() })
+        Some(Self {
+            departure: Instant::from_unix_millis(ms.parse().ok()?),
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -212,7 +214,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { departure: Instant::from_unix_millis(42), id: "f-1".into() };
+        let c = Cursor {
+            departure: Instant::from_unix_millis(42),
+            id: "f-1".into(),
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("garbage"), None);
     }

@@ -1,1 +1,134 @@
-//! placeholder
+//! The hotel service: hotels and their room types, room search over every night
+//! of a stay, and room holds that expire unless confirmed. `Application` builds
+//! the service from its `Config` for the binary, the local stack and the tests alike.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod store;
+pub mod sweeper;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
+use travel::pb::hotel::v1::hotel_service_server::{HotelServiceServer, SERVICE_NAME};
+use travel::server::ServerArgs;
+use travel::telemetry::TelemetryArgs;
+use travel::{SharedClock, SystemClock};
+
+pub use error::Error;
+pub use store::Store;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The hotel service's settings: command-line flags, each with an environment twin.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "travel-hotel",
+    version,
+    about = "The hotel service: hotels, room search and room holds over gRPC."
+)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "HOTEL_LISTEN_ADDR", default_value = "0.0.0.0:50053")]
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "HOTEL_DATABASE_URL", default_value = "sqlite://data/hotel.db?mode=rwc")]
+    pub database_url: String,
+    /// How long a room hold lasts unless confirmed; then its rooms go back to inventory.
+    #[arg(long, env = "HOTEL_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub hold_ttl: Duration,
+    /// How often expired holds are swept back into inventory.
+    #[arg(long, env = "HOTEL_SWEEP_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+impl Config {
+    /// Settings for a service on `listen` with the database at `database_url`, and
+    /// every other setting at its default.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            hold_ttl: Duration::from_secs(15 * 60),
+            sweep_interval: Duration::from_secs(5),
+            database: DatabaseArgs::default(),
+            server: ServerArgs::default(),
+            telemetry: TelemetryArgs::default(),
+        }
+    }
+}
+
+/// A hotel service that is bound and migrated, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    store: Store,
+    clock: SharedClock,
+    config: Config,
+}
+
+impl Application {
+    /// Connects the database, runs the migrations and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with the clock that decides when holds expire.
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let migrations = Migrations {
+            sqlite: &SQLITE_MIGRATIONS,
+            postgres: &POSTGRES_MIGRATIONS,
+        };
+        let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            store: Store::new(db),
+            clock,
+            config,
+        })
+    }
+
+    /// The address the service listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// The service's store, for tests and tools that inspect inventory.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, sweeping expired holds in the background.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweeper::run(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.sweep_interval,
+        ));
+        let api = api::HotelApi::new(self.store.clone(), self.clock, self.config.hold_ttl);
+        let max = self.config.server.max_message_bytes;
+        let service = HotelServiceServer::new(api)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+        let routes = tonic::service::Routes::new(service);
+        let served = travel::server::serve(self.listener, routes, &[SERVICE_NAME], &self.config.server, shutdown).await;
+        sweeper.abort();
+        self.store.close().await;
+        Ok(served?)
+    }
+}

@@ -1,0 +1,299 @@
+//! Test harness: the real hotel service on 127.0.0.1:0 with a fresh database
+//! (SQLite, or PostgreSQL when TRAVEL_TEST_POSTGRES_URL is set) and a manual
+//! clock, plus builders for the requests the tests send.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use travel::ManualClock;
+use travel::pb::common::v1::{Date, Money};
+use travel::pb::hotel::v1 as pb;
+use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
+use travel::testing::TestDatabase;
+use travel::types::Instant;
+use travel_hotel::store::Inventory;
+use travel_hotel::{Application, Config, Store};
+
+/// Hold TTL used by the tests.
+pub const TTL: Duration = Duration::from_secs(600);
+/// The manual clock's start: 2030-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_893_456_000_000;
+/// The first night the tests book: 2030-03-01, two months after the clock's start.
+pub const FIRST_NIGHT: &str = "2030-03-01";
+
+/// A running hotel service and what a test needs to drive and inspect it.
+pub struct TestHotel {
+    pub client: HotelServiceClient<Channel>,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _db: TestDatabase,
+}
+
+impl TestHotel {
+    /// Starts the service: bind first, then spawn, so the client can connect at once.
+    pub async fn start() -> Self {
+        let db = TestDatabase::new("hotel").await;
+        let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+        config.hold_ttl = TTL;
+        config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
+        let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
+            .await
+            .expect("build the hotel service");
+        let addr = app.local_addr();
+        let store = app.store().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        Self {
+            client: HotelServiceClient::new(channel),
+            store,
+            clock,
+            config,
+            stop: Some(stop),
+            server: Some(server),
+            _db: db,
+        }
+    }
+
+    /// Stops the service and waits for it to finish draining.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    /// A client of the service (clients are cheap handles on one connection).
+    pub fn client(&self) -> HotelServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Creates a hotel in `city`.
+    pub async fn create_hotel(&self, name: &str, city: &str) -> pb::Hotel {
+        self.client()
+            .create_hotel(hotel_request(name, city))
+            .await
+            .expect("create hotel")
+            .into_inner()
+            .hotel
+            .expect("hotel in response")
+    }
+
+    /// Adds a room type sleeping `max_guests`, with `total_rooms` rooms at `price_minor` EUR a night.
+    pub async fn add_room_type(
+        &self,
+        hotel_id: &str,
+        max_guests: i32,
+        total_rooms: i32,
+        price_minor: i64,
+    ) -> pb::RoomType {
+        self.client()
+            .add_room_type(room_type_request(hotel_id, max_guests, total_rooms, price_minor))
+            .await
+            .expect("add room type")
+            .into_inner()
+            .room_type
+            .expect("room type in response")
+    }
+
+    /// Gets a hotel with its room types.
+    pub async fn get_hotel(&self, id: &str) -> pb::Hotel {
+        self.client()
+            .get_hotel(pb::GetHotelRequest { id: id.into() })
+            .await
+            .expect("get hotel")
+            .into_inner()
+            .hotel
+            .expect("hotel in response")
+    }
+
+    /// Holds `rooms` rooms of `room_type` for the nights `from..to` (numbered from
+    /// [`FIRST_NIGHT`]), for as many guests as rooms.
+    pub async fn hold(
+        &self,
+        hold_id: &str,
+        room_type: &pb::RoomType,
+        from: i64,
+        to: i64,
+        rooms: i32,
+    ) -> Result<pb::RoomHold, tonic::Status> {
+        let req = hold_request(hold_id, room_type, from, to, rooms, rooms);
+        Ok(self
+            .client()
+            .hold_rooms(req)
+            .await?
+            .into_inner()
+            .hold
+            .expect("hold in response"))
+    }
+
+    /// Confirms a hold.
+    pub async fn confirm(&self, hold_id: &str) -> Result<pb::RoomHold, tonic::Status> {
+        let req = pb::ConfirmRoomsRequest {
+            hold_id: hold_id.into(),
+        };
+        Ok(self
+            .client()
+            .confirm_rooms(req)
+            .await?
+            .into_inner()
+            .hold
+            .expect("hold in response"))
+    }
+
+    /// Releases a hold; `None` when the id was unknown (a tombstone was recorded).
+    pub async fn release(&self, hold_id: &str) -> Result<Option<pb::RoomHold>, tonic::Status> {
+        let req = pb::ReleaseRoomsRequest {
+            hold_id: hold_id.into(),
+        };
+        Ok(self.client().release_rooms(req).await?.into_inner().hold)
+    }
+
+    /// Asserts `total_rooms = available + held + confirmed` and `0 <= available <= total_rooms`
+    /// for one room type on night number `night`, and returns the inventory.
+    pub async fn assert_conserved(&self, room_type_id: &str, night: i64) -> Inventory {
+        let inv = self
+            .store
+            .inventory(room_type_id, night_date(night))
+            .await
+            .expect("inventory");
+        assert_eq!(
+            inv.total_rooms,
+            inv.available + inv.held + inv.confirmed,
+            "conservation broken on night {night}: {inv:?}"
+        );
+        assert!(
+            inv.available >= 0 && inv.available <= inv.total_rooms,
+            "availability out of range on night {night}: {inv:?}"
+        );
+        inv
+    }
+
+    /// Rooms of `room_type` the service says are free on every night of `from..to`
+    /// (from a search for one room), or 0 when it is not offered.
+    pub async fn free_rooms(&self, hotel: &pb::Hotel, room_type_id: &str, from: i64, to: i64) -> i32 {
+        let mut req = search_request(&hotel.city, from, to, 1);
+        req.page_size = 100;
+        let offers = self
+            .client()
+            .search_hotels(req)
+            .await
+            .expect("search")
+            .into_inner()
+            .offers;
+        offers
+            .iter()
+            .find(|o| o.room_type.as_ref().is_some_and(|r| r.id == room_type_id))
+            .map_or(0, |o| o.available_rooms)
+    }
+}
+
+/// A valid CreateHotelRequest.
+pub fn hotel_request(name: &str, city: &str) -> pb::CreateHotelRequest {
+    pb::CreateHotelRequest {
+        name: name.into(),
+        city: city.into(),
+        address: "Rua Augusta 1".into(),
+        request_id: String::new(),
+    }
+}
+
+/// A valid AddRoomTypeRequest.
+pub fn room_type_request(
+    hotel_id: &str,
+    max_guests: i32,
+    total_rooms: i32,
+    price_minor: i64,
+) -> pb::AddRoomTypeRequest {
+    pb::AddRoomTypeRequest {
+        hotel_id: hotel_id.into(),
+        name: format!("Room for {max_guests}"),
+        max_guests,
+        total_rooms,
+        nightly_price: Some(eur(price_minor)),
+        request_id: String::new(),
+    }
+}
+
+/// A HoldRoomsRequest for the nights `from..to`.
+pub fn hold_request(
+    hold_id: &str,
+    room_type: &pb::RoomType,
+    from: i64,
+    to: i64,
+    rooms: i32,
+    guests: i32,
+) -> pb::HoldRoomsRequest {
+    pb::HoldRoomsRequest {
+        hold_id: hold_id.into(),
+        room_type_id: room_type.id.clone(),
+        hotel_id: room_type.hotel_id.clone(),
+        check_in: Some(night(from)),
+        check_out: Some(night(to)),
+        rooms,
+        guests,
+    }
+}
+
+/// A SearchHotelsRequest for one room, nights `from..to`.
+pub fn search_request(city: &str, from: i64, to: i64, guests: i32) -> pb::SearchHotelsRequest {
+    pb::SearchHotelsRequest {
+        city: city.into(),
+        check_in: Some(night(from)),
+        check_out: Some(night(to)),
+        guests,
+        rooms: 0,
+        page_size: 0,
+        page_token: String::new(),
+    }
+}
+
+/// An amount in euros.
+pub fn eur(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency_code: "EUR".into(),
+    }
+}
+
+/// Night number `n` after [`FIRST_NIGHT`] (0 is the first night).
+pub fn night_date(n: i64) -> travel::types::Date {
+    let first = travel::types::Date::parse_iso(FIRST_NIGHT).expect("first night");
+    Instant::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
+}
+
+/// Night number `n`, as the contract's Date.
+pub fn night(n: i64) -> Date {
+    night_date(n).into()
+}
+
+/// The fields named in a status's BadRequest field violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The ErrorInfo reason of a status, if it has one.
+pub fn reason(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_error_details().error_info().map(|i| i.reason.clone())
+}

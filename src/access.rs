@@ -1,37 +1,292 @@
-//! Who may call what: the seam where authorization plugs into every service.
+//! Who is calling, and whether they may: a tower layer that every service
+//! installs verifies `authorization: Bearer <token>` locally (see
+//! [`crate::token`], keys from [`crate::keys`]) and hands the handler a typed
+//! [`Caller`]; handlers state what each RPC requires with [`check`].
 //!
-//! UNFINISHED (until the auth issue lands): tokens are not verified yet, so every
-//! caller is let through. Handlers already state what each RPC requires, so that
-//! enforcing it later changes this module, not the services.
+//! No header means an anonymous caller (searches stay open); a header with a
+//! bad token is refused with UNAUTHENTICATED before any handler runs.
 
-use tonic::Request;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tonic::codegen::http;
+use tonic::{Request, Status};
+
+use crate::SharedClock;
+use crate::db::parse_duration;
+use crate::keys::KeyRing;
+use crate::token::{self, Expectations, Role};
+
+/// Token-verification settings shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// URL of the auth service, to fetch the token signing keys from.
+    #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051")]
+    pub auth_url: String,
+    /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.
+    #[arg(long, env = "TOKEN_ISSUER", default_value = "travel-auth")]
+    pub token_issuer: String,
+    /// Audience (`aud`) accepted in access tokens; must match the auth service's --audience.
+    #[arg(long, env = "TOKEN_AUDIENCE", default_value = "travel")]
+    pub token_audience: String,
+    /// Least time between two fetches of the signing keys caused by unknown key ids.
+    #[arg(long, env = "KEY_REFETCH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub key_refetch_interval: Duration,
+}
+
+impl Default for AuthArgs {
+    fn default() -> Self {
+        Self {
+            auth_url: "http://127.0.0.1:50051".into(),
+            token_issuer: "travel-auth".into(),
+            token_audience: "travel".into(),
+            key_refetch_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl AuthArgs {
+    /// What tokens must say to be accepted.
+    pub fn expectations(&self) -> Expectations {
+        Expectations {
+            issuer: self.token_issuer.clone(),
+            audience: self.token_audience.clone(),
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// The verified caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// No credentials were presented.
+    Anonymous,
+    /// A valid access token was presented.
+    Authenticated {
+        /// The token's subject: a user id, or `service:<client id>`.
+        subject: String,
+        /// The token's role.
+        role: Role,
+    },
+}
 
 /// What an RPC requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
     /// Open to anonymous callers (searches, gets).
     Anyone,
+    /// Any signed-in caller.
+    SignedIn,
     /// The admin role (catalog changes).
     Admin,
     /// A service account (holds, confirms, releases).
     Service,
 }
 
-/// Decides whether a request may proceed.
-#[derive(Debug, Clone, Default)]
-pub struct Access {
-    _private: (),
+/// The caller of `request` if it meets `requirement`: UNAUTHENTICATED without
+/// credentials, PERMISSION_DENIED with the wrong role.
+#[allow(clippy::result_large_err)] // tonic::Status is what handlers return
+pub fn check<T>(request: &Request<T>, requirement: Requirement) -> Result<Caller, Status> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous);
+    let needed = match requirement {
+        Requirement::Anyone => return Ok(caller),
+        Requirement::SignedIn => None,
+        Requirement::Admin => Some(Role::Admin),
+        Requirement::Service => Some(Role::Service),
+    };
+    match (&caller, needed) {
+        (Caller::Anonymous, _) => Err(Status::unauthenticated(
+            "this call needs an access token: send `authorization: Bearer <token>`",
+        )),
+        (Caller::Authenticated { role, .. }, Some(needed)) if *role != needed => Err(Status::permission_denied(
+            format!("this call needs the {} role", needed.as_str()),
+        )),
+        _ => Ok(caller),
+    }
 }
 
-impl Access {
-    /// The policy in force until token verification lands: everyone is allowed.
-    pub fn allow_all() -> Self {
-        Self::default()
+/// Verifies bearer tokens; the tower layer every service installs.
+#[derive(Debug, Clone)]
+pub struct Authenticate {
+    verifier: Option<Arc<Verifier>>,
+}
+
+#[derive(Debug)]
+struct Verifier {
+    keys: Arc<KeyRing>,
+    expect: Expectations,
+    clock: SharedClock,
+}
+
+impl Authenticate {
+    /// Verifies with `keys`, expecting `expect`, at the time of `clock`.
+    pub fn new(keys: Arc<KeyRing>, expect: Expectations, clock: SharedClock) -> Self {
+        Self {
+            verifier: Some(Arc::new(Verifier { keys, expect, clock })),
+        }
     }
 
-    /// Checks that `request`'s caller meets `requirement`.
-    #[allow(clippy::result_large_err)]
-    pub fn check<T>(&self, _request: &Request<T>, _requirement: Requirement) -> Result<(), tonic::Status> {
-        Ok(())
+    /// Ignores credentials: every caller is anonymous. For a service none of
+    /// whose RPCs depend on the caller (the auth service itself, where a client
+    /// may well send its expired access token along with a Refresh).
+    pub fn disabled() -> Self {
+        Self { verifier: None }
+    }
+
+    /// The caller an `authorization` header value names.
+    pub async fn caller(&self, header: Option<&http::HeaderValue>) -> Result<Caller, Status> {
+        let (Some(header), Some(verifier)) = (header, &self.verifier) else {
+            return Ok(Caller::Anonymous);
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Status::unauthenticated("the authorization header must be `Bearer <token>`"))?;
+        let verified = match token::key_id(token) {
+            Ok(kid) => match verifier.keys.find(&kid).await {
+                Some(key) => token::verify(token, &key, &verifier.expect, verifier.clock.now()),
+                None => Err(token::TokenError::UnknownKey(kid)),
+            },
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(claims) => Ok(Caller::Authenticated {
+                subject: claims.sub,
+                role: claims.role,
+            }),
+            Err(e) => {
+                tracing::info!(reason = %e, "refused an access token");
+                Err(Status::unauthenticated(if e == token::TokenError::Expired {
+                    "the access token has expired"
+                } else {
+                    "the access token is not valid"
+                }))
+            }
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for Authenticate {
+    type Service = AuthenticateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthenticateService {
+            inner,
+            auth: self.clone(),
+        }
+    }
+}
+
+/// The service [`Authenticate`] wraps around the gRPC routes.
+#[derive(Debug, Clone)]
+pub struct AuthenticateService<S> {
+    inner: S,
+    auth: Authenticate,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AuthenticateService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone is not ready; the instance that was polled ready serves this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            match auth.caller(request.headers().get(http::header::AUTHORIZATION)).await {
+                Ok(caller) => {
+                    request.extensions_mut().insert(caller);
+                    inner.call(request).await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+/// A client interceptor that sends `authorization: Bearer <token>`, or nothing:
+/// how one service or tool calls another with a token.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    /// Sends `token`, or no header for `None`. A token that is not ASCII (tokens
+    /// are base64url, so only a corrupted one) is sent as no header.
+    pub fn new(token: Option<&str>) -> Self {
+        Self(token.and_then(|t| format!("Bearer {t}").parse().ok()))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_from(caller: Option<Caller>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(caller) = caller {
+            request.extensions_mut().insert(caller);
+        }
+        request
+    }
+
+    fn signed_in(role: Role) -> Option<Caller> {
+        Some(Caller::Authenticated {
+            subject: "u1".into(),
+            role,
+        })
+    }
+
+    #[test]
+    fn roles_are_enforced_with_the_right_codes() {
+        use tonic::Code::{PermissionDenied, Unauthenticated};
+        let code = |caller, req| check(&request_from(caller), req).err().map(|s| s.code());
+        assert_eq!(code(None, Requirement::Anyone), None);
+        assert_eq!(code(None, Requirement::Admin), Some(Unauthenticated));
+        assert_eq!(
+            code(Some(Caller::Anonymous), Requirement::SignedIn),
+            Some(Unauthenticated)
+        );
+        assert_eq!(
+            code(signed_in(Role::Customer), Requirement::Admin),
+            Some(PermissionDenied)
+        );
+        assert_eq!(
+            code(signed_in(Role::Customer), Requirement::Service),
+            Some(PermissionDenied)
+        );
+        assert_eq!(
+            code(signed_in(Role::Admin), Requirement::Service),
+            Some(PermissionDenied)
+        );
+        assert_eq!(code(signed_in(Role::Admin), Requirement::Admin), None);
+        assert_eq!(code(signed_in(Role::Service), Requirement::Service), None);
+        assert_eq!(code(signed_in(Role::Customer), Requirement::SignedIn), None);
     }
 }

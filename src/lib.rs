@@ -9,6 +9,7 @@ pub mod access;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod keys;
 pub mod page;
 pub mod pb;
 pub mod server;

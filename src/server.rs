@@ -12,6 +12,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::access::Authenticate;
 use crate::db::parse_duration;
 
 /// Limits and timeouts of the gRPC server, shared by every service's command line.
@@ -58,13 +59,15 @@ pub enum ServeError {
 }
 
 /// Serves `routes` (the service's own gRPC services, named by their full names
-/// in `service_names`) on `listener`, with health and reflection, until
-/// `shutdown` resolves; then drains for at most `args.drain_timeout`.
+/// in `service_names`) on `listener`, with health and reflection, every call
+/// passing through `auth` (bearer-token verification), until `shutdown`
+/// resolves; then drains for at most `args.drain_timeout`.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
     args: &ServerArgs,
+    auth: Authenticate,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -96,6 +99,7 @@ pub async fn serve(
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(auth)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
             let _ = stop_rx.await;

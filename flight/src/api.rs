@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 use travel::SharedClock;
-use travel::access::{Access, Requirement};
+use travel::access::{Requirement, check};
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_server::FlightService;
 
@@ -18,18 +18,12 @@ pub struct FlightApi {
     store: Store,
     clock: SharedClock,
     hold_ttl: Duration,
-    access: Access,
 }
 
 impl FlightApi {
     /// A service over `store`, with holds lasting `hold_ttl` by `clock`.
     pub fn new(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self {
-        Self {
-            store,
-            clock,
-            hold_ttl,
-            access: Access::allow_all(),
-        }
+        Self { store, clock, hold_ttl }
     }
 }
 
@@ -38,7 +32,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl FlightService for FlightApi {
     async fn create_flight(&self, request: Request<pb::CreateFlightRequest>) -> Reply<pb::CreateFlightResponse> {
-        self.access.check(&request, Requirement::Admin)?;
+        check(&request, Requirement::Admin)?;
         let new = NewFlight::try_from(request.into_inner())?;
         let id = uuid::Uuid::now_v7().to_string();
         let flight = self.store.create_flight(&new, &id, self.clock.now()).await?;
@@ -48,7 +42,7 @@ impl FlightService for FlightApi {
     }
 
     async fn get_flight(&self, request: Request<pb::GetFlightRequest>) -> Reply<pb::GetFlightResponse> {
-        self.access.check(&request, Requirement::Anyone)?;
+        check(&request, Requirement::Anyone)?;
         let id = convert::flight_id(&request.into_inner().id)?;
         let flight = self.store.get_flight(&id).await?;
         Ok(Response::new(pb::GetFlightResponse {
@@ -57,7 +51,7 @@ impl FlightService for FlightApi {
     }
 
     async fn search_flights(&self, request: Request<pb::SearchFlightsRequest>) -> Reply<pb::SearchFlightsResponse> {
-        self.access.check(&request, Requirement::Anyone)?;
+        check(&request, Requirement::Anyone)?;
         let search = Search::try_from(request.into_inner())?;
         let (flights, next) = self.store.search(&search).await?;
         Ok(Response::new(pb::SearchFlightsResponse {
@@ -67,7 +61,7 @@ impl FlightService for FlightApi {
     }
 
     async fn hold_seats(&self, request: Request<pb::HoldSeatsRequest>) -> Reply<pb::HoldSeatsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold = HoldRequest::try_from(request.into_inner())?;
         let hold = self.store.hold(&hold, self.clock.now(), self.hold_ttl).await?;
         Ok(Response::new(pb::HoldSeatsResponse {
@@ -76,7 +70,7 @@ impl FlightService for FlightApi {
     }
 
     async fn confirm_seats(&self, request: Request<pb::ConfirmSeatsRequest>) -> Reply<pb::ConfirmSeatsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.confirm(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ConfirmSeatsResponse {
@@ -85,7 +79,7 @@ impl FlightService for FlightApi {
     }
 
     async fn release_seats(&self, request: Request<pb::ReleaseSeatsRequest>) -> Reply<pb::ReleaseSeatsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.release(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ReleaseSeatsResponse {

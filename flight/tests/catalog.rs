@@ -64,7 +64,7 @@ async fn getting_an_unknown_flight_is_not_found() {
 #[tokio::test]
 async fn create_with_the_same_request_id_returns_the_first_flight() {
     let svc = TestFlight::start().await;
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
     req.request_id = "create-1".into();
 
@@ -93,7 +93,7 @@ async fn create_with_the_same_request_id_returns_the_first_flight() {
 async fn search_returns_matching_flights_earliest_first() {
     let svc = TestFlight::start().await;
     let day = START_MS + 10 * DAY_MS;
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     for (number, origin, dest, at) in [
         ("TP3", "LIS", "JFK", day + 18 * HOUR_MS),
         ("TP1", "LIS", "JFK", day + 6 * HOUR_MS),
@@ -142,7 +142,7 @@ async fn search_leaves_out_flights_without_enough_seats() {
 async fn pages_cover_every_result_exactly_once_in_order() {
     let svc = TestFlight::start().await;
     let day = START_MS + 20 * DAY_MS;
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     let mut expected = Vec::new();
     for i in 0..7 {
         // Two flights share each departure time, so ties are broken by id.
@@ -186,7 +186,7 @@ async fn a_page_token_from_another_search_is_refused() {
     for i in 0..3 {
         svc.create_flight(5, day + i * HOUR_MS).await;
     }
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     let page = client
         .search_flights(search("LIS", "JFK", date_of(day), 1, 1, ""))
         .await
@@ -207,7 +207,7 @@ async fn a_page_token_from_another_search_is_refused() {
 async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_serving() {
     let svc = TestFlight::start().await;
     let flight = svc.create_flight(5, START_MS + DAY_MS).await;
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     let date = date_of(START_MS + DAY_MS);
     let bad_date = Date {
         year: 2030,
@@ -300,7 +300,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_se
         ("negative seats", hold("h1", &flight.id, -1), "seats"),
         ("too many seats", hold("h1", &flight.id, 10), "seats"),
     ] {
-        cases.push((name, client.hold_seats(req).await.unwrap_err(), field));
+        cases.push((name, svc.client.clone().hold_seats(req).await.unwrap_err(), field));
     }
     cases.push((
         "empty id",
@@ -312,7 +312,8 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_se
     ));
     cases.push((
         "bad confirm id",
-        client
+        svc.client
+            .clone()
             .confirm_seats(pb::ConfirmSeatsRequest { hold_id: "x/y".into() })
             .await
             .unwrap_err(),
@@ -320,7 +321,8 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_se
     ));
     cases.push((
         "empty release id",
-        client
+        svc.client
+            .clone()
             .release_seats(pb::ReleaseSeatsRequest { hold_id: String::new() })
             .await
             .unwrap_err(),
@@ -346,7 +348,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_se
 #[tokio::test]
 async fn an_oversized_message_is_out_of_range_and_the_service_keeps_serving() {
     let svc = TestFlight::start_with(|c| c.server.max_message_bytes = 64 * 1024).await;
-    let mut client = svc.client.clone();
+    let mut client = svc.admin.clone();
     let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
     req.request_id = "x".repeat(100 * 1024);
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 use travel::SharedClock;
-use travel::access::{Access, Requirement};
+use travel::access::{Requirement, check};
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_server::HotelService;
 
@@ -18,18 +18,12 @@ pub struct HotelApi {
     store: Store,
     clock: SharedClock,
     hold_ttl: Duration,
-    access: Access,
 }
 
 impl HotelApi {
     /// A service over `store`, with holds lasting `hold_ttl` by `clock`.
     pub fn new(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self {
-        Self {
-            store,
-            clock,
-            hold_ttl,
-            access: Access::allow_all(),
-        }
+        Self { store, clock, hold_ttl }
     }
 }
 
@@ -38,7 +32,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl HotelService for HotelApi {
     async fn create_hotel(&self, request: Request<pb::CreateHotelRequest>) -> Reply<pb::CreateHotelResponse> {
-        self.access.check(&request, Requirement::Admin)?;
+        check(&request, Requirement::Admin)?;
         let new = NewHotel::try_from(request.into_inner())?;
         let id = uuid::Uuid::now_v7().to_string();
         let hotel = self.store.create_hotel(&new, &id, self.clock.now()).await?;
@@ -48,7 +42,7 @@ impl HotelService for HotelApi {
     }
 
     async fn add_room_type(&self, request: Request<pb::AddRoomTypeRequest>) -> Reply<pb::AddRoomTypeResponse> {
-        self.access.check(&request, Requirement::Admin)?;
+        check(&request, Requirement::Admin)?;
         let new = NewRoomType::try_from(request.into_inner())?;
         let id = uuid::Uuid::now_v7().to_string();
         let room_type = self.store.add_room_type(&new, &id, self.clock.now()).await?;
@@ -58,7 +52,7 @@ impl HotelService for HotelApi {
     }
 
     async fn get_hotel(&self, request: Request<pb::GetHotelRequest>) -> Reply<pb::GetHotelResponse> {
-        self.access.check(&request, Requirement::Anyone)?;
+        check(&request, Requirement::Anyone)?;
         let id = convert::hotel_id(&request.into_inner().id)?;
         let hotel = self.store.get_hotel(&id).await?;
         Ok(Response::new(pb::GetHotelResponse {
@@ -67,7 +61,7 @@ impl HotelService for HotelApi {
     }
 
     async fn search_hotels(&self, request: Request<pb::SearchHotelsRequest>) -> Reply<pb::SearchHotelsResponse> {
-        self.access.check(&request, Requirement::Anyone)?;
+        check(&request, Requirement::Anyone)?;
         let search = Search::try_from(request.into_inner())?;
         let (offers, next) = self.store.search(&search).await?;
         Ok(Response::new(pb::SearchHotelsResponse {
@@ -77,7 +71,7 @@ impl HotelService for HotelApi {
     }
 
     async fn hold_rooms(&self, request: Request<pb::HoldRoomsRequest>) -> Reply<pb::HoldRoomsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold = HoldRequest::try_from(request.into_inner())?;
         let hold = self.store.hold(&hold, self.clock.now(), self.hold_ttl).await?;
         Ok(Response::new(pb::HoldRoomsResponse {
@@ -86,7 +80,7 @@ impl HotelService for HotelApi {
     }
 
     async fn confirm_rooms(&self, request: Request<pb::ConfirmRoomsRequest>) -> Reply<pb::ConfirmRoomsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.confirm(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ConfirmRoomsResponse {
@@ -95,7 +89,7 @@ impl HotelService for HotelApi {
     }
 
     async fn release_rooms(&self, request: Request<pb::ReleaseRoomsRequest>) -> Reply<pb::ReleaseRoomsResponse> {
-        self.access.check(&request, Requirement::Service)?;
+        check(&request, Requirement::Service)?;
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.release(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ReleaseRoomsResponse {

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use travel::access::{AuthArgs, Authenticate};
 use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
+use travel::keys::KeyRing;
 use travel::pb::hotel::v1::hotel_service_server::{HotelServiceServer, SERVICE_NAME};
 use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;
@@ -49,6 +51,8 @@ pub struct Config {
     #[arg(long, env = "HOTEL_SWEEP_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
     #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub server: ServerArgs,
@@ -65,6 +69,7 @@ impl Config {
             database_url: database_url.into(),
             hold_ttl: Duration::from_secs(15 * 60),
             sweep_interval: Duration::from_secs(5),
+            auth: AuthArgs::default(),
             database: DatabaseArgs::default(),
             server: ServerArgs::default(),
             telemetry: TelemetryArgs::default(),
@@ -78,27 +83,34 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     clock: SharedClock,
+    auth: Authenticate,
     config: Config,
 }
 
 impl Application {
-    /// Connects the database, runs the migrations and binds the listener.
+    /// Connects the database, runs the migrations, binds the listener, and
+    /// fetches the token signing keys from the auth service (if auth is not up
+    /// yet, they are fetched when the first token arrives).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
+        let keys = Arc::new(KeyRing::connect(&config.auth).await?);
+        Self::build_with(config, Arc::new(SystemClock), keys).await
     }
 
-    /// As [`Application::build`], with the clock that decides when holds expire.
-    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+    /// As [`Application::build`], with the clock that decides when holds and
+    /// tokens expire, and the keys that verify tokens.
+    pub async fn build_with(config: Config, clock: SharedClock, keys: Arc<KeyRing>) -> anyhow::Result<Self> {
         let migrations = Migrations {
             sqlite: &SQLITE_MIGRATIONS,
             postgres: &POSTGRES_MIGRATIONS,
         };
         let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
         let listener = TcpListener::bind(config.listen).await?;
+        let auth = Authenticate::new(keys, config.auth.expectations(), clock.clone());
         Ok(Self {
             listener,
             store: Store::new(db),
             clock,
+            auth,
             config,
         })
     }
@@ -126,7 +138,15 @@ impl Application {
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
         let routes = tonic::service::Routes::new(service);
-        let served = travel::server::serve(self.listener, routes, &[SERVICE_NAME], &self.config.server, shutdown).await;
+        let served = travel::server::serve(
+            self.listener,
+            routes,
+            &[SERVICE_NAME],
+            &self.config.server,
+            self.auth,
+            shutdown,
+        )
+        .await;
         sweeper.abort();
         self.store.close().await;
         Ok(served?)

@@ -30,19 +30,19 @@ async fn create_hotel_with_the_same_request_id_and_request_returns_the_first_hot
     let mut request = hotel_request("Grand", "Lisbon");
     request.request_id = "create-grand-1".into();
     let first = svc
-        .client()
+        .admin()
         .create_hotel(request.clone())
         .await
         .expect("create")
         .into_inner();
 
     // Act
-    let retry = svc.client().create_hotel(request).await.expect("retry").into_inner();
+    let retry = svc.admin().create_hotel(request).await.expect("retry").into_inner();
 
     // Assert
     assert_eq!(retry.hotel, first.hotel);
     let offers = svc
-        .client()
+        .admin()
         .search_hotels(common::search_request("Lisbon", 0, 1, 1))
         .await
         .expect("search")
@@ -57,11 +57,11 @@ async fn create_hotel_with_a_request_id_used_for_another_request_is_already_exis
     let svc = TestHotel::start().await;
     let mut request = hotel_request("Grand", "Lisbon");
     request.request_id = "create-1".into();
-    svc.client().create_hotel(request.clone()).await.expect("create");
+    svc.admin().create_hotel(request.clone()).await.expect("create");
     request.name = "Other".into();
 
     // Act
-    let status = svc.client().create_hotel(request).await.expect_err("different request");
+    let status = svc.admin().create_hotel(request).await.expect_err("different request");
 
     // Assert
     assert_eq!(status.code(), Code::AlreadyExists);
@@ -88,7 +88,7 @@ async fn add_room_type_with_the_same_request_id_returns_the_first_room_type() {
     let mut request = room_type_request(&hotel.id, 2, 10, 12_000);
     request.request_id = "add-double".into();
     let first = svc
-        .client()
+        .admin()
         .add_room_type(request.clone())
         .await
         .expect("add")
@@ -96,17 +96,13 @@ async fn add_room_type_with_the_same_request_id_returns_the_first_room_type() {
 
     // Act
     let retry = svc
-        .client()
+        .admin()
         .add_room_type(request.clone())
         .await
         .expect("retry")
         .into_inner();
     request.total_rooms = 11;
-    let different = svc
-        .client()
-        .add_room_type(request)
-        .await
-        .expect_err("different request");
+    let different = svc.admin().add_room_type(request).await.expect_err("different request");
 
     // Assert
     assert_eq!(retry.room_type, first.room_type);
@@ -122,7 +118,7 @@ async fn add_room_type_to_an_unknown_hotel_is_not_found() {
 
     // Act
     let status = svc
-        .client()
+        .admin()
         .add_room_type(room_type_request("no-such-hotel", 2, 10, 12_000))
         .await
         .expect_err("unknown hotel");
@@ -160,7 +156,7 @@ async fn get_hotel_of_an_unknown_id_is_not_found() {
 
     // Act
     let status = svc
-        .client()
+        .admin()
         .get_hotel(pb::GetHotelRequest { id: "nope".into() })
         .await
         .expect_err("unknown hotel");

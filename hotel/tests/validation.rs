@@ -23,6 +23,7 @@ async fn bad_requests_are_invalid_argument_naming_the_bad_field() {
     let hotel = svc.create_hotel("Grand", "Lisbon").await;
     let room = svc.add_room_type(&hotel.id, 2, 3, 10_000).await;
     let mut c = svc.client();
+    let mut a = svc.admin();
     let hotel_with = |f: fn(&mut pb::CreateHotelRequest)| {
         let mut r = hotel_request("Grand", "Lisbon");
         f(&mut r);
@@ -48,88 +49,88 @@ async fn bad_requests_are_invalid_argument_naming_the_bad_field() {
     let cases: Vec<Case> = vec![
         (
             "empty hotel name",
-            done(c.create_hotel(hotel_with(|r| r.name.clear())).await),
+            done(a.create_hotel(hotel_with(|r| r.name.clear())).await),
             "name",
         ),
         (
             "blank hotel name",
-            done(c.create_hotel(hotel_with(|r| r.name = "   ".into())).await),
+            done(a.create_hotel(hotel_with(|r| r.name = "   ".into())).await),
             "name",
         ),
         (
             "long hotel name",
-            done(c.create_hotel(hotel_with(|r| r.name = "x".repeat(201))).await),
+            done(a.create_hotel(hotel_with(|r| r.name = "x".repeat(201))).await),
             "name",
         ),
         (
             "empty city",
-            done(c.create_hotel(hotel_with(|r| r.city.clear())).await),
+            done(a.create_hotel(hotel_with(|r| r.city.clear())).await),
             "city",
         ),
         (
             "long address",
-            done(c.create_hotel(hotel_with(|r| r.address = "x".repeat(301))).await),
+            done(a.create_hotel(hotel_with(|r| r.address = "x".repeat(301))).await),
             "address",
         ),
         (
             "malformed request id",
-            done(c.create_hotel(hotel_with(|r| r.request_id = "a b".into())).await),
+            done(a.create_hotel(hotel_with(|r| r.request_id = "a b".into())).await),
             "request_id",
         ),
         (
             "empty hotel id",
-            done(c.add_room_type(room_with(|r| r.hotel_id.clear())).await),
+            done(a.add_room_type(room_with(|r| r.hotel_id.clear())).await),
             "hotel_id",
         ),
         (
             "malformed hotel id",
-            done(c.add_room_type(room_with(|r| r.hotel_id = "h/1".into())).await),
+            done(a.add_room_type(room_with(|r| r.hotel_id = "h/1".into())).await),
             "hotel_id",
         ),
         (
             "empty room name",
-            done(c.add_room_type(room_with(|r| r.name.clear())).await),
+            done(a.add_room_type(room_with(|r| r.name.clear())).await),
             "name",
         ),
         (
             "zero max guests",
-            done(c.add_room_type(room_with(|r| r.max_guests = 0)).await),
+            done(a.add_room_type(room_with(|r| r.max_guests = 0)).await),
             "max_guests",
         ),
         (
             "eleven max guests",
-            done(c.add_room_type(room_with(|r| r.max_guests = 11)).await),
+            done(a.add_room_type(room_with(|r| r.max_guests = 11)).await),
             "max_guests",
         ),
         (
             "zero total rooms",
-            done(c.add_room_type(room_with(|r| r.total_rooms = 0)).await),
+            done(a.add_room_type(room_with(|r| r.total_rooms = 0)).await),
             "total_rooms",
         ),
         (
             "negative total rooms",
-            done(c.add_room_type(room_with(|r| r.total_rooms = -3)).await),
+            done(a.add_room_type(room_with(|r| r.total_rooms = -3)).await),
             "total_rooms",
         ),
         (
             "1001 total rooms",
-            done(c.add_room_type(room_with(|r| r.total_rooms = 1001)).await),
+            done(a.add_room_type(room_with(|r| r.total_rooms = 1001)).await),
             "total_rooms",
         ),
         (
             "no price",
-            done(c.add_room_type(room_with(|r| r.nightly_price = None)).await),
+            done(a.add_room_type(room_with(|r| r.nightly_price = None)).await),
             "nightly_price",
         ),
         (
             "negative price",
-            done(c.add_room_type(room_with(|r| r.nightly_price = Some(eur(-1)))).await),
+            done(a.add_room_type(room_with(|r| r.nightly_price = Some(eur(-1)))).await),
             "nightly_price",
         ),
         (
             "huge price",
             done(
-                c.add_room_type(room_with(|r| r.nightly_price = Some(eur(i64::MAX))))
+                a.add_room_type(room_with(|r| r.nightly_price = Some(eur(i64::MAX))))
                     .await,
             ),
             "nightly_price",
@@ -369,7 +370,7 @@ async fn an_oversized_message_is_out_of_range_and_the_server_keeps_serving() {
     let huge = hotel_request(&"x".repeat(2 * 1024 * 1024), "Lisbon");
 
     // Act
-    let status = svc.client().create_hotel(huge).await.expect_err("too large");
+    let status = svc.admin().create_hotel(huge).await.expect_err("too large");
     let after = svc
         .client()
         .get_hotel(pb::GetHotelRequest { id: hotel.id.clone() })

@@ -8,13 +8,17 @@ use std::time::Duration;
 
 use prost_types::Timestamp;
 use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use travel::ManualClock;
+use travel::keys::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
+use travel::testing::Bearer;
 use travel::testing::TestDatabase;
+use travel::token::{KeyPair, Role};
 use travel::types::Instant;
+use travel::{Clock, ManualClock};
 use travel_flight::{Application, Config, Store};
 
 /// Hold TTL used by the tests.
@@ -22,12 +26,23 @@ pub const TTL: Duration = Duration::from_secs(600);
 /// The manual clock's start: 2030-01-01T00:00:00Z.
 pub const START_MS: i64 = 1_893_456_000_000;
 
+/// A flight client that sends a fixed bearer token, or none.
+pub type Client = FlightServiceClient<InterceptedService<Channel, Bearer>>;
+
 /// A running flight service and what a test needs to drive and inspect it.
 pub struct TestFlight {
-    pub client: FlightServiceClient<Channel>,
+    /// Signed in as a service account: may hold, confirm and release.
+    pub client: Client,
+    /// Signed in as an admin: may create flights.
+    pub admin: Client,
+    /// No credentials.
+    pub anonymous: Client,
+    /// The key the service trusts, to mint tokens with.
+    pub key: KeyPair,
     pub store: Store,
     pub clock: ManualClock,
     pub addr: SocketAddr,
+    channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _db: TestDatabase,
@@ -47,7 +62,9 @@ impl TestFlight {
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         adjust(&mut config);
         let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
-        let app = Application::build_with_clock(config, Arc::new(clock.clone()))
+        let key = travel::testing::test_key();
+        let keys = Arc::new(KeyRing::fixed([key.public()]));
+        let app = Application::build_with(config, Arc::new(clock.clone()), keys)
             .await
             .expect("build the flight service");
         let addr = app.local_addr();
@@ -61,8 +78,16 @@ impl TestFlight {
             .connect()
             .await
             .expect("connect");
+        let client_as = |role: Option<Role>| {
+            let token = role.map(|role| sign(&key, &clock, role, 86_400));
+            FlightServiceClient::with_interceptor(channel.clone(), bearer(token.as_deref()))
+        };
         Self {
-            client: FlightServiceClient::new(channel),
+            client: client_as(Some(Role::Service)),
+            admin: client_as(Some(Role::Admin)),
+            anonymous: client_as(None),
+            key: key.clone(),
+            channel: channel.clone(),
             store,
             clock,
             addr,
@@ -70,6 +95,16 @@ impl TestFlight {
             server: Some(server),
             _db: db,
         }
+    }
+
+    /// A client that sends `token` (or nothing).
+    pub fn client_with_token(&self, token: Option<&str>) -> Client {
+        FlightServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    /// A token for `role` from the trusted key, valid for `valid_secs` from now.
+    pub fn token(&self, role: Role, valid_secs: i64) -> String {
+        sign(&self.key, &self.clock, role, valid_secs)
     }
 
     /// Stops the service and waits for it to finish draining.
@@ -84,7 +119,7 @@ impl TestFlight {
 
     /// Creates a flight LIS→JFK with `capacity` seats at 120.00 EUR, departing at `departure_ms`.
     pub async fn create_flight(&self, capacity: i32, departure_ms: i64) -> pb::Flight {
-        self.client
+        self.admin
             .clone()
             .create_flight(flight_request("TP1234", "LIS", "JFK", departure_ms, capacity))
             .await
@@ -168,4 +203,13 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .bad_request()
         .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
         .unwrap_or_default()
+}
+
+/// Signs a token for `role` with the defaults the services expect.
+pub fn sign(key: &KeyPair, clock: &ManualClock, role: Role, valid_secs: i64) -> String {
+    travel::testing::sign_token(key, clock.now(), role, valid_secs)
+}
+
+fn bearer(token: Option<&str>) -> Bearer {
+    Bearer::new(token)
 }

@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use travel::ManualClock;
+use travel::keys::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::testing::TestDatabase;
+use travel::testing::{Bearer, sign_token, test_key};
+use travel::token::Role;
 use travel::types::Instant;
+use travel::{Clock, ManualClock};
 use travel_hotel::store::Inventory;
 use travel_hotel::{Application, Config, Store};
 
@@ -24,9 +28,12 @@ pub const START_MS: i64 = 1_893_456_000_000;
 /// The first night the tests book: 2030-03-01, two months after the clock's start.
 pub const FIRST_NIGHT: &str = "2030-03-01";
 
+/// A hotel client that sends a fixed bearer token, or none.
+pub type Client = HotelServiceClient<InterceptedService<Channel, Bearer>>;
+
 /// A running hotel service and what a test needs to drive and inspect it.
 pub struct TestHotel {
-    pub client: HotelServiceClient<Channel>,
+    channel: Channel,
     pub store: Store,
     pub clock: ManualClock,
     pub config: Config,
@@ -43,7 +50,8 @@ impl TestHotel {
         config.hold_ttl = TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
-        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
+        let keys = Arc::new(KeyRing::fixed([test_key().public()]));
+        let app = Application::build_with(config.clone(), Arc::new(clock.clone()), keys)
             .await
             .expect("build the hotel service");
         let addr = app.local_addr();
@@ -58,7 +66,7 @@ impl TestHotel {
             .await
             .expect("connect");
         Self {
-            client: HotelServiceClient::new(channel),
+            channel,
             store,
             clock,
             config,
@@ -78,14 +86,31 @@ impl TestHotel {
         }
     }
 
-    /// A client of the service (clients are cheap handles on one connection).
-    pub fn client(&self) -> HotelServiceClient<Channel> {
-        self.client.clone()
+    /// A client signed in as a service account: may hold, confirm and release
+    /// (clients are cheap handles on one connection).
+    pub fn client(&self) -> Client {
+        self.client_as(Some(Role::Service))
+    }
+
+    /// A client signed in as an admin: may create hotels and room types.
+    pub fn admin(&self) -> Client {
+        self.client_as(Some(Role::Admin))
+    }
+
+    /// A client with a valid token for `role`, or with no credentials.
+    pub fn client_as(&self, role: Option<Role>) -> Client {
+        let token = role.map(|role| sign_token(&test_key(), self.clock.now(), role, 86_400));
+        self.client_with_token(token.as_deref())
+    }
+
+    /// A client that sends `token`, or no credentials.
+    pub fn client_with_token(&self, token: Option<&str>) -> Client {
+        HotelServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
     }
 
     /// Creates a hotel in `city`.
     pub async fn create_hotel(&self, name: &str, city: &str) -> pb::Hotel {
-        self.client()
+        self.admin()
             .create_hotel(hotel_request(name, city))
             .await
             .expect("create hotel")
@@ -102,7 +127,7 @@ impl TestHotel {
         total_rooms: i32,
         price_minor: i64,
     ) -> pb::RoomType {
-        self.client()
+        self.admin()
             .add_room_type(room_type_request(hotel_id, max_guests, total_rooms, price_minor))
             .await
             .expect("add room type")

@@ -1,0 +1,216 @@
+//! The auth service's settings: command-line flags with environment twins, and
+//! the two secrets that are read from the environment only (a flag's value
+//! shows in process lists).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use travel::db::{DatabaseArgs, parse_duration};
+use travel::server::ServerArgs;
+use travel::telemetry::TelemetryArgs;
+
+use crate::domain::throttle::Limits;
+
+/// Environment variable holding the bootstrapped admin's password.
+pub const ADMIN_PASSWORD_ENV: &str = "AUTH_ADMIN_PASSWORD";
+/// Environment variable holding the service account's secret.
+pub const SERVICE_SECRET_ENV: &str = "AUTH_SERVICE_CLIENT_SECRET";
+
+const SECRETS_HELP: &str = "\
+Secrets read from the environment only (never flags, which show in process lists):
+  AUTH_ADMIN_PASSWORD         password of the --admin-email account (12 to 128 characters)
+  AUTH_SERVICE_CLIENT_SECRET  secret of the --service-client-id account; without it, none is created
+
+Signing keys: give AUTH_SIGNING_KEYS or AUTH_SIGNING_KEYS_FILE as `kid=SEED,kid=SEED`, the
+first key signing new tokens and all of them published. To rotate, put a new key first and
+keep the old one listed until the tokens it signed have expired. Print a new key line with
+`travel-auth --generate-signing-key`. With no key configured, one is generated and stored in
+the auth database: fine for local use, not for production.";
+
+/// The auth service's settings: command-line flags, each with an environment twin.
+#[derive(Clone, clap::Parser)]
+#[command(
+    name = "travel-auth",
+    version,
+    about = "The auth service: accounts, passwords, access and refresh tokens, signing keys and service accounts over gRPC.",
+    after_help = SECRETS_HELP
+)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "AUTH_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "AUTH_DATABASE_URL", default_value = "sqlite://data/auth.db?mode=rwc")]
+    pub database_url: String,
+    /// The `iss` claim of issued tokens; the services' --token-issuer must match.
+    #[arg(long, env = "AUTH_ISSUER", default_value = "travel-auth")]
+    pub issuer: String,
+    /// The `aud` claim of issued tokens; the services' --token-audience must match.
+    #[arg(long, env = "AUTH_AUDIENCE", default_value = "travel")]
+    pub audience: String,
+    /// How long an access token is valid. Short: access tokens cannot be revoked.
+    #[arg(long, env = "AUTH_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+    /// How long a refresh token is valid (each Refresh issues a new one).
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_TTL", default_value = "720h", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Signing keys, `kid=SEED,…` (SEED: 32 bytes, base64url, no padding); the first signs.
+    /// Prefer the environment variable or --signing-keys-file: flags show in process lists.
+    #[arg(
+        long,
+        env = "AUTH_SIGNING_KEYS",
+        hide_env_values = true,
+        conflicts_with = "signing_keys_file"
+    )]
+    pub signing_keys: Option<String>,
+    /// A file holding the signing keys in the same form (a mounted Kubernetes secret).
+    #[arg(long, env = "AUTH_SIGNING_KEYS_FILE")]
+    pub signing_keys_file: Option<PathBuf>,
+    /// Print a new signing key line, `kid=SEED`, for AUTH_SIGNING_KEYS, and exit.
+    #[arg(long)]
+    pub generate_signing_key: bool,
+    /// Email of the admin account created (or updated) at start-up; needs AUTH_ADMIN_PASSWORD.
+    #[arg(long, env = "AUTH_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// The admin's password: from AUTH_ADMIN_PASSWORD only, never a flag.
+    #[arg(skip = secret_from_env(ADMIN_PASSWORD_ENV))]
+    pub admin_password: Option<String>,
+    /// Client id of the service account (the reservation service's) for IssueServiceToken.
+    #[arg(long, env = "AUTH_SERVICE_CLIENT_ID", default_value = "reservation")]
+    pub service_client_id: String,
+    /// The service account's secret: from AUTH_SERVICE_CLIENT_SECRET only; none, no account.
+    #[arg(skip = secret_from_env(SERVICE_SECRET_ENV))]
+    pub service_client_secret: Option<String>,
+    /// Failed logins for one email within the window that lock it out (per process).
+    #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT", default_value_t = 5)]
+    pub max_failed_logins_per_account: u32,
+    /// Failed logins from one peer address within the window that lock it out (per process).
+    #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_PEER", default_value_t = 20)]
+    pub max_failed_logins_per_peer: u32,
+    /// How far back failed logins count.
+    #[arg(long, env = "AUTH_LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub login_failure_window: Duration,
+    /// How long a locked-out email or peer is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "AUTH_LOGIN_LOCKOUT", default_value = "15m", value_parser = parse_duration)]
+    pub login_lockout: Duration,
+    /// How often expired refresh tokens are deleted.
+    #[arg(long, env = "AUTH_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+fn secret_from_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.is_empty())
+}
+
+impl Config {
+    /// Settings for a service on `listen` with the database at `database_url`,
+    /// and every other setting at its default (no admin, no service account,
+    /// a generated signing key).
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            issuer: "travel-auth".into(),
+            audience: "travel".into(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            signing_keys: None,
+            signing_keys_file: None,
+            generate_signing_key: false,
+            admin_email: None,
+            admin_password: None,
+            service_client_id: "reservation".into(),
+            service_client_secret: None,
+            max_failed_logins_per_account: 5,
+            max_failed_logins_per_peer: 20,
+            login_failure_window: Duration::from_secs(15 * 60),
+            login_lockout: Duration::from_secs(15 * 60),
+            sweep_interval: Duration::from_secs(3600),
+            database: DatabaseArgs::default(),
+            server: ServerArgs::default(),
+            telemetry: TelemetryArgs::default(),
+        }
+    }
+
+    /// The login throttle's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            per_account: self.max_failed_logins_per_account,
+            per_peer: self.max_failed_logins_per_peer,
+            window: self.login_failure_window,
+            lockout: self.login_lockout,
+        }
+    }
+}
+
+/// Shows every setting but the secrets.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "<hidden>");
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("signing_keys", &hidden(&self.signing_keys))
+            .field("signing_keys_file", &self.signing_keys_file)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &hidden(&self.admin_password))
+            .field("service_client_id", &self.service_client_id)
+            .field("service_client_secret", &hidden(&self.service_client_secret))
+            .field("limits", &self.limits())
+            .field("sweep_interval", &self.sweep_interval)
+            .field("database", &self.database)
+            .field("server", &self.server)
+            .field("telemetry", &self.telemetry)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_defaults_of_the_command_line_and_of_new_agree() {
+        let parsed = Config::parse_from(["travel-auth"]);
+        let built = Config::new(parsed.listen, parsed.database_url.clone());
+        assert_eq!(parsed.listen, "0.0.0.0:50051".parse().unwrap());
+        assert_eq!(parsed.database_url, "sqlite://data/auth.db?mode=rwc");
+        assert_eq!(format!("{:?}", parsed.limits()), format!("{:?}", built.limits()));
+        assert_eq!(parsed.access_token_ttl, built.access_token_ttl);
+        assert_eq!(parsed.refresh_token_ttl, built.refresh_token_ttl);
+        assert_eq!((parsed.issuer, parsed.audience), (built.issuer, built.audience));
+        assert_eq!(parsed.service_client_id, built.service_client_id);
+        assert_eq!(parsed.sweep_interval, built.sweep_interval);
+    }
+
+    #[test]
+    fn secrets_are_not_flags_and_never_show_in_debug_output() {
+        assert!(Config::try_parse_from(["travel-auth", "--admin-password", "x"]).is_err());
+        assert!(Config::try_parse_from(["travel-auth", "--service-client-secret", "x"]).is_err());
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
+        config.admin_password = Some("admin-password-123".into());
+        config.service_client_secret = Some("service-secret-123".into());
+        config.signing_keys = Some("k=seed-that-is-secret".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("password-123") && !shown.contains("secret-123") && !shown.contains("seed-that"));
+    }
+
+    #[test]
+    fn both_signing_key_sources_at_once_are_refused() {
+        let both = ["travel-auth", "--signing-keys", "a=b", "--signing-keys-file", "/k"];
+        assert!(Config::try_parse_from(both).is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! The auth service's errors and their one mapping to gRPC statuses. Every
+//! refusal of credentials gets the same UNAUTHENTICATED message per kind of
+//! credential, whatever the reason, so an answer never tells which part was
+//! wrong; storage and crypto failures become a bare INTERNAL.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use travel::Violations;
+
+/// Everything an auth RPC can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(#[from] Violations),
+    /// Register: the email is taken.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Register: the request id was used before for a different request.
+    #[error("request_id `{0}` was already used for a different request")]
+    RequestIdReused(String),
+    /// Login: unknown email or wrong password (never said which).
+    #[error("invalid email or password")]
+    BadPassword,
+    /// Refresh: unknown, expired, spent or revoked refresh token.
+    #[error("the refresh token is not valid; log in again")]
+    BadRefreshToken,
+    /// IssueServiceToken: unknown client id or wrong secret.
+    #[error("invalid client id or client secret")]
+    BadClientSecret,
+    /// Too many failed attempts recently.
+    #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
+    Throttled(Duration),
+    /// The database failed; details are logged, not returned.
+    #[error("storage failure: {0}")]
+    Store(#[from] sqlx::Error),
+    /// Hashing or verifying a password failed (not a wrong password).
+    #[error("password hashing failed: {0}")]
+    Hashing(#[from] argon2::password_hash::Error),
+    /// The operating system's random generator failed.
+    #[error("random generator failed: {0}")]
+    Random(#[from] getrandom::Error),
+    /// A blocking task (password hashing) panicked or was cancelled.
+    #[error("blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::Invalid(v) => v.into(),
+            Error::EmailTaken | Error::RequestIdReused(_) => Status::already_exists(message),
+            Error::BadPassword | Error::BadRefreshToken | Error::BadClientSecret => Status::unauthenticated(message),
+            Error::Throttled(retry_after) => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            Error::Store(cause) => travel::error::internal("auth store failed", &cause),
+            Error::Hashing(cause) => travel::error::internal("password hashing failed", &cause),
+            Error::Random(cause) => travel::error::internal("random generator failed", &cause),
+            Error::Task(cause) => travel::error::internal("blocking task failed", &cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_refusals_are_unauthenticated() {
+        for e in [Error::BadPassword, Error::BadRefreshToken, Error::BadClientSecret] {
+            assert_eq!(Status::from(e).code(), Code::Unauthenticated);
+        }
+    }
+
+    #[test]
+    fn throttling_says_when_to_retry() {
+        let status = Status::from(Error::Throttled(Duration::from_secs(90)));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
+        assert_eq!(retry, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn storage_failures_do_not_leak_details() {
+        let status = Status::from(Error::Store(sqlx::Error::Protocol("SELECT password_hash".into())));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+    }
+}

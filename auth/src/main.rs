@@ -1,0 +1,17 @@
+//! `travel-auth`: the auth service as its own process.
+
+use clap::Parser;
+use travel_auth::{Application, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    if config.generate_signing_key {
+        println!("{}", travel_auth::signing::new_key_line()?);
+        return Ok(());
+    }
+    travel::telemetry::init(&config.telemetry);
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), "auth service listening");
+    app.run_until_stopped(travel::server::shutdown_signal()).await
+}

@@ -1,0 +1,151 @@
+//! All SQL of the auth service, the same statements for SQLite and PostgreSQL:
+//! users here; refresh tokens in `tokens`; service accounts and generated
+//! signing keys in `keys`. Times are i64 milliseconds since the Unix epoch.
+
+mod keys;
+mod tokens;
+
+pub use tokens::Rotation;
+
+use sqlx::{Any, FromRow, Transaction};
+use travel::db::Database;
+use travel::token::Role;
+use travel::types::Instant;
+
+use crate::domain::{Email, User, parse_role};
+use crate::error::Error;
+
+/// The auth service's persistence.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Database,
+}
+
+/// A user to add.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// Server-assigned id.
+    pub id: &'a str,
+    /// Normalised address.
+    pub email: &'a Email,
+    /// argon2id PHC string.
+    pub password_hash: &'a str,
+    /// Customer, or admin for the bootstrapped account.
+    pub role: Role,
+    /// Register's idempotency key, if any.
+    pub request_id: Option<&'a str>,
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    role: String,
+    created_ms: i64,
+    password_hash: String,
+}
+
+const USER_COLUMNS: &str = "SELECT id, email, role, created_ms, password_hash FROM users";
+
+impl Store {
+    /// A store over a migrated database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Closes the database connections.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// Adds a user; `None` when the email or the request id is taken.
+    pub async fn insert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<Option<User>, Error> {
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, request_id, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(new.id)
+        .bind(new.email.as_str())
+        .bind(new.password_hash)
+        .bind(new.role.as_str())
+        .bind(new.request_id.map(str::to_owned))
+        .bind(now.unix_millis())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+        Ok(self.user_by_email(new.email).await?.map(|(user, _)| user))
+    }
+
+    /// Creates the user, or gives the existing one with this email this password
+    /// hash and role (the configured admin).
+    pub async fn upsert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<User, Error> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, request_id, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
+             SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
+        )
+        .bind(new.id)
+        .bind(new.email.as_str())
+        .bind(new.password_hash)
+        .bind(new.role.as_str())
+        .bind(new.request_id.map(str::to_owned))
+        .bind(now.unix_millis())
+        .execute(&mut *tx)
+        .await?;
+        let user = fetch_user(&mut tx, "email", new.email.as_str()).await?;
+        tx.commit().await?;
+        user.map(|(user, _)| user).ok_or_else(|| corrupt("user"))
+    }
+
+    /// The user with this email, and their password hash.
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>, Error> {
+        self.user_where("email", email.as_str()).await
+    }
+
+    /// The user that Register created under this request id, and their password hash.
+    pub async fn user_by_request_id(&self, request_id: &str) -> Result<Option<(User, String)>, Error> {
+        self.user_where("request_id", request_id).await
+    }
+
+    /// The stored password hash of the user with this email (for tests and tools).
+    pub async fn password_hash(&self, email: &Email) -> Result<Option<String>, Error> {
+        Ok(self.user_by_email(email).await?.map(|(_, hash)| hash))
+    }
+
+    async fn user_where(&self, column: &'static str, value: &str) -> Result<Option<(User, String)>, Error> {
+        let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE {column} = $1"));
+        let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(self.db.pool()).await?;
+        row.map(UserRow::into_domain).transpose()
+    }
+}
+
+/// The user whose `column` is `value`, inside a transaction.
+async fn fetch_user(
+    tx: &mut Transaction<'static, Any>,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<(User, String)>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE {column} = $1"));
+    let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(&mut **tx).await?;
+    row.map(UserRow::into_domain).transpose()
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Store(sqlx::Error::Protocol(format!("stored {what} is not valid")))
+}
+
+impl UserRow {
+    fn into_domain(self) -> Result<(User, String), Error> {
+        let user = User {
+            role: parse_role(&self.role).ok_or_else(|| corrupt("role"))?,
+            id: self.id,
+            email: self.email,
+            created_at: Instant::from_unix_millis(self.created_ms),
+        };
+        Ok((user, self.password_hash))
+    }
+}

@@ -1,0 +1,211 @@
+//! Test harness: the real auth service on 127.0.0.1:0 with a fresh database
+//! (SQLite, or PostgreSQL when TRAVEL_TEST_POSTGRES_URL is set) and a manual
+//! clock, called through the generated client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use travel::pb::auth::v1 as pb;
+use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
+use travel::testing::TestDatabase;
+use travel::token::{self, Claims, Expectations, PublicKey};
+use travel::types::Instant;
+use travel::{Clock, ManualClock};
+use travel_auth::{Application, Config, Store};
+
+/// The manual clock's start: 2030-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_893_456_000_000;
+/// A password that follows the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+/// Access-token lifetime used by the tests.
+pub const ACCESS_TTL: Duration = Duration::from_secs(600);
+/// Refresh-token lifetime used by the tests.
+pub const REFRESH_TTL: Duration = Duration::from_secs(3600);
+
+/// A running auth service and what a test needs to drive and inspect it.
+pub struct TestAuth {
+    /// A client of the service.
+    pub client: AuthServiceClient<Channel>,
+    /// The service's store.
+    pub store: Store,
+    /// The service's clock.
+    pub clock: ManualClock,
+    /// Where the service listens.
+    pub addr: SocketAddr,
+    /// The settings it runs with (port 0: a restart binds a new port).
+    config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    db: TestDatabase,
+}
+
+impl TestAuth {
+    /// Starts the service with the test settings.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts the service with adjusted settings.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDatabase::new("auth").await;
+        let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+        config.access_token_ttl = ACCESS_TTL;
+        config.refresh_token_ttl = REFRESH_TTL;
+        config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
+        adjust(&mut config);
+        let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+        Self::launch(config, clock, db).await
+    }
+
+    /// Bind first, then spawn, so the client can connect at once.
+    async fn launch(config: Config, clock: ManualClock, db: TestDatabase) -> Self {
+        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
+            .await
+            .expect("build the auth service");
+        let addr = app.local_addr();
+        let store = app.store().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let client = AuthServiceClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        Self {
+            client,
+            store,
+            clock,
+            addr,
+            config,
+            stop: Some(stop),
+            server: Some(server),
+            db,
+        }
+    }
+
+    /// Changes the settings the next [`TestAuth::restart`] uses.
+    pub fn set_config(&mut self, adjust: impl FnOnce(&mut Config)) {
+        adjust(&mut self.config);
+    }
+
+    /// Stops the service and starts it again on the same database, settings and clock.
+    pub async fn restart(mut self) -> Self {
+        self.shut_down().await;
+        let config = self.config.clone();
+        let clock = self.clock.clone();
+        let db = self.db;
+        Self::launch(config, clock, db).await
+    }
+
+    async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    /// Registers `email` with `password`.
+    pub async fn register(&self, email: &str, password: &str) -> Result<pb::User, tonic::Status> {
+        let response = self
+            .client
+            .clone()
+            .register(pb::RegisterRequest {
+                email: email.into(),
+                password: password.into(),
+                request_id: String::new(),
+            })
+            .await?;
+        Ok(response.into_inner().user.expect("user in response"))
+    }
+
+    /// Logs in.
+    pub async fn login(&self, email: &str, password: &str) -> Result<pb::LoginResponse, tonic::Status> {
+        let request = pb::LoginRequest {
+            email: email.into(),
+            password: password.into(),
+        };
+        Ok(self.client.clone().login(request).await?.into_inner())
+    }
+
+    /// Registers `email` and logs in.
+    pub async fn signed_up(&self, email: &str) -> pb::LoginResponse {
+        self.register(email, PASSWORD).await.expect("register");
+        self.login(email, PASSWORD).await.expect("login")
+    }
+
+    /// Exchanges a refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<pb::RefreshResponse, tonic::Status> {
+        let request = pb::RefreshRequest {
+            refresh_token: refresh_token.into(),
+        };
+        Ok(self.client.clone().refresh(request).await?.into_inner())
+    }
+
+    /// Revokes a refresh token.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), tonic::Status> {
+        let request = pb::LogoutRequest {
+            refresh_token: refresh_token.into(),
+        };
+        self.client.clone().logout(request).await.map(|_| ())
+    }
+
+    /// Asks for a service token.
+    pub async fn service_token(&self, id: &str, secret: &str) -> Result<pb::IssueServiceTokenResponse, tonic::Status> {
+        let request = pb::IssueServiceTokenRequest {
+            client_id: id.into(),
+            client_secret: secret.into(),
+        };
+        Ok(self.client.clone().issue_service_token(request).await?.into_inner())
+    }
+
+    /// The keys GetSigningKeys publishes, as the other services read them.
+    pub async fn published_keys(&self) -> Vec<PublicKey> {
+        let keys = self
+            .client
+            .clone()
+            .get_signing_keys(pb::GetSigningKeysRequest {})
+            .await
+            .expect("get signing keys")
+            .into_inner()
+            .keys;
+        keys.into_iter()
+            .map(|k| PublicKey::from_bytes(k.kid, &k.public_key).expect("a 32-byte Ed25519 key"))
+            .collect()
+    }
+
+    /// Verifies `token` the way the other services do: its kid among the published keys.
+    pub async fn verify(&self, token: &str) -> Result<Claims, token::TokenError> {
+        let kid = token::key_id(token)?;
+        let keys = self.published_keys().await;
+        let key = keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(token::TokenError::UnknownKey(kid))?;
+        token::verify(token, key, &expectations(), self.clock.now())
+    }
+}
+
+/// What the other services expect of tokens, with the default issuer and audience.
+pub fn expectations() -> Expectations {
+    Expectations {
+        issuer: "travel-auth".into(),
+        audience: "travel".into(),
+        leeway_secs: 30,
+    }
+}
+
+/// The fields named in a status's BadRequest field violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+        .unwrap_or_default()
+}

@@ -24,8 +24,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
+AUTH_ADDR="${SMOKE_AUTH_ADDR:-127.0.0.1:50051}"
 FLIGHT_ADDR="${SMOKE_FLIGHT_ADDR:-127.0.0.1:50052}"
 HOTEL_ADDR="${SMOKE_HOTEL_ADDR:-127.0.0.1:50053}"
+AUTH_SVC="travel.auth.v1.AuthService"
 FLIGHT_SVC="travel.flight.v1.FlightService"
 HOTEL_SVC="travel.hotel.v1.HotelService"
 HEALTH="grpc.health.v1.Health"
@@ -92,6 +94,7 @@ running() {
 
 start_stack() {
     local args=(--data-dir "$DATA_DIR")
+    [[ -n "${SMOKE_AUTH_ADDR:-}" ]] && args+=(--auth-listen "$AUTH_ADDR")
     [[ -n "${SMOKE_FLIGHT_ADDR:-}" ]] && args+=(--flight-listen "$FLIGHT_ADDR")
     [[ -n "${SMOKE_HOTEL_ADDR:-}" ]] && args+=(--hotel-listen "$HOTEL_ADDR")
     printf '=== smoke.sh: travel-stack started at %s ===\n' "$(date -u +%H:%M:%S)" >>"$LOG"
@@ -184,6 +187,15 @@ rpc() {
     printf '%s\n' "$out"
 }
 
+# rpc_as TOKEN ADDR METHOD JSON: rpc, signed in with `authorization: Bearer TOKEN`.
+rpc_as() {
+    local out
+    if ! out="$(grpc -H "authorization: Bearer $1" -emit-defaults -d "$4" "$2" "$3" 2>&1)"; then
+        fail "$3 on $2 failed" "request: $4" "$out"
+    fi
+    printf '%s\n' "$out"
+}
+
 # jpy EXPR [ARG...] < JSON: evaluates the Python expression EXPR on the parsed
 # JSON `d` (the ARGs are in the list `a`); prints a string as is and anything
 # else as JSON. Fails if EXPR does.
@@ -256,9 +268,9 @@ echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
 if [[ ! -x "$STACK_BIN" ]]; then
     fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
 fi
-for addr in "$FLIGHT_ADDR" "$HOTEL_ADDR"; do
+for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR"; do
     port_free "$addr" || fail "something already listens on $addr" \
-        "stop it, or choose other addresses with SMOKE_FLIGHT_ADDR / SMOKE_HOTEL_ADDR"
+        "stop it, or choose other addresses with SMOKE_AUTH_ADDR / SMOKE_FLIGHT_ADDR / SMOKE_HOTEL_ADDR"
 done
 
 # UTC calendar dates (SearchFlights matches the UTC date of departure), for
@@ -282,10 +294,12 @@ RUN_ID="$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')"
 # --- start ---------------------------------------------------------------------
 
 start_stack
+wait_serving "$AUTH_ADDR"
 wait_serving "$FLIGHT_ADDR"
 wait_serving "$HOTEL_ADDR"
 wait_ready
 
+expect_contains "the stack prints the auth endpoint" "${AUTH_ADDR##*:}" "$(cat "$LOG")"
 expect_contains "the stack prints the flight endpoint" "${FLIGHT_ADDR##*:}" "$(cat "$LOG")"
 expect_contains "the stack prints the hotel endpoint" "${HOTEL_ADDR##*:}" "$(cat "$LOG")"
 if [[ -n "$(find "$DATA_DIR" -mindepth 1 -print -quit)" ]]; then
@@ -293,6 +307,37 @@ if [[ -n "$(find "$DATA_DIR" -mindepth 1 -print -quit)" ]]; then
 else
     fail "--data-dir $DATA_DIR is still empty after start-up"
 fi
+
+# --- auth: register -> log in -> an authorised call, and a refused one ----------
+
+out="$(grpc "$AUTH_ADDR" list 2>&1)" || fail "list on $AUTH_ADDR failed" "$out"
+expect_contains "auth lists $AUTH_SVC" "$AUTH_SVC" "$out"
+customer_email="smoke-$RUN_ID@example.com"
+customer_password="smoke password $RUN_ID"
+out="$(rpc "$AUTH_ADDR" "$AUTH_SVC/Register" "{\"email\":\"$customer_email\",\"password\":\"$customer_password\"}")"
+expect_eq "Register returns the customer" "ROLE_CUSTOMER" "$(field "user role" 'd["user"]["role"]' "$out")"
+out="$(rpc "$AUTH_ADDR" "$AUTH_SVC/Login" "{\"email\":\"$customer_email\",\"password\":\"$customer_password\"}")"
+CUSTOMER_TOKEN="$(field "access token" 'd["accessToken"]' "$out")"
+expect_eq "Login issues a Bearer access token" "Bearer" "$(field "token type" 'd["tokenType"]' "$out")"
+out="$(grpc -d "{\"email\":\"$customer_email\",\"password\":\"wrong password here\"}" \
+    "$AUTH_ADDR" "$AUTH_SVC/Login" 2>&1)" && status=0 || status=$?
+[[ $status -ne 0 ]] || fail "Login with a wrong password succeeded" "$out"
+expect_contains "Login with a wrong password is Unauthenticated" "Code: Unauthenticated" "$out"
+out="$(rpc "$AUTH_ADDR" "$AUTH_SVC/IssueServiceToken" '{"client_id":"reservation","client_secret":"local-service-secret"}')"
+SERVICE_TOKEN="$(field "service token" 'd["accessToken"]' "$out")"
+pass "IssueServiceToken gives the reservation service account a token"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$FLIGHT_ADDR" "$FLIGHT_SVC/SearchFlights" "{\"origin\":\"LIS\",\"destination\":\"JFK\",\"departure_date\":${DAYS[1]},\"passengers\":1}")"
+pass "an authorised call: the customer's token is accepted by flight"
+out="$(grpc -H "authorization: Bearer $CUSTOMER_TOKEN" -d '{"hold_id":"smoke-refused","flight_id":"x","seats":1}' \
+    "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" 2>&1)" && status=0 || status=$?
+[[ $status -ne 0 ]] || fail "a customer could hold seats" "$out"
+expect_contains "a refused call: a customer's HoldSeats is PermissionDenied" "Code: PermissionDenied" "$out"
+out="$(grpc -H "authorization: Bearer not-a-token" -d '{}' "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" 2>&1)" \
+    && status=0 || status=$?
+[[ $status -ne 0 ]] || fail "a forged token was accepted" "$out"
+# grpcurl sends -H headers on its reflection calls too, so the refusal may come
+# while it looks up the method ("code = Unauthenticated") or from the call itself.
+expect_contains "a forged token is Unauthenticated" "Unauthenticated" "$out"
 
 # --- reflection: listed and documented ---------------------------------------
 
@@ -344,17 +389,17 @@ expect_eq "GetFlight returns the flight found" "$flight_id" "$(field "GetFlight 
 # --- flight: hold -> confirm -> release ----------------------------------------
 
 seat_hold="smoke-$RUN_ID"
-out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" "{\"hold_id\":\"$seat_hold\",\"flight_id\":\"$flight_id\",\"seats\":2}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" "{\"hold_id\":\"$seat_hold\",\"flight_id\":\"$flight_id\",\"seats\":2}")"
 expect_eq "HoldSeats (2 seats) -> HELD" "HOLD_STATE_HELD" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
 out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
 expect_eq "the hold takes 2 seats out of inventory" "$((seats_before - 2))" \
     "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
 
-out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/ConfirmSeats" "{\"hold_id\":\"$seat_hold\"}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$FLIGHT_ADDR" "$FLIGHT_SVC/ConfirmSeats" "{\"hold_id\":\"$seat_hold\"}")"
 expect_eq "ConfirmSeats -> CONFIRMED" "HOLD_STATE_CONFIRMED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
-out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/ReleaseSeats" "{\"hold_id\":\"$seat_hold\"}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$FLIGHT_ADDR" "$FLIGHT_SVC/ReleaseSeats" "{\"hold_id\":\"$seat_hold\"}")"
 expect_eq "ReleaseSeats -> RELEASED" "HOLD_STATE_RELEASED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
 out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
@@ -363,7 +408,7 @@ expect_eq "the release gives the 2 seats back" "$seats_before" \
 
 # --- flight: bad input -----------------------------------------------------------
 
-out="$(grpc -d "{\"hold_id\":\"smoke-bad-$RUN_ID\",\"flight_id\":\"$flight_id\",\"seats\":0}" \
+out="$(grpc -H "authorization: Bearer $SERVICE_TOKEN" -d "{\"hold_id\":\"smoke-bad-$RUN_ID\",\"flight_id\":\"$flight_id\",\"seats\":0}" \
     "$FLIGHT_ADDR" "$FLIGHT_SVC/HoldSeats" 2>&1)" && status=0 || status=$?
 if [[ $status -eq 0 ]]; then
     fail "HoldSeats with 0 seats succeeded; expected InvalidArgument" "$out"
@@ -398,16 +443,16 @@ rooms_before="$(rooms_free "$out")"
 # --- hotel: hold -> confirm -> release -----------------------------------------
 
 room_hold="smoke-room-$RUN_ID"
-out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/HoldRooms" "{\"hold_id\":\"$room_hold\",\"hotel_id\":\"$hotel_id\",\"room_type_id\":\"$room_type_id\",\"check_in\":$check_in,\"check_out\":$check_out,\"rooms\":1,\"guests\":2}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$HOTEL_ADDR" "$HOTEL_SVC/HoldRooms" "{\"hold_id\":\"$room_hold\",\"hotel_id\":\"$hotel_id\",\"room_type_id\":\"$room_type_id\",\"check_in\":$check_in,\"check_out\":$check_out,\"rooms\":1,\"guests\":2}")"
 expect_eq "HoldRooms (1 room, 2 nights) -> HELD" "HOLD_STATE_HELD" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
 out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
 expect_eq "the hold takes the room out of inventory" "$((rooms_before - 1))" "$(rooms_free "$out")"
 
-out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/ConfirmRooms" "{\"hold_id\":\"$room_hold\"}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$HOTEL_ADDR" "$HOTEL_SVC/ConfirmRooms" "{\"hold_id\":\"$room_hold\"}")"
 expect_eq "ConfirmRooms -> CONFIRMED" "HOLD_STATE_CONFIRMED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
-out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/ReleaseRooms" "{\"hold_id\":\"$room_hold\"}")"
+out="$(rpc_as "$SERVICE_TOKEN" "$HOTEL_ADDR" "$HOTEL_SVC/ReleaseRooms" "{\"hold_id\":\"$room_hold\"}")"
 expect_eq "ReleaseRooms -> RELEASED" "HOLD_STATE_RELEASED" "$(field "hold state" 'd["hold"]["state"]' "$out")"
 
 out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
@@ -426,6 +471,7 @@ else
     fail "travel-stack did not stop cleanly on SIGTERM"
 fi
 start_stack
+wait_serving "$AUTH_ADDR"
 wait_serving "$FLIGHT_ADDR"
 wait_serving "$HOTEL_ADDR"
 wait_ready
@@ -443,7 +489,7 @@ expect_eq "after a restart the same stay gets the same offers" \
 # --- the README's examples, exactly as written ----------------------------------
 
 # Every grpcurl example of the README, run as pasted (against the default ports).
-if [[ "$FLIGHT_ADDR" == "127.0.0.1:50052" && "$HOTEL_ADDR" == "127.0.0.1:50053" ]]; then
+if [[ "$AUTH_ADDR" == "127.0.0.1:50051" && "$FLIGHT_ADDR" == "127.0.0.1:50052" && "$HOTEL_ADDR" == "127.0.0.1:50053" ]]; then
     readme_script="$WORK/readme.sh"
     python3 "$ROOT/.ci/readme_examples.py" "$ROOT/README.md" >"$readme_script"
     if PATH="$(dirname "$GRPCURL"):$PATH" bash "$readme_script" >"$WORK/readme.log" 2>&1; then

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tonic::transport::Channel;
+use travel::access::Bearer;
+use travel::pb::auth::v1::{LoginRequest, auth_service_client::AuthServiceClient};
 use travel::pb::common::v1::Money;
 use travel::pb::flight::v1::{CreateFlightRequest, flight_service_client::FlightServiceClient};
 use travel::pb::hotel::v1::{AddRoomTypeRequest, CreateHotelRequest, hotel_service_client::HotelServiceClient};
@@ -173,22 +175,44 @@ const HOTELS: &[HotelSpec] = &[
     ),
 ];
 
-/// Loads the catalog unless this data directory already has it.
-pub async fn load(data_dir: &Path, flight: SocketAddr, hotel: SocketAddr) -> anyhow::Result<Loaded> {
+/// Where the services of the stack answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    /// The auth service.
+    pub auth: SocketAddr,
+    /// The flight service.
+    pub flight: SocketAddr,
+    /// The hotel service.
+    pub hotel: SocketAddr,
+}
+
+/// Loads the catalog unless this data directory already has it, signed in as the admin.
+pub async fn load(data_dir: &Path, at: &Endpoints, admin_email: &str, admin_password: &str) -> anyhow::Result<Loaded> {
     let anchor = anchor_date(data_dir)?;
     let loaded_marker = data_dir.join("demo-loaded");
     let flights = flight_plan(anchor);
     let hotels = HOTELS.len();
     if !loaded_marker.exists() {
         tracing::info!(flights = flights.len(), hotels, "loading the demo catalog");
-        let mut flight_client = FlightServiceClient::new(channel(flight).await?);
+        let token = AuthServiceClient::new(channel(at.auth).await?)
+            .login(LoginRequest {
+                email: admin_email.into(),
+                password: admin_password.into(),
+            })
+            .await
+            .context("logging in as the admin to load the demo catalog")?
+            .into_inner()
+            .access_token;
+        let mut flight_client =
+            FlightServiceClient::with_interceptor(channel(at.flight).await?, Bearer::new(Some(&token)));
         for request in &flights {
             flight_client
                 .create_flight(request.clone())
                 .await
                 .context("creating a demo flight")?;
         }
-        let mut hotel_client = HotelServiceClient::new(channel(hotel).await?);
+        let mut hotel_client =
+            HotelServiceClient::with_interceptor(channel(at.hotel).await?, Bearer::new(Some(&token)));
         for (h, (name, city, address, currency, rooms)) in HOTELS.iter().enumerate() {
             let created = hotel_client
                 .create_hotel(CreateHotelRequest {
@@ -280,12 +304,8 @@ fn add_days(d: Date, days: i64) -> Date {
     d.start().plus(Duration::from_secs(days.unsigned_abs() * 86_400)).date()
 }
 
-/// A channel to a service of this process (an unspecified address means localhost).
+/// A channel to a service of this process.
 async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    let mut addr = addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
     Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
 }
 

@@ -20,12 +20,15 @@ use travel::telemetry::TelemetryArgs;
 #[command(
     name = "travel-stack",
     version,
-    about = "The travel platform in one process: the flight and hotel services with SQLite under a data directory and a demo catalog."
+    about = "The travel platform in one process: the auth, flight and hotel services with SQLite under a data directory and a demo catalog."
 )]
 pub struct StackConfig {
     /// Directory for the services' SQLite files; created if missing. Data survives restarts.
     #[arg(long, env = "STACK_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Address of the auth service.
+    #[arg(long, env = "STACK_AUTH_LISTEN", default_value = "127.0.0.1:50051")]
+    pub auth_listen: SocketAddr,
     /// Address of the flight service.
     #[arg(long, env = "STACK_FLIGHT_LISTEN", default_value = "127.0.0.1:50052")]
     pub flight_listen: SocketAddr,
@@ -35,6 +38,29 @@ pub struct StackConfig {
     /// How long seat and room holds last unless confirmed.
     #[arg(long, env = "STACK_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
     pub hold_ttl: Duration,
+    /// Email of the admin account (created at start-up; it loads the demo catalog).
+    #[arg(long, env = "STACK_ADMIN_EMAIL", default_value = "admin@travel.local")]
+    pub admin_email: String,
+    /// Password of the admin account. The default is for local use only: the
+    /// stack listens on 127.0.0.1.
+    #[arg(
+        long,
+        env = "STACK_ADMIN_PASSWORD",
+        default_value = "local-admin-password",
+        hide_default_value = true
+    )]
+    pub admin_password: String,
+    /// Client id of the service account (the reservation service's).
+    #[arg(long, env = "STACK_SERVICE_CLIENT_ID", default_value = "reservation")]
+    pub service_client_id: String,
+    /// Secret of the service account; the default is for local use only.
+    #[arg(
+        long,
+        env = "STACK_SERVICE_CLIENT_SECRET",
+        default_value = "local-service-secret",
+        hide_default_value = true
+    )]
+    pub service_client_secret: String,
     /// Do not load the demo catalog on first start.
     #[arg(long, env = "STACK_NO_DEMO")]
     pub no_demo: bool,
@@ -42,38 +68,77 @@ pub struct StackConfig {
     pub telemetry: TelemetryArgs,
 }
 
-/// The running services.
+/// Starts the stack.
 #[derive(Debug)]
-pub struct Stack {
-    flight: travel_flight::Application,
-    hotel: travel_hotel::Application,
-    demo: Option<demo::Loaded>,
-}
+pub struct Stack;
 
 impl Stack {
-    /// Opens the databases, binds every service, and loads the demo catalog if this
-    /// data directory has none yet. The services are serving when this returns.
+    /// Opens the databases and starts every service — auth first, since the
+    /// others fetch its signing keys at start-up — then loads the demo catalog
+    /// if this data directory has none yet, through the admin path. Every
+    /// service is serving when this returns.
     pub async fn start(config: &StackConfig) -> anyhow::Result<RunningStack> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        let mut running = RunningStack::new();
+
+        let mut auth_config = travel_auth::Config::new(config.auth_listen, sqlite_url(&config.data_dir, "auth"));
+        auth_config.admin_email = Some(config.admin_email.clone());
+        auth_config.admin_password = Some(config.admin_password.clone());
+        auth_config.service_client_id = config.service_client_id.clone();
+        auth_config.service_client_secret = Some(config.service_client_secret.clone());
+        let auth = travel_auth::Application::build(auth_config)
+            .await
+            .context("cannot start the auth service")?;
+        running.auth_addr = auth.local_addr();
+        running.spawn(auth.run_until_stopped(running.stop.clone().cancelled_owned()));
+
+        let auth_args = travel::access::AuthArgs {
+            auth_url: format!("http://{}", dial(running.auth_addr)),
+            ..travel::access::AuthArgs::default()
+        };
         let mut flight_config =
             travel_flight::Config::new(config.flight_listen, sqlite_url(&config.data_dir, "flight"));
         flight_config.hold_ttl = config.hold_ttl;
+        flight_config.auth = auth_args.clone();
         let mut hotel_config = travel_hotel::Config::new(config.hotel_listen, sqlite_url(&config.data_dir, "hotel"));
         hotel_config.hold_ttl = config.hold_ttl;
-        let stack = Stack {
-            flight: travel_flight::Application::build(flight_config)
+        hotel_config.auth = auth_args;
+        let started = async {
+            let flight = travel_flight::Application::build(flight_config)
                 .await
-                .context("cannot start the flight service")?,
-            hotel: travel_hotel::Application::build(hotel_config)
+                .context("cannot start the flight service")?;
+            let hotel = travel_hotel::Application::build(hotel_config)
                 .await
-                .context("cannot start the hotel service")?,
-            demo: None,
+                .context("cannot start the hotel service")?;
+            anyhow::Ok((flight, hotel))
         };
-        let mut running = stack.spawn();
+        let (flight, hotel) = match started.await {
+            Ok(apps) => apps,
+            Err(e) => {
+                running.stop().await;
+                return Err(e);
+            }
+        };
+        running.flight_addr = flight.local_addr();
+        running.hotel_addr = hotel.local_addr();
+        running.spawn(flight.run_until_stopped(running.stop.clone().cancelled_owned()));
+        running.spawn(hotel.run_until_stopped(running.stop.clone().cancelled_owned()));
+
         if !config.no_demo {
-            let loaded = demo::load(&config.data_dir, running.flight_addr, running.hotel_addr).await;
-            match loaded {
+            let endpoints = demo::Endpoints {
+                auth: dial(running.auth_addr),
+                flight: dial(running.flight_addr),
+                hotel: dial(running.hotel_addr),
+            };
+            match demo::load(
+                &config.data_dir,
+                &endpoints,
+                &config.admin_email,
+                &config.admin_password,
+            )
+            .await
+            {
                 Ok(loaded) => running.demo = Some(loaded),
                 Err(e) => {
                     running.stop().await;
@@ -83,23 +148,6 @@ impl Stack {
         }
         Ok(running)
     }
-
-    fn spawn(self) -> RunningStack {
-        let stop = CancellationToken::new();
-        let flight_addr = self.flight.local_addr();
-        let hotel_addr = self.hotel.local_addr();
-        let tasks = vec![
-            tokio::spawn(self.flight.run_until_stopped(stop.clone().cancelled_owned())),
-            tokio::spawn(self.hotel.run_until_stopped(stop.clone().cancelled_owned())),
-        ];
-        RunningStack {
-            stop,
-            tasks,
-            flight_addr,
-            hotel_addr,
-            demo: self.demo,
-        }
-    }
 }
 
 /// The stack while it serves.
@@ -107,6 +155,8 @@ impl Stack {
 pub struct RunningStack {
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Where the auth service listens.
+    pub auth_addr: SocketAddr,
     /// Where the flight service listens.
     pub flight_addr: SocketAddr,
     /// Where the hotel service listens.
@@ -116,6 +166,22 @@ pub struct RunningStack {
 }
 
 impl RunningStack {
+    fn new() -> Self {
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            stop: CancellationToken::new(),
+            tasks: Vec::new(),
+            auth_addr: unbound,
+            flight_addr: unbound,
+            hotel_addr: unbound,
+            demo: None,
+        }
+    }
+
+    fn spawn(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.tasks.push(tokio::spawn(service));
+    }
+
     /// Serves until `shutdown` resolves (or a service fails), then stops every service.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let failed = tokio::select! {
@@ -152,8 +218,8 @@ impl RunningStack {
     /// What to print on start: endpoints and a command to paste.
     pub fn banner(&self) -> String {
         let mut out = format!(
-            "travel stack is up\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n",
-            self.flight_addr, self.hotel_addr
+            "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n",
+            self.auth_addr, self.flight_addr, self.hotel_addr
         );
         if let Some(demo) = &self.demo {
             out.push_str(&format!(
@@ -179,6 +245,16 @@ async fn first_finished(
         std::task::Poll::Pending
     })
     .await
+}
+
+/// The address to dial for a service listening on `addr` (an unspecified
+/// address means this machine).
+fn dial(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
 }
 
 /// The SQLite URL of `service`'s database in `dir`.

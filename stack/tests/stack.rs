@@ -12,9 +12,14 @@ use travel_stack::{RunningStack, Stack, StackConfig};
 fn config(dir: &std::path::Path) -> StackConfig {
     StackConfig {
         data_dir: dir.to_path_buf(),
+        auth_listen: "127.0.0.1:0".parse().expect("address"),
         flight_listen: "127.0.0.1:0".parse().expect("address"),
         hotel_listen: "127.0.0.1:0".parse().expect("address"),
         hold_ttl: Duration::from_secs(900),
+        admin_email: "admin@travel.test".into(),
+        admin_password: "a long admin password".into(),
+        service_client_id: "reservation".into(),
+        service_client_secret: "a long service secret".into(),
         no_demo: false,
         telemetry: Default::default(),
     }

@@ -7,8 +7,9 @@ mod common;
 
 use common::{START_MS, TestFlight, date_of, flight_request, sign};
 use tonic::Code;
+use travel::Clock;
 use travel::pb::flight::v1 as pb;
-use travel::token::{KeyPair, Role};
+use travel::token::{Claims, KeyPair, Role};
 use travel::types::Instant;
 
 const DAY_MS: i64 = 86_400_000;
@@ -121,35 +122,104 @@ async fn each_rpc_refuses_callers_without_the_role_it_needs() {
     assert!(released.is_none(), "the refused release left no tombstone");
 }
 
+/// Base64url without padding, as JWTs use.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[tokio::test]
-async fn bad_credentials_are_refused_even_where_anonymous_callers_are_welcome() {
+async fn forged_and_bad_tokens_are_unauthenticated_even_where_anonymous_callers_are_welcome() {
     let svc = TestFlight::start().await;
-    let stranger = KeyPair::from_seed("test-key", [7; 32]); // the trusted kid, another key
+    let now = svc.clock.now().unix_millis() / 1000;
+    let claims = |role| Claims {
+        iss: "travel-auth".into(),
+        aud: "travel".into(),
+        sub: "mallory".into(),
+        role,
+        iat: now,
+        exp: now + 600,
+    };
+    let signed = |f: fn(&mut Claims)| {
+        let mut c = claims(Role::Admin);
+        f(&mut c);
+        svc.key.sign(&c)
+    };
+    let payload = b64(&serde_json::to_vec(&claims(Role::Admin)).unwrap());
+    // HS256 keyed with the trusted *public* key: the classic algorithm-confusion forgery.
+    let hs256 = {
+        use hmac::Mac;
+        let input = format!("{}.{payload}", b64(br#"{"alg":"HS256","typ":"JWT","kid":"test-key"}"#));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&svc.key.public().to_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", b64(&mac.finalize().into_bytes()))
+    };
+    let tampered = {
+        // A customer's genuine token with its role rewritten to admin.
+        let genuine = svc.token(Role::Customer, 600);
+        let parts: Vec<&str> = genuine.split('.').collect();
+        format!("{}.{payload}.{}", parts[0], parts[2])
+    };
+    let unpublished = KeyPair::from_seed("test-key", [7; 32]); // the trusted kid, another key
     let unknown_kid = KeyPair::from_seed("other-key", [42; 32]);
-    let expired = svc.token(Role::Admin, -60);
 
     let tokens = [
-        ("garbage", "not-a-jwt".to_owned()),
-        ("expired", expired),
+        (
+            "alg none",
+            format!("{}.{payload}.", b64(br#"{"alg":"none","kid":"test-key"}"#)),
+        ),
+        ("HS256 keyed with the public key", hs256),
+        ("expired", svc.token(Role::Admin, -60)),
+        ("wrong issuer", signed(|c| c.iss = "evil-auth".into())),
+        ("wrong audience", signed(|c| c.aud = "another-platform".into())),
+        ("unknown kid", sign(&unknown_kid, &svc.clock, Role::Admin, 600)),
+        ("tampered payload", tampered),
         (
             "signed by an unpublished key",
-            sign(&stranger, &svc.clock, Role::Admin, 600),
+            sign(&unpublished, &svc.clock, Role::Admin, 600),
         ),
-        ("unknown kid", sign(&unknown_kid, &svc.clock, Role::Admin, 600)),
+        ("garbage", "not-a-jwt".to_owned()),
     ];
     for (name, token) in tokens {
-        let err = svc
-            .client_with_token(Some(&token))
-            .search_flights(search())
-            .await
-            .expect_err(name);
-        assert_eq!(err.code(), Code::Unauthenticated, "{name}");
+        let client = svc.client_with_token(Some(&token));
+        let search = client.clone().search_flights(search()).await.expect_err(name);
+        assert_eq!(search.code(), Code::Unauthenticated, "search with {name}");
+        let create = client
+            .clone()
+            .create_flight(flight_request("TP1", "LIS", "JFK", START_MS, 5))
+            .await;
+        assert_eq!(
+            create.map_err(|s| s.code()).err(),
+            Some(Code::Unauthenticated),
+            "create with {name}"
+        );
     }
     let fine = svc
         .client_with_token(Some(&svc.token(Role::Customer, 600)))
         .search_flights(search())
         .await;
     assert!(fine.is_ok(), "a valid customer token searches: {fine:?}");
+}
+
+#[tokio::test]
+async fn tokens_from_both_keys_are_accepted_during_a_rotation() {
+    use std::sync::Arc;
+    let old = travel::testing::test_key();
+    let new = KeyPair::from_seed("next-key", [9; 32]);
+    let svc = TestFlight::start_with_keys(Arc::new(travel::keys::KeyRing::fixed([new.public(), old.public()]))).await;
+
+    for key in [&old, &new] {
+        let admin = svc.client_with_token(Some(&sign(key, &svc.clock, Role::Admin, 600)));
+        let created = admin
+            .clone()
+            .create_flight(flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 5))
+            .await;
+        assert!(
+            created.is_ok(),
+            "a token signed by {} is accepted: {created:?}",
+            key.kid()
+        );
+    }
 }
 
 #[tokio::test]

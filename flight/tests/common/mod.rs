@@ -56,6 +56,15 @@ impl TestFlight {
 
     /// Starts the service with adjusted settings.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(adjust, Arc::new(KeyRing::fixed([travel::testing::test_key().public()]))).await
+    }
+
+    /// Starts the service trusting exactly `keys`.
+    pub async fn start_with_keys(keys: Arc<KeyRing>) -> Self {
+        Self::start_full(|_| {}, keys).await
+    }
+
+    async fn start_full(adjust: impl FnOnce(&mut Config), keys: Arc<KeyRing>) -> Self {
         let db = TestDatabase::new("flight").await;
         let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
         config.hold_ttl = TTL;
@@ -63,7 +72,6 @@ impl TestFlight {
         adjust(&mut config);
         let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
         let key = travel::testing::test_key();
-        let keys = Arc::new(KeyRing::fixed([key.public()]));
         let app = Application::build_with(config, Arc::new(clock.clone()), keys)
             .await
             .expect("build the flight service");

@@ -9,10 +9,12 @@ pub mod access;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod hold;
 pub mod keys;
 pub mod page;
 pub mod pb;
 pub mod server;
+pub mod stored;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

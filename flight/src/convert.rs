@@ -8,8 +8,7 @@ use travel::pb::flight::v1 as pb;
 use travel::types::{Date, HoldId, Instant, Money, RequestId, parse_count, parse_id};
 
 use crate::domain::{
-    Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, HoldState, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight,
-    Search,
+    Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
 };
 
 impl TryFrom<pb::CreateFlightRequest> for NewFlight {
@@ -159,17 +158,6 @@ impl From<Flight> for pb::Flight {
             seat_price: Some(f.seat_price.into()),
             capacity: i32::try_from(f.capacity).unwrap_or(i32::MAX),
             available_seats: i32::try_from(f.available).unwrap_or(i32::MAX),
-        }
-    }
-}
-
-impl From<HoldState> for pb::HoldState {
-    fn from(s: HoldState) -> Self {
-        match s {
-            HoldState::Held => pb::HoldState::Held,
-            HoldState::Confirmed => pb::HoldState::Confirmed,
-            HoldState::Released => pb::HoldState::Released,
-            HoldState::Expired => pb::HoldState::Expired,
         }
     }
 }

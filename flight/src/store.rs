@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::Database;
-use travel::types::{Currency, HoldId, Instant, Money};
+use travel::stored::{corrupt, count, money, overflow};
+use travel::types::{HoldId, Instant};
 
 use crate::domain::{Cursor, Flight, Hold, HoldRequest, HoldState, NewFlight, Search};
 use crate::error::Error;
@@ -380,23 +381,6 @@ async fn fetch_hold(tx: &mut Transaction<'static, Any>, hold_id: &HoldId) -> Res
     .fetch_optional(&mut **tx)
     .await?;
     row.map(HoldRow::into_domain).transpose()
-}
-
-fn corrupt(what: &str) -> Error {
-    Error::Store(sqlx::Error::Protocol(format!("stored {what} is not valid")))
-}
-
-fn overflow() -> Error {
-    Error::Store(sqlx::Error::Protocol("price overflow".into()))
-}
-
-fn count(n: i64, what: &str) -> Result<u32, Error> {
-    u32::try_from(n).map_err(|_| corrupt(what))
-}
-
-fn money(amount_minor: i64, currency: &str) -> Result<Money, Error> {
-    let currency = Currency::parse(currency).map_err(|_| corrupt("currency"))?;
-    Ok(Money { amount_minor, currency })
 }
 
 impl FlightRow {

@@ -9,7 +9,7 @@ use travel::pb::hotel::v1 as pb;
 use travel::types::{Date, HoldId, RequestId, parse_count, parse_id};
 
 use crate::domain::{
-    Address, Booking, City, Cursor, Hold, HoldRequest, HoldState, Hotel, MAX_GUESTS, MAX_GUESTS_PER_ROOM, MAX_ROOMS,
+    Address, Booking, City, Cursor, Hold, HoldRequest, Hotel, MAX_GUESTS, MAX_GUESTS_PER_ROOM, MAX_ROOMS,
     MAX_TOTAL_ROOMS, Name, NewHotel, NewRoomType, Offer, RoomType, Search, Stay, nightly_price,
 };
 
@@ -190,17 +190,6 @@ impl From<Offer> for pb::HotelOffer {
             nights: int32(o.nights),
             total_price: Some(o.total_price.into()),
             available_rooms: int32(o.available_rooms),
-        }
-    }
-}
-
-impl From<HoldState> for pb::HoldState {
-    fn from(s: HoldState) -> Self {
-        match s {
-            HoldState::Held => pb::HoldState::Held,
-            HoldState::Confirmed => pb::HoldState::Confirmed,
-            HoldState::Released => pb::HoldState::Released,
-            HoldState::Expired => pb::HoldState::Expired,
         }
     }
 }

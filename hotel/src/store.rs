@@ -24,7 +24,8 @@ mod search;
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
-use travel::types::{Currency, Date, Instant, Money};
+use travel::stored::{corrupt, count, date, money, overflow};
+use travel::types::{Date, Instant};
 
 use crate::domain::{Hotel, NewHotel, NewRoomType, RoomType};
 use crate::error::Error;
@@ -252,27 +253,6 @@ async fn query_room_type(tx: &mut Transaction<'static, Any>, id: &str, lock: &st
     let sql = sqlx::AssertSqlSafe(format!("{ROOM_TYPE_COLUMNS} WHERE id = $1{lock}"));
     let row: Option<RoomTypeRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?;
     row.map(RoomTypeRow::into_domain).transpose()
-}
-
-fn corrupt(what: &str) -> Error {
-    Error::Store(sqlx::Error::Protocol(format!("stored {what} is not valid")))
-}
-
-fn overflow() -> Error {
-    Error::Store(sqlx::Error::Protocol("price overflow".into()))
-}
-
-fn count(n: i64, what: &str) -> Result<u32, Error> {
-    u32::try_from(n).map_err(|_| corrupt(what))
-}
-
-fn money(amount_minor: i64, currency: &str) -> Result<Money, Error> {
-    let currency = Currency::parse(currency).map_err(|_| corrupt("currency"))?;
-    Ok(Money { amount_minor, currency })
-}
-
-fn date(iso: &str) -> Result<Date, Error> {
-    Date::parse_iso(iso).map_err(|_| corrupt("date"))
 }
 
 impl HotelRow {

@@ -3,41 +3,7 @@
 
 use travel::types::{HoldId, Instant, Money};
 
-/// Where a hold is in its life cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldState {
-    /// Seats taken, waiting for confirm or release, until the hold expires.
-    Held,
-    /// Seats sold.
-    Confirmed,
-    /// Seats given back on request (or a tombstone: released before it was held).
-    Released,
-    /// Seats given back because the hold was not confirmed in time.
-    Expired,
-}
-
-impl HoldState {
-    /// The state as stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Held => "HELD",
-            Self::Confirmed => "CONFIRMED",
-            Self::Released => "RELEASED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-
-    /// Reads a stored state.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "HELD" => Some(Self::Held),
-            "CONFIRMED" => Some(Self::Confirmed),
-            "RELEASED" => Some(Self::Released),
-            "EXPIRED" => Some(Self::Expired),
-            _ => None,
-        }
-    }
-}
+pub use travel::hold::HoldState;
 
 /// A seat hold as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,18 +58,5 @@ mod tests {
         assert!(!hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(9)));
         assert!(hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(10)));
         assert!(!hold(HoldState::Confirmed, 10).is_expired_at(Instant::from_unix_millis(99)));
-    }
-
-    #[test]
-    fn states_round_trip_through_storage() {
-        for s in [
-            HoldState::Held,
-            HoldState::Confirmed,
-            HoldState::Released,
-            HoldState::Expired,
-        ] {
-            assert_eq!(HoldState::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(HoldState::parse("nope"), None);
     }
 }

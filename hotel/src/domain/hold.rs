@@ -5,41 +5,7 @@ use travel::types::{HoldId, Instant, Money};
 
 use super::Stay;
 
-/// Where a hold is in its life cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldState {
-    /// Rooms taken, waiting for confirm or release, until the hold expires.
-    Held,
-    /// Rooms sold.
-    Confirmed,
-    /// Rooms given back on request (or a tombstone: released before it was held).
-    Released,
-    /// Rooms given back because the hold was not confirmed in time.
-    Expired,
-}
-
-impl HoldState {
-    /// The state as stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Held => "HELD",
-            Self::Confirmed => "CONFIRMED",
-            Self::Released => "RELEASED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-
-    /// Reads a stored state.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "HELD" => Some(Self::Held),
-            "CONFIRMED" => Some(Self::Confirmed),
-            "RELEASED" => Some(Self::Released),
-            "EXPIRED" => Some(Self::Expired),
-            _ => None,
-        }
-    }
-}
+pub use travel::hold::HoldState;
 
 /// What a hold takes: `rooms` rooms of one room type on every night of a stay,
 /// for `guests` people. Two holds are the same request when their bookings are equal.
@@ -131,18 +97,5 @@ mod tests {
         assert!(!h.is_tombstone());
         h.booking = None;
         assert!(h.is_tombstone());
-    }
-
-    #[test]
-    fn states_round_trip_through_storage() {
-        for s in [
-            HoldState::Held,
-            HoldState::Confirmed,
-            HoldState::Released,
-            HoldState::Expired,
-        ] {
-            assert_eq!(HoldState::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(HoldState::parse("nope"), None);
     }
 }

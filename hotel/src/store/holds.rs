@@ -303,7 +303,7 @@ async fn give_back(tx: &mut Transaction<'static, Any>, ended: &Ended) -> Result<
     .await?
     .rows_affected();
     if restored != u64::from(stay.nights()) {
-        return Err(corrupt("room inventory"));
+        return Err(corrupt("room inventory").into());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod clock;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod hold;
 pub mod keys;

@@ -1,0 +1,103 @@
+//! The reservation service's errors and their one mapping to gRPC statuses:
+//! each refusal to its canonical code, storage failures to a bare INTERNAL.
+
+use tonic::Status;
+use travel::Violations;
+
+use crate::domain::State;
+
+/// Everything a reservation RPC can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(#[from] Violations),
+    /// No reservation with this id is visible to the caller.
+    #[error("reservation `{0}` not found")]
+    NotFound(String),
+    /// The request id was used before by this caller for a different request.
+    #[error("request_id `{0}` was already used for a different checkout")]
+    RequestIdReused(String),
+    /// The reservation's state does not allow the operation.
+    #[error("reservation `{id}` is {state}; only a CONFIRMED reservation can be cancelled")]
+    NotCancellable {
+        /// The reservation.
+        id: String,
+        /// Its state.
+        state: &'static str,
+    },
+    /// Service accounts do not book.
+    #[error("service accounts cannot make or see reservations")]
+    ServiceAccount,
+    /// The flight or hotel service could not be reached; the message says which
+    /// and what became of the reservation.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The call's deadline passed before the saga finished.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// Test seam: the saga stopped dead as a crashed process would (see `CrashPoint`).
+    #[error("the reservation service stopped (injected crash)")]
+    Crashed,
+    /// The database failed; details are logged, not returned.
+    #[error("storage failure: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A saga task died; details are logged, not returned.
+    #[error("saga task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl Error {
+    /// The refusal for cancelling a reservation in `state`.
+    pub fn not_cancellable(id: &str, state: State) -> Self {
+        Self::NotCancellable {
+            id: id.to_owned(),
+            state: state.as_str(),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::Invalid(v) => v.into(),
+            Error::NotFound(_) => Status::not_found(message),
+            Error::RequestIdReused(_) => Status::already_exists(message),
+            Error::NotCancellable { .. } => Status::failed_precondition(message),
+            Error::ServiceAccount => Status::permission_denied(message),
+            Error::Unavailable(_) | Error::Crashed => Status::unavailable(message),
+            Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
+            Error::Store(cause) => travel::error::internal("reservation store failed", &cause),
+            Error::Task(cause) => travel::error::internal("reservation saga task failed", &cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn refusals_map_to_their_codes() {
+        assert_eq!(Status::from(Error::NotFound("r".into())).code(), Code::NotFound);
+        assert_eq!(
+            Status::from(Error::RequestIdReused("r".into())).code(),
+            Code::AlreadyExists
+        );
+        assert_eq!(
+            Status::from(Error::not_cancellable("r", State::Pending)).code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(Status::from(Error::ServiceAccount).code(), Code::PermissionDenied);
+        assert_eq!(Status::from(Error::Unavailable("x".into())).code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn storage_failures_do_not_leak_details() {
+        let status = Status::from(Error::Store(sqlx::Error::Protocol("SELECT secret FROM x".into())));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+    }
+}

@@ -1,0 +1,13 @@
+//! `travel-reservation`: the reservation service as its own process.
+
+use clap::Parser;
+use travel_reservation::{Application, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    travel::telemetry::init(&config.telemetry);
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), "reservation service listening");
+    app.run_until_stopped(travel::server::shutdown_signal()).await
+}

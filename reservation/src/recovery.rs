@@ -1,0 +1,78 @@
+//! The recovery loop: on start-up and every interval, takes over each saga whose
+//! driver is gone (its lease ran out: a crash, a restart, a call that gave up)
+//! and drives it to a terminal state — HOLDING and COMPENSATING to FAILED (every
+//! hold released), CONFIRMING to CONFIRMED, CANCELLING to CANCELLED. A saga
+//! whose service is still unreachable is left for the next pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use travel::SharedClock;
+
+use crate::domain::Step;
+use crate::error::Error;
+use crate::saga::Saga;
+
+/// Most sagas one pass takes on.
+const BATCH: u32 = 100;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Sagas driven to a terminal state.
+    pub finished: usize,
+    /// Sagas taken over but left unfinished (a service is unreachable).
+    pub left: usize,
+}
+
+/// Runs recovery passes, one at a time (the timer's and the tests' alike).
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    saga: Saga,
+    clock: SharedClock,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Recovery {
+    /// Recovery over `saga`'s reservations.
+    pub fn new(saga: Saga, clock: SharedClock) -> Self {
+        Self {
+            saga,
+            clock,
+            one_at_a_time: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// One pass over every unfinished saga whose lease has run out.
+    pub async fn run_once(&self) -> Result<Pass, Error> {
+        let _one = self.one_at_a_time.lock().await;
+        let mut pass = Pass::default();
+        for reservation in self.saga.store().unfinished(self.clock.now(), BATCH).await? {
+            let id = reservation.id.clone();
+            match self.saga.recover(reservation).await {
+                Ok(Some(r)) if r.step == Step::Done => pass.finished += 1,
+                Ok(Some(_)) => pass.left += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(reservation = %id, error = %e, "recovering a saga failed; will retry");
+                    pass.left += 1;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// A pass now and then every `interval`, forever; failures are logged and retried.
+    pub async fn run(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.run_once().await {
+                Ok(Pass { finished: 0, left: 0 }) => {}
+                Ok(pass) => tracing::info!(finished = pass.finished, left = pass.left, "recovery pass"),
+                Err(e) => tracing::warn!(error = %e, "recovery pass failed; will retry"),
+            }
+        }
+    }
+}

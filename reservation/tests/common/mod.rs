@@ -1,0 +1,537 @@
+//! Test harness: the real flight, hotel and reservation services on
+//! 127.0.0.1:0, each with its own fresh database (SQLite, or PostgreSQL when
+//! TRAVEL_TEST_POSTGRES_URL is set), manual clocks, and the helpers the tests
+//! use to book, break things, restart, and check inventory on both services.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use travel::keys::KeyRing;
+use travel::pb::common::v1::{Date, Money};
+use travel::pb::flight::v1 as flight_pb;
+use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
+use travel::pb::hotel::v1 as hotel_pb;
+use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
+use travel::pb::reservation::v1 as pb;
+use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
+use travel::testing::{Bearer, TestDatabase, sign_token, test_key};
+use travel::token::{Claims, Role};
+use travel::types::Instant;
+use travel::{Clock, ManualClock};
+use travel_reservation::{Application, Config, CrashPoint, Deps, Recovery, ServiceToken};
+
+/// The manual clocks' start: 2030-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_893_456_000_000;
+/// Departure of the test flights: 2030-02-01T10:00:00Z.
+pub const DEPARTURE_MS: i64 = START_MS + 31 * 86_400_000 + 10 * 3_600_000;
+/// The first night the tests book.
+pub const FIRST_NIGHT: &str = "2030-03-01";
+/// Price of one seat on the test flights: 120.00 EUR.
+pub const SEAT_PRICE: i64 = 12_000;
+/// Price of one room for one night: 90.00.
+pub const NIGHT_PRICE: i64 = 9_000;
+/// The reservation service's lease in tests.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// A reservation client that sends a fixed bearer token, or none.
+pub type Client = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
+type FlightClient = FlightServiceClient<InterceptedService<Channel, Bearer>>;
+type HotelClient = HotelServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A spawned server, stopped when dropped (or awaited with [`Server::stop`]).
+pub struct Server {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    fn spawn<F>(run: impl FnOnce(oneshot::Receiver<()>) -> F) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel();
+        Self {
+            stop: Some(stop),
+            task: Some(tokio::spawn(run(stopped))),
+        }
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The flight service.
+pub struct Flight {
+    pub store: travel_flight::Store,
+    pub url: String,
+    admin: FlightClient,
+    anonymous: FlightClient,
+    pub server: Server,
+    _db: TestDatabase,
+}
+
+/// The hotel service.
+pub struct Hotel {
+    pub store: travel_hotel::Store,
+    pub url: String,
+    admin: HotelClient,
+    pub server: Server,
+    _db: TestDatabase,
+}
+
+/// A running reservation service.
+pub struct Reservations {
+    pub store: travel_reservation::Store,
+    pub recovery: Recovery,
+    channel: Channel,
+    clock: ManualClock,
+    pub server: Server,
+}
+
+/// The three services, and the reservation service's database and clock
+/// (which outlive one reservation process, for restarts).
+pub struct World {
+    pub flight: Flight,
+    pub hotel: Hotel,
+    pub clock: ManualClock,
+    pub db: TestDatabase,
+}
+
+fn manual_clock() -> ManualClock {
+    ManualClock::new(Instant::from_unix_millis(START_MS))
+}
+
+fn keys() -> Arc<KeyRing> {
+    Arc::new(KeyRing::fixed([test_key().public()]))
+}
+
+async fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_owned())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+impl World {
+    /// Starts the flight and hotel services; the reservation service is started
+    /// with [`World::reservations`].
+    pub async fn start() -> Self {
+        Self {
+            flight: start_flight().await,
+            hotel: start_hotel().await,
+            clock: manual_clock(),
+            db: TestDatabase::new("reservation").await,
+        }
+    }
+
+    /// Starts a reservation service on the world's database and clock, calling
+    /// the world's flight and hotel services.
+    pub async fn reservations(&self) -> Reservations {
+        self.reservations_with(|_| {}).await
+    }
+
+    /// As [`World::reservations`], with adjusted settings.
+    pub async fn reservations_with(&self, adjust: impl FnOnce(&mut Config)) -> Reservations {
+        let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), self.db.url.clone());
+        config.flight_url = self.flight.url.clone();
+        config.hotel_url = self.hotel.url.clone();
+        config.lease = LEASE;
+        config.recovery_interval = Duration::from_secs(3600); // tests recover explicitly
+        adjust(&mut config);
+        let service_token = sign_token(&test_key(), self.clock.now(), Role::Service, 86_400);
+        let deps = Deps {
+            clock: Arc::new(self.clock.clone()),
+            keys: keys(),
+            service_token: ServiceToken::fixed(service_token),
+        };
+        let app = Application::build_with(config, deps)
+            .await
+            .expect("build the reservation service");
+        let addr = app.local_addr();
+        let store = app.store().clone();
+        let recovery = app.recovery();
+        let server = Server::spawn(|stopped| {
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+        Reservations {
+            store,
+            recovery,
+            channel: channel(&format!("http://{addr}")).await,
+            clock: self.clock.clone(),
+            server,
+        }
+    }
+
+    /// Starts a reservation service whose saga crashes right after persisting `point`.
+    pub async fn crashing_at(&self, point: CrashPoint) -> Reservations {
+        self.reservations_with(|c| c.crash_after = Some(point)).await
+    }
+
+    /// Lets every lease run out, as if the time of a restart passed.
+    pub fn leases_run_out(&self) {
+        self.clock.advance(LEASE + Duration::from_secs(1));
+    }
+}
+
+async fn start_flight() -> Flight {
+    let db = TestDatabase::new("flight").await;
+    let mut config = travel_flight::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+    config.sweep_interval = Duration::from_secs(3600);
+    let clock = manual_clock();
+    let app = travel_flight::Application::build_with(config, Arc::new(clock.clone()), keys())
+        .await
+        .expect("build the flight service");
+    let url = format!("http://{}", app.local_addr());
+    let store = app.store().clone();
+    let server = Server::spawn(|stopped| {
+        app.run_until_stopped(async {
+            let _ = stopped.await;
+        })
+    });
+    let channel = channel(&url).await;
+    let admin_token = sign_token(&test_key(), clock.now(), Role::Admin, 86_400);
+    Flight {
+        store,
+        admin: FlightServiceClient::with_interceptor(channel.clone(), Bearer::new(Some(&admin_token))),
+        anonymous: FlightServiceClient::with_interceptor(channel, Bearer::new(None)),
+        url,
+        server,
+        _db: db,
+    }
+}
+
+async fn start_hotel() -> Hotel {
+    let db = TestDatabase::new("hotel").await;
+    let mut config = travel_hotel::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+    config.sweep_interval = Duration::from_secs(3600);
+    let clock = manual_clock();
+    let app = travel_hotel::Application::build_with(config, Arc::new(clock.clone()), keys())
+        .await
+        .expect("build the hotel service");
+    let url = format!("http://{}", app.local_addr());
+    let store = app.store().clone();
+    let server = Server::spawn(|stopped| {
+        app.run_until_stopped(async {
+            let _ = stopped.await;
+        })
+    });
+    let admin_token = sign_token(&test_key(), clock.now(), Role::Admin, 86_400);
+    Hotel {
+        store,
+        admin: HotelServiceClient::with_interceptor(channel(&url).await, Bearer::new(Some(&admin_token))),
+        url,
+        server,
+        _db: db,
+    }
+}
+
+impl Flight {
+    /// Creates a flight LIS→JFK with `capacity` seats at [`SEAT_PRICE`] in `currency`.
+    pub async fn create(&self, capacity: i32, currency: &str) -> String {
+        let request = flight_pb::CreateFlightRequest {
+            flight_number: "TP1234".into(),
+            origin: "LIS".into(),
+            destination: "JFK".into(),
+            departure_time: Some(Instant::from_unix_millis(DEPARTURE_MS).into()),
+            arrival_time: Some(Instant::from_unix_millis(DEPARTURE_MS + 7 * 3_600_000).into()),
+            seat_price: Some(money(SEAT_PRICE, currency)),
+            capacity,
+            request_id: String::new(),
+        };
+        let flight = self.admin.clone().create_flight(request).await.expect("create flight");
+        flight.into_inner().flight.expect("flight in response").id
+    }
+
+    /// Asserts `capacity = available + held + confirmed` and returns `(available, held, confirmed)`.
+    pub async fn inventory(&self, flight_id: &str) -> (i64, i64, i64) {
+        let inv = self.store.inventory(flight_id).await.expect("flight inventory");
+        assert_eq!(
+            inv.capacity,
+            inv.available + inv.held + inv.confirmed,
+            "seat conservation broken: {inv:?}"
+        );
+        assert!(
+            (0..=inv.capacity).contains(&inv.available),
+            "availability out of range: {inv:?}"
+        );
+        (inv.available, inv.held, inv.confirmed)
+    }
+
+    /// Flights LIS→JFK on the test day with a seat, as an anonymous searcher sees them.
+    pub async fn search(&self) -> Result<usize, tonic::Status> {
+        let request = flight_pb::SearchFlightsRequest {
+            origin: "LIS".into(),
+            destination: "JFK".into(),
+            departure_date: Some(Instant::from_unix_millis(DEPARTURE_MS).date().into()),
+            passengers: 1,
+            page_size: 0,
+            page_token: String::new(),
+        };
+        Ok(self
+            .anonymous
+            .clone()
+            .search_flights(request)
+            .await?
+            .into_inner()
+            .flights
+            .len())
+    }
+}
+
+/// A room type as the tests use it.
+#[derive(Debug, Clone)]
+pub struct RoomType {
+    pub hotel_id: String,
+    pub id: String,
+}
+
+impl Hotel {
+    /// Creates a hotel with one room type of `rooms` rooms sleeping 2, at [`NIGHT_PRICE`] in `currency`.
+    pub async fn create(&self, rooms: i32, currency: &str) -> RoomType {
+        let mut admin = self.admin.clone();
+        let hotel = admin
+            .create_hotel(hotel_pb::CreateHotelRequest {
+                name: "Hotel Avenida".into(),
+                city: "Lisbon".into(),
+                address: String::new(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create hotel")
+            .into_inner()
+            .hotel
+            .expect("hotel in response");
+        let room_type = admin
+            .add_room_type(hotel_pb::AddRoomTypeRequest {
+                hotel_id: hotel.id.clone(),
+                name: "Double".into(),
+                max_guests: 2,
+                total_rooms: rooms,
+                nightly_price: Some(money(NIGHT_PRICE, currency)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("add room type")
+            .into_inner()
+            .room_type
+            .expect("room type in response");
+        RoomType {
+            hotel_id: hotel.id,
+            id: room_type.id,
+        }
+    }
+
+    /// Asserts conservation on night number `n` and returns `(available, held, confirmed)`.
+    pub async fn inventory(&self, room_type: &RoomType, n: i64) -> (i64, i64, i64) {
+        let inv = self
+            .store
+            .inventory(&room_type.id, night_date(n))
+            .await
+            .expect("hotel inventory");
+        assert_eq!(
+            inv.total_rooms,
+            inv.available + inv.held + inv.confirmed,
+            "room conservation broken on night {n}: {inv:?}"
+        );
+        assert!(
+            (0..=inv.total_rooms).contains(&inv.available),
+            "availability out of range: {inv:?}"
+        );
+        (inv.available, inv.held, inv.confirmed)
+    }
+}
+
+impl Reservations {
+    /// A client signed in as customer `user`.
+    pub fn customer(&self, user: &str) -> Client {
+        self.client(Some(&user_token(&self.clock, user, Role::Customer)))
+    }
+
+    /// A client signed in as admin `user`.
+    pub fn admin(&self, user: &str) -> Client {
+        self.client(Some(&user_token(&self.clock, user, Role::Admin)))
+    }
+
+    /// A client signed in as a service account.
+    pub fn service(&self) -> Client {
+        self.client(Some(&sign_token(&test_key(), self.clock.now(), Role::Service, 86_400)))
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client {
+        self.client(None)
+    }
+
+    fn client(&self, token: Option<&str>) -> Client {
+        ReservationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// One recovery pass.
+    pub async fn recover(&self) -> travel_reservation::recovery::Pass {
+        self.recovery.run_once().await.expect("recovery pass")
+    }
+
+    /// Stops the service (a restart is a new [`World::reservations`] on the same database).
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+/// A token for `user` with `role`.
+pub fn user_token(clock: &ManualClock, user: &str, role: Role) -> String {
+    let now = clock.now().unix_millis() / 1000;
+    test_key().sign(&Claims {
+        iss: "travel-auth".into(),
+        aud: "travel".into(),
+        sub: user.into(),
+        role,
+        iat: now,
+        exp: now + 86_400,
+    })
+}
+
+/// A checkout of `seats` seats on `flight_id`.
+pub fn flight_only(request_id: &str, flight_id: &str, seats: i32) -> pb::CheckoutRequest {
+    pb::CheckoutRequest {
+        request_id: request_id.into(),
+        flight: Some(pb::FlightSelection {
+            flight_id: flight_id.into(),
+            seats,
+        }),
+        hotel: None,
+    }
+}
+
+/// A checkout of `rooms` rooms of `room_type` for the nights 0..`nights`, for as many guests as rooms.
+pub fn hotel_only(request_id: &str, room_type: &RoomType, rooms: i32, nights: i64) -> pb::CheckoutRequest {
+    pb::CheckoutRequest {
+        request_id: request_id.into(),
+        flight: None,
+        hotel: Some(pb::HotelSelection {
+            hotel_id: room_type.hotel_id.clone(),
+            room_type_id: room_type.id.clone(),
+            check_in: Some(night(0)),
+            check_out: Some(night(nights)),
+            rooms,
+            guests: rooms,
+        }),
+    }
+}
+
+/// A bundle of both.
+pub fn bundle(
+    request_id: &str,
+    flight_id: &str,
+    seats: i32,
+    room_type: &RoomType,
+    rooms: i32,
+    nights: i64,
+) -> pb::CheckoutRequest {
+    pb::CheckoutRequest {
+        flight: flight_only(request_id, flight_id, seats).flight,
+        ..hotel_only(request_id, room_type, rooms, nights)
+    }
+}
+
+/// Checks out and returns the reservation the call answered with.
+pub async fn checkout(client: &Client, request: pb::CheckoutRequest) -> Result<pb::Reservation, tonic::Status> {
+    let response = client.clone().checkout(request).await?;
+    Ok(response.into_inner().reservation.expect("reservation in response"))
+}
+
+/// Gets a reservation.
+pub async fn get(client: &Client, id: &str) -> Result<pb::Reservation, tonic::Status> {
+    let response = client
+        .clone()
+        .get_reservation(pb::GetReservationRequest { id: id.into() })
+        .await?;
+    Ok(response.into_inner().reservation.expect("reservation in response"))
+}
+
+/// Cancels a reservation.
+pub async fn cancel(client: &Client, id: &str) -> Result<pb::Reservation, tonic::Status> {
+    let response = client
+        .clone()
+        .cancel_reservation(pb::CancelReservationRequest { id: id.into() })
+        .await?;
+    Ok(response.into_inner().reservation.expect("reservation in response"))
+}
+
+/// The state of a reservation, as the enum.
+pub fn state(r: &pb::Reservation) -> pb::ReservationState {
+    pb::ReservationState::try_from(r.state).expect("known state")
+}
+
+/// An amount of money.
+pub fn money(amount_minor: i64, currency: &str) -> Money {
+    Money {
+        amount_minor,
+        currency_code: currency.into(),
+    }
+}
+
+/// Night number `n` after [`FIRST_NIGHT`].
+pub fn night_date(n: i64) -> travel::types::Date {
+    let first = travel::types::Date::parse_iso(FIRST_NIGHT).expect("first night");
+    Instant::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
+}
+
+/// Night number `n`, as the contract's Date.
+pub fn night(n: i64) -> Date {
+    night_date(n).into()
+}
+
+/// A URL where nothing listens: a port bound and let go.
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A URL where a server accepts connections and never answers, kept alive by
+/// the returned task (abort it to stop).
+pub async fn hanging_url() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+/// The fields named in a status's BadRequest field violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+        .unwrap_or_default()
+}

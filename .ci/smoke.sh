@@ -27,6 +27,7 @@ STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
 AUTH_ADDR="${SMOKE_AUTH_ADDR:-127.0.0.1:50051}"
 FLIGHT_ADDR="${SMOKE_FLIGHT_ADDR:-127.0.0.1:50052}"
 HOTEL_ADDR="${SMOKE_HOTEL_ADDR:-127.0.0.1:50053}"
+RESERVATION_ADDR="${SMOKE_RESERVATION_ADDR:-127.0.0.1:50054}"
 AUTH_SVC="travel.auth.v1.AuthService"
 FLIGHT_SVC="travel.flight.v1.FlightService"
 HOTEL_SVC="travel.hotel.v1.HotelService"
@@ -97,6 +98,7 @@ start_stack() {
     [[ -n "${SMOKE_AUTH_ADDR:-}" ]] && args+=(--auth-listen "$AUTH_ADDR")
     [[ -n "${SMOKE_FLIGHT_ADDR:-}" ]] && args+=(--flight-listen "$FLIGHT_ADDR")
     [[ -n "${SMOKE_HOTEL_ADDR:-}" ]] && args+=(--hotel-listen "$HOTEL_ADDR")
+    [[ -n "${SMOKE_RESERVATION_ADDR:-}" ]] && args+=(--reservation-listen "$RESERVATION_ADDR")
     printf '=== smoke.sh: travel-stack started at %s ===\n' "$(date -u +%H:%M:%S)" >>"$LOG"
     echo "starting: $STACK_BIN ${args[*]}"
     "$STACK_BIN" "${args[@]}" >>"$LOG" 2>&1 &
@@ -268,7 +270,7 @@ echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
 if [[ ! -x "$STACK_BIN" ]]; then
     fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
 fi
-for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR"; do
+for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
     port_free "$addr" || fail "something already listens on $addr" \
         "stop it, or choose other addresses with SMOKE_AUTH_ADDR / SMOKE_FLIGHT_ADDR / SMOKE_HOTEL_ADDR"
 done
@@ -297,6 +299,7 @@ start_stack
 wait_serving "$AUTH_ADDR"
 wait_serving "$FLIGHT_ADDR"
 wait_serving "$HOTEL_ADDR"
+wait_serving "$RESERVATION_ADDR"
 wait_ready
 
 expect_contains "the stack prints the auth endpoint" "${AUTH_ADDR##*:}" "$(cat "$LOG")"
@@ -461,6 +464,40 @@ expect_eq "the release gives the room back" "$rooms_before" "$(rooms_free "$out"
 out="$(rpc "$HOTEL_ADDR" "$HEALTH/Check" "{\"service\":\"$HOTEL_SVC\"}")"
 expect_contains "hotel still SERVING after the round trip" '"SERVING"' "$out"
 
+# --- reservation: bundled checkout -> get -> list -> cancel --------------------
+
+RESERVATION_SVC="travel.reservation.v1.ReservationService"
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+seat_price="$(field "seat price" 'd["flight"]["seatPrice"]["amountMinor"]' "$out")"
+seats_now="$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+stay_price="$(field "stay price" 'next(o["totalPrice"]["amountMinor"] for o in d["offers"] if o["roomType"]["id"] == a[0])' "$out" "$room_type_id")"
+rooms_now="$(rooms_free "$out")"
+checkout_req="{\"request_id\":\"smoke-trip-$RUN_ID\",\"flight\":{\"flight_id\":\"$flight_id\",\"seats\":1},\"hotel\":{\"hotel_id\":\"$hotel_id\",\"room_type_id\":\"$room_type_id\",\"check_in\":$check_in,\"check_out\":$check_out,\"rooms\":1,\"guests\":2}}"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$RESERVATION_ADDR" "$RESERVATION_SVC/Checkout" "$checkout_req")"
+reservation_id="$(field "reservation id" 'd["reservation"]["id"]' "$out")"
+expect_eq "Checkout of a bundle -> CONFIRMED" "RESERVATION_STATE_CONFIRMED" "$(field "state" 'd["reservation"]["state"]' "$out")"
+expect_eq "the total is the seat price plus the stay price" "$((seat_price + stay_price))" \
+    "$(field "total" 'd["reservation"]["totalPrice"]["amountMinor"]' "$out")"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$RESERVATION_ADDR" "$RESERVATION_SVC/Checkout" "$checkout_req")"
+expect_eq "the same request_id returns the same reservation" "$reservation_id" "$(field "reservation id" 'd["reservation"]["id"]' "$out")"
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+expect_eq "the bundle took one seat, once" "$((seats_now - 1))" "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$RESERVATION_ADDR" "$RESERVATION_SVC/GetReservation" "{\"id\":\"$reservation_id\"}")"
+expect_eq "GetReservation returns it CONFIRMED" "RESERVATION_STATE_CONFIRMED" "$(field "state" 'd["reservation"]["state"]' "$out")"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$RESERVATION_ADDR" "$RESERVATION_SVC/ListReservations" '{}')"
+expect_eq "ListReservations lists it first" "$reservation_id" "$(field "first listed" 'd["reservations"][0]["id"]' "$out")"
+out="$(grpc -H "authorization: Bearer $SERVICE_TOKEN" -d "{\"id\":\"$reservation_id\"}" \
+    "$RESERVATION_ADDR" "$RESERVATION_SVC/GetReservation" 2>&1)" && status=0 || status=$?
+[[ $status -ne 0 ]] || fail "a service account could read a customer's reservation" "$out"
+pass "another caller cannot read the customer's reservation"
+out="$(rpc_as "$CUSTOMER_TOKEN" "$RESERVATION_ADDR" "$RESERVATION_SVC/CancelReservation" "{\"id\":\"$reservation_id\"}")"
+expect_eq "CancelReservation -> CANCELLED" "RESERVATION_STATE_CANCELLED" "$(field "state" 'd["reservation"]["state"]' "$out")"
+out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/GetFlight" "{\"id\":\"$flight_id\"}")"
+expect_eq "the cancellation gives the seat back" "$seats_now" "$(field "GetFlight availableSeats" 'd["flight"]["availableSeats"]' "$out")"
+out="$(rpc "$HOTEL_ADDR" "$HOTEL_SVC/SearchHotels" "$hotel_search_req")"
+expect_eq "the cancellation gives the room back" "$rooms_now" "$(rooms_free "$out")"
+
 # --- restart on the same data --------------------------------------------------
 
 # SIGTERM must stop the stack cleanly; started again on the same data, it must
@@ -474,6 +511,7 @@ start_stack
 wait_serving "$AUTH_ADDR"
 wait_serving "$FLIGHT_ADDR"
 wait_serving "$HOTEL_ADDR"
+wait_serving "$RESERVATION_ADDR"
 wait_ready
 
 out="$(rpc "$FLIGHT_ADDR" "$FLIGHT_SVC/SearchFlights" "$search_req")"
@@ -489,7 +527,8 @@ expect_eq "after a restart the same stay gets the same offers" \
 # --- the README's examples, exactly as written ----------------------------------
 
 # Every grpcurl example of the README, run as pasted (against the default ports).
-if [[ "$AUTH_ADDR" == "127.0.0.1:50051" && "$FLIGHT_ADDR" == "127.0.0.1:50052" && "$HOTEL_ADDR" == "127.0.0.1:50053" ]]; then
+if [[ "$AUTH_ADDR" == "127.0.0.1:50051" && "$FLIGHT_ADDR" == "127.0.0.1:50052" && "$HOTEL_ADDR" == "127.0.0.1:50053" \
+    && "$RESERVATION_ADDR" == "127.0.0.1:50054" ]]; then
     readme_script="$WORK/readme.sh"
     python3 "$ROOT/.ci/readme_examples.py" "$ROOT/README.md" >"$readme_script"
     if PATH="$(dirname "$GRPCURL"):$PATH" bash "$readme_script" >"$WORK/readme.log" 2>&1; then

@@ -150,7 +150,7 @@ const HOTELS: &[HotelSpec] = &[
         "New York",
         "55 Wythe Ave",
         "USD",
-        &[("Loft", 3, 12, 27_900), ("Studio", 2, 8, 19_900)],
+        &[("Loft", 3, 12, 42_900), ("Studio", 2, 8, 35_900)],
     ),
     (
         "Covent Garden Inn",

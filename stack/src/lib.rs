@@ -20,7 +20,7 @@ use travel::telemetry::TelemetryArgs;
 #[command(
     name = "travel-stack",
     version,
-    about = "The travel platform in one process: the auth, flight and hotel services with SQLite under a data directory and a demo catalog."
+    about = "The travel platform in one process: the auth, flight, hotel and reservation services with SQLite under a data directory and a demo catalog."
 )]
 pub struct StackConfig {
     /// Directory for the services' SQLite files; created if missing. Data survives restarts.
@@ -35,6 +35,9 @@ pub struct StackConfig {
     /// Address of the hotel service.
     #[arg(long, env = "STACK_HOTEL_LISTEN", default_value = "127.0.0.1:50053")]
     pub hotel_listen: SocketAddr,
+    /// Address of the reservation service.
+    #[arg(long, env = "STACK_RESERVATION_LISTEN", default_value = "127.0.0.1:50054")]
+    pub reservation_listen: SocketAddr,
     /// How long seat and room holds last unless confirmed.
     #[arg(long, env = "STACK_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
     pub hold_ttl: Duration,
@@ -103,7 +106,7 @@ impl Stack {
         flight_config.auth = auth_args.clone();
         let mut hotel_config = travel_hotel::Config::new(config.hotel_listen, sqlite_url(&config.data_dir, "hotel"));
         hotel_config.hold_ttl = config.hold_ttl;
-        hotel_config.auth = auth_args;
+        hotel_config.auth = auth_args.clone();
         let started = async {
             let flight = travel_flight::Application::build(flight_config)
                 .await
@@ -124,6 +127,23 @@ impl Stack {
         running.hotel_addr = hotel.local_addr();
         running.spawn(flight.run_until_stopped(running.stop.clone().cancelled_owned()));
         running.spawn(hotel.run_until_stopped(running.stop.clone().cancelled_owned()));
+
+        let mut reservation_config =
+            travel_reservation::Config::new(config.reservation_listen, sqlite_url(&config.data_dir, "reservation"));
+        reservation_config.flight_url = format!("http://{}", dial(running.flight_addr));
+        reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
+        reservation_config.auth = auth_args.clone();
+        reservation_config.service_client_id = config.service_client_id.clone();
+        reservation_config.service_client_secret = Some(config.service_client_secret.clone());
+        let reservation = match travel_reservation::Application::build(reservation_config).await {
+            Ok(app) => app,
+            Err(e) => {
+                running.stop().await;
+                return Err(e.context("cannot start the reservation service"));
+            }
+        };
+        running.reservation_addr = reservation.local_addr();
+        running.spawn(reservation.run_until_stopped(running.stop.clone().cancelled_owned()));
 
         if !config.no_demo {
             let endpoints = demo::Endpoints {
@@ -161,6 +181,8 @@ pub struct RunningStack {
     pub flight_addr: SocketAddr,
     /// Where the hotel service listens.
     pub hotel_addr: SocketAddr,
+    /// Where the reservation service listens.
+    pub reservation_addr: SocketAddr,
     /// What the demo catalog holds, if it was loaded.
     pub demo: Option<demo::Loaded>,
 }
@@ -174,6 +196,7 @@ impl RunningStack {
             auth_addr: unbound,
             flight_addr: unbound,
             hotel_addr: unbound,
+            reservation_addr: unbound,
             demo: None,
         }
     }
@@ -218,8 +241,8 @@ impl RunningStack {
     /// What to print on start: endpoints and a command to paste.
     pub fn banner(&self) -> String {
         let mut out = format!(
-            "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n",
-            self.auth_addr, self.flight_addr, self.hotel_addr
+            "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n  reservation {} travel.reservation.v1.ReservationService\n",
+            self.auth_addr, self.flight_addr, self.hotel_addr, self.reservation_addr
         );
         if let Some(demo) = &self.demo {
             out.push_str(&format!(

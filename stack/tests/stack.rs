@@ -15,6 +15,7 @@ fn config(dir: &std::path::Path) -> StackConfig {
         auth_listen: "127.0.0.1:0".parse().expect("address"),
         flight_listen: "127.0.0.1:0".parse().expect("address"),
         hotel_listen: "127.0.0.1:0".parse().expect("address"),
+        reservation_listen: "127.0.0.1:0".parse().expect("address"),
         hold_ttl: Duration::from_secs(900),
         admin_email: "admin@travel.test".into(),
         admin_password: "a long admin password".into(),

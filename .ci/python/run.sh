@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End-to-end test with a Python client generated from proto/ by grpcio-tools.
+#
+# Installs requirements.txt into .ci/.venv (git-ignored; smoke.sh keeps grpcurl
+# there too), generates the Python stubs of every .proto under proto/ into a
+# temporary directory, starts `travel-stack --data-dir <fresh temp dir>` in the
+# background, waits until it reports "travel stack is up", and runs journey.py:
+# register -> log in -> search -> bundled checkout -> get -> list -> cancel, and
+# a bundle in two currencies that must not book. Exits with journey.py's status.
+# On exit the stack gets SIGTERM and must stop by itself with status 0; on any
+# failure its log is printed.
+#
+# Usage: bash .ci/python/run.sh     (after `cargo build -p travel-stack`)
+# Environment (all optional):
+#   STACK_BIN         the stack binary (default: target/debug/travel-stack)
+#   AUTH_ADDR, FLIGHT_ADDR, HOTEL_ADDR, RESERVATION_ADDR
+#                     addresses of the services; each one set is passed to the
+#                     stack as --auth-listen / --flight-listen / --hotel-listen /
+#                     --reservation-listen (defaults: the stack's own,
+#                     127.0.0.1:50051 .. 127.0.0.1:50054)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+HERE="$ROOT/.ci/python"
+
+STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
+VENV="$ROOT/.ci/.venv"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/travel-pyjourney.XXXXXX")"
+STUBS="$WORK/stubs"
+DATA_DIR="$WORK/data"
+LOG="$WORK/stack.log"
+STACK_PID=""
+mkdir -p "$STUBS" "$DATA_DIR"
+: >"$LOG"
+
+# The stack gets a --*-listen flag only for the addresses that were set, so that
+# the defaults stay the stack's own.
+STACK_ARGS=(--data-dir "$DATA_DIR")
+[[ -n "${AUTH_ADDR:-}" ]] && STACK_ARGS+=(--auth-listen "$AUTH_ADDR")
+[[ -n "${FLIGHT_ADDR:-}" ]] && STACK_ARGS+=(--flight-listen "$FLIGHT_ADDR")
+[[ -n "${HOTEL_ADDR:-}" ]] && STACK_ARGS+=(--hotel-listen "$HOTEL_ADDR")
+[[ -n "${RESERVATION_ADDR:-}" ]] && STACK_ARGS+=(--reservation-listen "$RESERVATION_ADDR")
+export AUTH_ADDR="${AUTH_ADDR:-127.0.0.1:50051}"
+export FLIGHT_ADDR="${FLIGHT_ADDR:-127.0.0.1:50052}"
+export HOTEL_ADDR="${HOTEL_ADDR:-127.0.0.1:50053}"
+export RESERVATION_ADDR="${RESERVATION_ADDR:-127.0.0.1:50054}"
+
+fail() {
+    printf '\nFAIL: %s\n' "$1" >&2
+    shift
+    local detail
+    for detail in "$@"; do
+        printf '%s\n' "$detail" | sed 's/^/    /' >&2
+    done
+    exit 1
+}
+
+# running PID: true while the process exists and is not a zombie.
+running() {
+    local state
+    [[ -r "/proc/$1/stat" ]] || return 1
+    read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+    [[ "$state" != "Z" ]]
+}
+
+# stop_stack: SIGTERM, then a bounded wait; true only if it exited with status 0.
+# shellcheck disable=SC2317  # called from the EXIT trap only
+stop_stack() {
+    local pid="$STACK_PID" try status
+    STACK_PID=""
+    [[ -n "$pid" ]] || return 0
+    if running "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((try = 1; try <= 60; try++)); do
+            running "$pid" || break
+            sleep 0.5
+        done
+        if running "$pid"; then
+            echo "travel-stack did not stop within 30 s of SIGTERM; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 1
+        fi
+    else
+        echo "travel-stack had already exited before it was asked to stop" >&2
+    fi
+    wait "$pid" && status=0 || status=$?
+    if [[ $status -ne 0 ]]; then
+        echo "travel-stack exited with status $status (expected 0)" >&2
+        return 1
+    fi
+    echo "travel-stack stopped on SIGTERM with status 0"
+}
+
+# shellcheck disable=SC2317  # the EXIT trap
+on_exit() {
+    local rc=$?
+    set +e
+    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
+        rc=1
+    fi
+    if [[ $rc -ne 0 && -s "$LOG" ]]; then
+        echo "----- travel-stack log -----" >&2
+        cat "$LOG" >&2
+        echo "----- end of travel-stack log -----" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# port_free ADDR: nothing listens there yet (else the journey would run against
+# another process, say a developer's own stack).
+port_free() {
+    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
+}
+
+# --- preparation ---------------------------------------------------------------
+
+if [[ ! -x "$STACK_BIN" ]]; then
+    fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
+fi
+for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
+    port_free "$addr" || fail "something already listens on $addr" \
+        "stop it, or choose other addresses with AUTH_ADDR / FLIGHT_ADDR / HOTEL_ADDR / RESERVATION_ADDR"
+done
+
+# The venv is shared with smoke.sh (grpcurl): create it only if it is missing.
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "creating $VENV"
+    python3 -m venv "$VENV"
+fi
+echo "installing $HERE/requirements.txt into $VENV"
+"$VENV/bin/pip" install --disable-pip-version-check --quiet -r "$HERE/requirements.txt"
+PY="$VENV/bin/python"
+
+mapfile -t PROTOS < <(find proto -name '*.proto' | sort)
+((${#PROTOS[@]} > 0)) || fail "no .proto file under proto/"
+"$PY" -m grpc_tools.protoc -I proto --python_out="$STUBS" --grpc_python_out="$STUBS" "${PROTOS[@]}"
+echo "generated Python stubs of ${#PROTOS[@]} .proto files with grpcio-tools $("$PY" -c 'import importlib.metadata as m; print(m.version("grpcio-tools"))')"
+
+# --- start the stack ----------------------------------------------------------------
+
+echo "starting: $STACK_BIN ${STACK_ARGS[*]}"
+"$STACK_BIN" "${STACK_ARGS[@]}" >>"$LOG" 2>&1 &
+STACK_PID=$!
+
+# The stack prints "travel stack is up" once every service serves and the demo
+# catalog is loaded. Bounded: 240 tries, 0.5 s apart.
+up=""
+for ((try = 1; try <= 240; try++)); do
+    if grep -qF "travel stack is up" "$LOG"; then
+        up="yes"
+        echo "the stack is up (after $try tries)"
+        break
+    fi
+    running "$STACK_PID" || fail "travel-stack exited before it was up"
+    sleep 0.5
+done
+[[ -n "$up" ]] || fail "travel-stack did not report it was up within 120 s"
+
+# --- the journey ---------------------------------------------------------------------
+
+status=0
+"$PY" "$HERE/journey.py" "$STUBS" || status=$?
+# The exit trap stops the stack (a stack that does not stop cleanly fails the run).
+exit "$status"

@@ -225,10 +225,16 @@ impl Clients {
         F: Fn(Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
+        // A token problem is this service's, not a refusal by flight or hotel: it is
+        // retried like an outage, and the auth service's message stays in the log.
+        let token = self.token.get().await.map_err(|e| {
+            tracing::warn!(code = ?e.code(), message = e.message(), "cannot get a service token");
+            Status::unavailable("cannot get a service token from the auth service")
+        })?;
+        // Measured after the token, which may have taken a call to auth.
         let timeout = deadline
             .for_call(self.call_timeout)
             .ok_or_else(|| Status::deadline_exceeded("no time left for the call"))?;
-        let token = self.token.get().await?;
         let mut request = Request::new(message);
         request.set_timeout(timeout);
         let bearer = format!("Bearer {token}")
@@ -305,6 +311,20 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_service_token_that_cannot_be_had_is_an_outage_not_a_refusal() {
+        // No secret configured: the auth exchange fails before any call is made.
+        let clock: travel::SharedClock = std::sync::Arc::new(travel::SystemClock);
+        let token = ServiceToken::from_auth("http://127.0.0.1:1", "reservation", None, clock).unwrap();
+        let clients = Clients::connect("http://127.0.0.1:1", "http://127.0.0.1:1", token, Duration::from_secs(1)).unwrap();
+        let hold = HoldId::parse("r-flight").unwrap();
+
+        let outcome = clients.release(Part::Flight, &hold, Deadline::after(Duration::from_secs(5))).await;
+
+        // Not Refused: a refused release would let a saga believe the seats were given back.
+        assert_eq!(outcome, Outcome::Unreachable(Code::Unavailable));
     }
 
     #[tokio::test]

@@ -218,7 +218,7 @@ impl Saga {
             let mv = match next {
                 Next::Move(mv) => mv,
                 Next::Stop(why) => {
-                    self.store.drop_lease(&r.id, owner).await?;
+                    self.store.drop_lease(&r.id, owner, self.clock.now()).await?;
                     return match why.or(unavailable) {
                         Some(why) => Err(Error::Unavailable(why)),
                         None => self.store.get(&r.id).await,
@@ -377,8 +377,13 @@ impl Saga {
         for (part, outcome) in [("flight", flight), ("hotel", hotel)] {
             match outcome {
                 Outcome::Done(()) => {}
-                // Releases are idempotent and accept unknown ids: a refusal is a bug, not a state.
-                Outcome::Refused(why) => tracing::error!(reservation = %r.id, part, %why, "a release was refused"),
+                // Releases are idempotent and accept unknown ids, so a refusal means
+                // something is wrong (credentials, say). The inventory may still be
+                // taken: stop, and let recovery try again, rather than call it released.
+                Outcome::Refused(why) => {
+                    tracing::error!(reservation = %r.id, part, %why, "a release was refused; will retry");
+                    return Err(part);
+                }
                 Outcome::Unreachable(_) => return Err(part),
             }
         }

@@ -241,7 +241,7 @@ impl Store {
     pub async fn claim(&self, id: &str, lease: Lease<'_>, now: Instant) -> Result<bool, Error> {
         let claimed = sqlx::query(
             "UPDATE reservations SET lease_owner = $1, lease_until_ms = $2 \
-             WHERE id = $3 AND step <> 'DONE' AND lease_until_ms < $4",
+             WHERE id = $3 AND step <> 'DONE' AND lease_until_ms <= $4",
         )
         .bind(lease.owner)
         .bind(lease.until.unix_millis())
@@ -272,10 +272,14 @@ impl Store {
 
     /// Gives up `owner`'s lease so that the next recovery pass (or a retry)
     /// may take the saga over at once.
-    pub async fn drop_lease(&self, id: &str, owner: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE reservations SET lease_until_ms = 0 WHERE id = $1 AND lease_owner = $2")
+    pub async fn drop_lease(&self, id: &str, owner: &str, now: Instant) -> Result<(), Error> {
+        // Expired as of now, not of the epoch: recovery takes the longest-waiting
+        // sagas first, so one stuck on a service that is down goes to the back of
+        // the queue instead of starving the others.
+        sqlx::query("UPDATE reservations SET lease_until_ms = $3 WHERE id = $1 AND lease_owner = $2")
             .bind(id)
             .bind(owner)
+            .bind(now.unix_millis())
             .execute(self.db.pool())
             .await?;
         Ok(())
@@ -298,10 +302,10 @@ impl Store {
     }
 
     /// Up to `limit` reservations whose saga is unfinished and whose lease has
-    /// run out at `now`, oldest first.
+    /// run out at `now`, the longest-waiting first.
     pub async fn unfinished(&self, now: Instant, limit: u32) -> Result<Vec<Reservation>, Error> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{COLUMNS} WHERE step <> 'DONE' AND lease_until_ms < $1 ORDER BY created_ms, id LIMIT $2"
+            "{COLUMNS} WHERE step <> 'DONE' AND lease_until_ms <= $1 ORDER BY lease_until_ms, created_ms, id LIMIT $2"
         ));
         let rows: Vec<Row> = sqlx::query_as(sql)
             .bind(now.unix_millis())

@@ -38,6 +38,8 @@ struct Cached {
     token: String,
     /// When to fetch a new one: a margin before it expires.
     renew_at: Instant,
+    /// When it stops being accepted; until then it serves if renewing fails.
+    expires_at: Instant,
 }
 
 /// Renew a token this long before it expires (at most half its life).
@@ -82,10 +84,21 @@ impl ServiceToken {
         if let Some(c) = cached.as_ref().filter(|c| c.renew_at > now) {
             return Ok(c.token.clone());
         }
-        let fresh = exchange.fetch(now).await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
+        match exchange.fetch(now).await {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                *cached = Some(fresh);
+                Ok(token)
+            }
+            // Auth is briefly down at renewal time: the old token is still good.
+            Err(e) => match cached.as_ref().filter(|c| c.expires_at > now) {
+                Some(c) => {
+                    tracing::warn!(error = %e.message(), "cannot renew the service token; using the current one until it expires");
+                    Ok(c.token.clone())
+                }
+                None => Err(e),
+            },
+        }
     }
 
     /// Forgets `token` after a service refused it, so that the next call fetches a new one.
@@ -126,6 +139,7 @@ impl Exchange {
         Ok(Cached {
             token: response.access_token,
             renew_at,
+            expires_at: expires,
         })
     }
 }

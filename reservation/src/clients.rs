@@ -318,10 +318,18 @@ mod tests {
         // No secret configured: the auth exchange fails before any call is made.
         let clock: travel::SharedClock = std::sync::Arc::new(travel::SystemClock);
         let token = ServiceToken::from_auth("http://127.0.0.1:1", "reservation", None, clock).unwrap();
-        let clients = Clients::connect("http://127.0.0.1:1", "http://127.0.0.1:1", token, Duration::from_secs(1)).unwrap();
+        let clients = Clients::connect(
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:1",
+            token,
+            Duration::from_secs(1),
+        )
+        .unwrap();
         let hold = HoldId::parse("r-flight").unwrap();
 
-        let outcome = clients.release(Part::Flight, &hold, Deadline::after(Duration::from_secs(5))).await;
+        let outcome = clients
+            .release(Part::Flight, &hold, Deadline::after(Duration::from_secs(5)))
+            .await;
 
         // Not Refused: a refused release would let a saga believe the seats were given back.
         assert_eq!(outcome, Outcome::Unreachable(Code::Unavailable));

@@ -358,6 +358,16 @@ impl Saga {
         if flight != Outcome::Done(()) || hotel != Outcome::Done(()) {
             return Next::Stop(None); // recovery keeps confirming
         }
+        // Every part present must have its recorded price: a total that quietly
+        // left one out would charge less than was booked.
+        let unpriced =
+            r.flight.as_ref().is_some_and(|f| f.price.is_none()) || r.hotel.as_ref().is_some_and(|h| h.price.is_none());
+        if unpriced {
+            tracing::error!(reservation = %r.id, "a held part has no recorded price; compensating");
+            return Next::Move(Move::compensate(
+                "the price of a part could not be established".to_owned(),
+            ));
+        }
         match domain::total(
             r.flight.as_ref().and_then(|f| f.price),
             r.hotel.as_ref().and_then(|h| h.price),

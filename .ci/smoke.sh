@@ -22,6 +22,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=.ci/stack_lib.sh
+source "$ROOT/.ci/stack_lib.sh"
 
 STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
 AUTH_ADDR="${SMOKE_AUTH_ADDR:-127.0.0.1:50051}"
@@ -84,15 +86,6 @@ expect_eq() {
 
 # --- the stack process ---------------------------------------------------------
 
-# running PID: true while the process exists and is not a zombie (a child that
-# exited but was not waited for still answers `kill -0`).
-running() {
-    local state
-    [[ -r "/proc/$1/stat" ]] || return 1
-    read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
-    [[ "$state" != "Z" ]]
-}
-
 start_stack() {
     local args=(--data-dir "$DATA_DIR")
     [[ -n "${SMOKE_AUTH_ADDR:-}" ]] && args+=(--auth-listen "$AUTH_ADDR")
@@ -103,35 +96,6 @@ start_stack() {
     echo "starting: $STACK_BIN ${args[*]}"
     "$STACK_BIN" "${args[@]}" >>"$LOG" 2>&1 &
     STACK_PID=$!
-}
-
-# stop_stack: SIGTERM, then wait (bounded) for the stack to exit by itself; true
-# only if it exited with status 0.
-stop_stack() {
-    local pid="$STACK_PID" try status
-    STACK_PID=""
-    [[ -n "$pid" ]] || return 0
-    if running "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((try = 1; try <= 60; try++)); do
-            running "$pid" || break
-            sleep 0.5
-        done
-        if running "$pid"; then
-            echo "travel-stack did not stop within 30 s of SIGTERM; killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            return 1
-        fi
-    else
-        echo "travel-stack had already exited before it was asked to stop" >&2
-    fi
-    wait "$pid" && status=0 || status=$?
-    if [[ $status -ne 0 ]]; then
-        echo "travel-stack exited with status $status (expected 0)" >&2
-        return 1
-    fi
-    echo "travel-stack stopped on SIGTERM with status 0"
 }
 
 on_exit() {
@@ -256,11 +220,6 @@ wait_ready() {
     fail "travel-stack did not report it was up within 120 s"
 }
 
-# port_free ADDR: nothing listens there yet (else grpcurl would test another
-# process, say a developer's own stack, and pass or fail for the wrong reason).
-port_free() {
-    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
 
 # --- preparation -------------------------------------------------------------
 

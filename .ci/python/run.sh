@@ -23,6 +23,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 HERE="$ROOT/.ci/python"
+# shellcheck source=.ci/stack_lib.sh
+source "$ROOT/.ci/stack_lib.sh"
 
 STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
 VENV="$ROOT/.ci/.venv"
@@ -56,43 +58,6 @@ fail() {
     exit 1
 }
 
-# running PID: true while the process exists and is not a zombie.
-running() {
-    local state
-    [[ -r "/proc/$1/stat" ]] || return 1
-    read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
-    [[ "$state" != "Z" ]]
-}
-
-# stop_stack: SIGTERM, then a bounded wait; true only if it exited with status 0.
-# shellcheck disable=SC2317  # called from the EXIT trap only
-stop_stack() {
-    local pid="$STACK_PID" try status
-    STACK_PID=""
-    [[ -n "$pid" ]] || return 0
-    if running "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((try = 1; try <= 60; try++)); do
-            running "$pid" || break
-            sleep 0.5
-        done
-        if running "$pid"; then
-            echo "travel-stack did not stop within 30 s of SIGTERM; killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            return 1
-        fi
-    else
-        echo "travel-stack had already exited before it was asked to stop" >&2
-    fi
-    wait "$pid" && status=0 || status=$?
-    if [[ $status -ne 0 ]]; then
-        echo "travel-stack exited with status $status (expected 0)" >&2
-        return 1
-    fi
-    echo "travel-stack stopped on SIGTERM with status 0"
-}
-
 # shellcheck disable=SC2317  # the EXIT trap
 on_exit() {
     local rc=$?
@@ -112,11 +77,6 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# port_free ADDR: nothing listens there yet (else the journey would run against
-# another process, say a developer's own stack).
-port_free() {
-    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
 
 # --- preparation ---------------------------------------------------------------
 

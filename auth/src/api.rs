@@ -13,6 +13,7 @@ use travel::types::{Instant, RequestId};
 
 use crate::convert;
 use crate::domain::password::Passwords;
+use crate::domain::refresh::SessionRules;
 use crate::domain::throttle::{Attempt, Throttle};
 use crate::domain::{ClientCredentials, Credentials, Registration, User};
 use crate::error::Error;
@@ -30,6 +31,8 @@ pub struct AuthApi {
     passwords: Passwords,
     issuer: Issuer,
     throttle: Throttle,
+    /// Grace window and lifetime of refresh-token sessions.
+    sessions: SessionRules,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -43,7 +46,14 @@ impl AuthApi {
             passwords,
             issuer,
             throttle,
+            sessions: SessionRules::default(),
         }
+    }
+
+    /// The same service, applying `rules` to sessions at Refresh.
+    pub fn with_sessions(mut self, rules: SessionRules) -> Self {
+        self.sessions = rules;
+        self
     }
 
     async fn register_user(&self, reg: &Registration, now: Instant) -> Result<User, Error> {
@@ -138,20 +148,23 @@ impl AuthService for AuthApi {
         let presented = convert::refresh_token(&request.into_inner().refresh_token)?;
         let now = self.clock.now();
         let next = self.issuer.refresh_token(now).map_err(Error::from)?;
-        let user = match self.store.rotate(&presented.hash, &next, now).await? {
-            Rotation::Rotated(user) => user,
+        let rotated = match self.store.rotate(&presented.hash, &next, &self.sessions, now).await? {
+            Rotation::Rotated(rotated) => rotated,
             Rotation::Reused => {
                 tracing::warn!("a spent refresh token was presented again; its family is revoked");
                 return Err(Error::BadRefreshToken.into());
             }
             Rotation::Unknown | Rotation::Expired => return Err(Error::BadRefreshToken.into()),
         };
-        let access = self.issuer.access_token(user.id, user.role, now);
+        if rotated.retry {
+            tracing::info!("refresh retried within the grace window; the token it replaces is revoked");
+        }
+        let access = self.issuer.access_token(rotated.user.id, rotated.user.role, now);
         Ok(Response::new(pb::RefreshResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
             refresh_token: next.secret,
-            refresh_token_expires_at: Some(next.expires_at.into()),
+            refresh_token_expires_at: Some(rotated.expires_at.into()),
             token_type: TOKEN_TYPE.into(),
         }))
     }

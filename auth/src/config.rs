@@ -10,6 +10,7 @@ use travel::db::{DatabaseArgs, parse_duration};
 use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;
 
+use crate::domain::refresh::SessionRules;
 use crate::domain::throttle::Limits;
 
 /// Environment variable holding the bootstrapped admin's password.
@@ -97,6 +98,15 @@ pub struct Config {
     /// How often expired refresh tokens are deleted.
     #[arg(long, env = "AUTH_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration)]
     pub sweep_interval: Duration,
+    /// How long after a Refresh a retry with the token it spent is still answered (the
+    /// response was lost): the retry gets a new token and the lost one is revoked. At
+    /// most 5m; 0s turns it off (any second use revokes the session).
+    #[arg(long, env = "AUTH_REFRESH_REUSE_GRACE", default_value = "30s", value_parser = parse_reuse_grace)]
+    pub refresh_reuse_grace: Duration,
+    /// How long a session lasts from its Login, however often it is refreshed; refresh
+    /// tokens never expire after that.
+    #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value = "720h", value_parser = parse_session_lifetime)]
+    pub session_max_lifetime: Duration,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -133,6 +143,8 @@ impl Config {
             login_failure_window: Duration::from_secs(15 * 60),
             login_lockout: Duration::from_secs(15 * 60),
             sweep_interval: Duration::from_secs(3600),
+            refresh_reuse_grace: SessionRules::default().reuse_grace,
+            session_max_lifetime: SessionRules::default().max_lifetime,
             database: DatabaseArgs::default(),
             server: ServerArgs::default(),
             telemetry: TelemetryArgs::default(),
@@ -148,6 +160,36 @@ impl Config {
             lockout: self.login_lockout,
         }
     }
+}
+
+/// Session settings (refresh-token families).
+impl Config {
+    /// The rules Refresh applies to sessions.
+    pub fn session_rules(&self) -> SessionRules {
+        SessionRules {
+            reuse_grace: self.refresh_reuse_grace,
+            max_lifetime: self.session_max_lifetime,
+        }
+    }
+}
+
+/// Longest --refresh-reuse-grace: a longer window would blunt reuse detection.
+const MAX_REUSE_GRACE: Duration = Duration::from_secs(5 * 60);
+
+fn parse_reuse_grace(s: &str) -> Result<Duration, String> {
+    let grace = parse_duration(s)?;
+    if grace > MAX_REUSE_GRACE {
+        return Err(format!("`{s}` is longer than the 5m a reuse grace window may last"));
+    }
+    Ok(grace)
+}
+
+fn parse_session_lifetime(s: &str) -> Result<Duration, String> {
+    let lifetime = parse_duration(s)?;
+    if lifetime < Duration::from_secs(60) {
+        return Err(format!("`{s}` is shorter than the 1m a session must at least last"));
+    }
+    Ok(lifetime)
 }
 
 /// Shows every setting but the secrets.
@@ -169,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("service_client_secret", &hidden(&self.service_client_secret))
             .field("limits", &self.limits())
             .field("sweep_interval", &self.sweep_interval)
+            .field("sessions", &self.session_rules())
             .field("database", &self.database)
             .field("server", &self.server)
             .field("telemetry", &self.telemetry)
@@ -212,5 +255,20 @@ mod tests {
     fn both_signing_key_sources_at_once_are_refused() {
         let both = ["travel-auth", "--signing-keys", "a=b", "--signing-keys-file", "/k"];
         assert!(Config::try_parse_from(both).is_err());
+    }
+
+    #[test]
+    fn session_settings_default_to_a_30_second_grace_and_30_day_sessions_and_are_bounded() {
+        let parsed = Config::parse_from(["travel-auth"]);
+        let built = Config::new(parsed.listen, parsed.database_url.clone());
+        assert_eq!(parsed.session_rules(), built.session_rules());
+        assert_eq!(parsed.refresh_reuse_grace, Duration::from_secs(30));
+        assert_eq!(parsed.session_max_lifetime, Duration::from_secs(30 * 24 * 3600));
+        let set = ["travel-auth", "--refresh-reuse-grace", "0s", "--session-max-lifetime", "12h"];
+        let set = Config::parse_from(set);
+        assert_eq!(set.refresh_reuse_grace, Duration::ZERO);
+        assert_eq!(set.session_max_lifetime, Duration::from_secs(12 * 3600));
+        assert!(Config::try_parse_from(["travel-auth", "--refresh-reuse-grace", "6m"]).is_err());
+        assert!(Config::try_parse_from(["travel-auth", "--session-max-lifetime", "30s"]).is_err());
     }
 }

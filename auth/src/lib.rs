@@ -116,10 +116,12 @@ impl Application {
             config.issuer.clone(),
             config.audience.clone(),
             config.access_token_ttl,
-            config.refresh_token_ttl,
+            // A Login's refresh token never outlives its session.
+            config.refresh_token_ttl.min(config.session_max_lifetime),
         );
         let throttle = Throttle::new(config.limits());
-        let api = api::AuthApi::new(self.store.clone(), self.clock.clone(), self.passwords, issuer, throttle);
+        let api = api::AuthApi::new(self.store.clone(), self.clock.clone(), self.passwords, issuer, throttle)
+            .with_sessions(config.session_rules());
         let max = config.server.max_message_bytes;
         let service = AuthServiceServer::new(api)
             .max_decoding_message_size(max)

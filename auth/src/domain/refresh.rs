@@ -6,6 +6,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
+
 use travel::types::Instant;
 
 /// Longest refresh token looked up; anything longer was not issued here.
@@ -73,26 +75,90 @@ pub fn token_hash(secret: &str) -> String {
         .collect()
 }
 
-/// A stored refresh token's state, as far as Refresh cares.
+/// What the store knows of a refresh token, as far as Refresh cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredToken {
+    /// When it stops being accepted.
+    pub expires_at: Instant,
+    /// When it was rotated (spent), if it was.
+    pub used_at: Option<Instant>,
+    /// Whether its family was revoked, or it was superseded by a retry.
+    pub revoked: bool,
+    /// When the Login that started its family happened.
+    pub session_started: Instant,
+}
+
+/// A stored refresh token's state at some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
-    /// Unused, unrevoked and unexpired: may be rotated.
+    /// Unused, unrevoked and unexpired, in a session that has not ended: may be rotated.
     Live,
-    /// Past its expiry.
+    /// Past its expiry, or its session's end.
     Expired,
-    /// Already rotated, or its family revoked: presenting it again is reuse.
+    /// Rotated less than the grace window ago: a retry after a lost response,
+    /// answered if it is still the newest token rotated in its family.
+    JustRotated,
+    /// Rotated longer ago, or revoked: presenting it again is reuse.
     Spent,
 }
 
-impl TokenState {
-    /// The state of a token with these markers at `now`.
-    pub fn of(expires_at: Instant, used: bool, revoked: bool, now: Instant) -> Self {
-        if used || revoked {
-            Self::Spent
-        } else if expires_at <= now {
-            Self::Expired
+/// The rules of a session, the family of refresh tokens that descends from one Login.
+///
+/// A retry within `reuse_grace` of the token just rotated gets a new token that
+/// *supersedes* the successor it was given (revoked, never handed out again):
+/// no token secret is kept to answer it twice, and a family never has more than
+/// one live token. What a thief replaying a stolen token within the window gains
+/// is that one new token, and it cuts off the holder, whose next Refresh then
+/// presents a superseded token: reuse, and the whole family is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRules {
+    /// How long after a rotation the token spent is still answered (zero: never).
+    pub reuse_grace: Duration,
+    /// How long a session lasts from its Login, whatever the rotations.
+    pub max_lifetime: Duration,
+}
+
+/// The defaults of `--refresh-reuse-grace` and `--session-max-lifetime`.
+impl Default for SessionRules {
+    fn default() -> Self {
+        Self {
+            reuse_grace: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl SessionRules {
+    /// When a session started at `started` ends.
+    pub fn ends_at(&self, started: Instant) -> Instant {
+        started.plus(self.max_lifetime)
+    }
+
+    /// The expiry of a token of a session started at `started`: `expires_at`,
+    /// or the session's end if that comes first.
+    pub fn cap(&self, expires_at: Instant, started: Instant) -> Instant {
+        expires_at.min(self.ends_at(started))
+    }
+
+    /// The state of `token` at `now`. Reuse detection wins over expiry: a
+    /// spent token presented late still revokes its family.
+    pub fn state(&self, token: &StoredToken, now: Instant) -> TokenState {
+        let session_over = self.ends_at(token.session_started) <= now;
+        if token.revoked {
+            return TokenState::Spent;
+        }
+        if let Some(used_at) = token.used_at {
+            let in_grace = now < used_at.plus(self.reuse_grace);
+            return if in_grace && !session_over {
+                TokenState::JustRotated
+            } else {
+                TokenState::Spent
+            };
+        }
+        if token.expires_at <= now || session_over {
+            TokenState::Expired
         } else {
-            Self::Live
+            TokenState::Live
         }
     }
 }
@@ -123,12 +189,51 @@ mod tests {
         assert_ne!(a.secret, b.secret);
     }
 
+    const RULES: SessionRules = SessionRules {
+        reuse_grace: Duration::from_millis(30),
+        max_lifetime: Duration::from_millis(1000),
+    };
+
+    fn token(expires_ms: i64, used_ms: Option<i64>, revoked: bool) -> StoredToken {
+        StoredToken {
+            expires_at: Instant::from_unix_millis(expires_ms),
+            used_at: used_ms.map(Instant::from_unix_millis),
+            revoked,
+            session_started: Instant::from_unix_millis(0),
+        }
+    }
+
     #[test]
     fn spent_wins_over_expired() {
         let at = |ms| Instant::from_unix_millis(ms);
-        assert_eq!(TokenState::of(at(10), false, false, at(9)), TokenState::Live);
-        assert_eq!(TokenState::of(at(10), false, false, at(10)), TokenState::Expired);
-        assert_eq!(TokenState::of(at(10), true, false, at(99)), TokenState::Spent);
-        assert_eq!(TokenState::of(at(10), false, true, at(1)), TokenState::Spent);
+        assert_eq!(RULES.state(&token(10, None, false), at(9)), TokenState::Live);
+        assert_eq!(RULES.state(&token(10, None, false), at(10)), TokenState::Expired);
+        assert_eq!(RULES.state(&token(10, Some(5), false), at(99)), TokenState::Spent);
+        assert_eq!(RULES.state(&token(10, None, true), at(1)), TokenState::Spent);
+    }
+
+    #[test]
+    fn a_token_rotated_within_the_grace_window_is_just_rotated_not_spent() {
+        let at = |ms| Instant::from_unix_millis(ms);
+        let used = token(500, Some(100), false);
+        assert_eq!(RULES.state(&used, at(100)), TokenState::JustRotated);
+        assert_eq!(RULES.state(&used, at(129)), TokenState::JustRotated);
+        assert_eq!(RULES.state(&used, at(130)), TokenState::Spent, "the window is half-open");
+        assert_eq!(RULES.state(&token(500, Some(100), true), at(101)), TokenState::Spent);
+        let no_grace = SessionRules {
+            reuse_grace: Duration::ZERO,
+            ..RULES
+        };
+        assert_eq!(no_grace.state(&used, at(100)), TokenState::Spent);
+    }
+
+    #[test]
+    fn a_session_ends_at_its_lifetime_whatever_its_tokens_say() {
+        let at = |ms| Instant::from_unix_millis(ms);
+        assert_eq!(RULES.state(&token(5000, None, false), at(999)), TokenState::Live);
+        assert_eq!(RULES.state(&token(5000, None, false), at(1000)), TokenState::Expired);
+        assert_eq!(RULES.state(&token(5000, Some(990), false), at(1000)), TokenState::Spent);
+        assert_eq!(RULES.cap(at(5000), at(0)), at(1000));
+        assert_eq!(RULES.cap(at(700), at(0)), at(700));
     }
 }

@@ -264,7 +264,13 @@ mod tests {
         assert_eq!(parsed.session_rules(), built.session_rules());
         assert_eq!(parsed.refresh_reuse_grace, Duration::from_secs(30));
         assert_eq!(parsed.session_max_lifetime, Duration::from_secs(30 * 24 * 3600));
-        let set = ["travel-auth", "--refresh-reuse-grace", "0s", "--session-max-lifetime", "12h"];
+        let set = [
+            "travel-auth",
+            "--refresh-reuse-grace",
+            "0s",
+            "--session-max-lifetime",
+            "12h",
+        ];
         let set = Config::parse_from(set);
         assert_eq!(set.refresh_reuse_grace, Duration::ZERO);
         assert_eq!(set.session_max_lifetime, Duration::from_secs(12 * 3600));

@@ -65,8 +65,7 @@ async fn reusing_a_spent_refresh_token_revokes_its_whole_family() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn without_a_grace_window_of_two_concurrent_refreshes_of_one_token_at_most_one_wins_and_the_family_is_revoked()
-{
+async fn without_a_grace_window_of_two_concurrent_refreshes_of_one_token_at_most_one_wins_and_the_family_is_revoked() {
     let svc = TestAuth::start_with(|c| c.refresh_reuse_grace = Duration::ZERO).await;
     let login = svc.signed_up("ana@example.com").await;
 
@@ -175,7 +174,10 @@ async fn a_retry_after_a_lost_refresh_response_keeps_the_session_and_sessions_ha
         Err(e) => Err(e.clone()),
     };
 
-    assert!(retried.is_ok(), "a retry 5 s after a lost response is answered: {retried:?}");
+    assert!(
+        retried.is_ok(),
+        "a retry 5 s after a lost response is answered: {retried:?}"
+    );
     let late = late.expect("a session refreshed within its lifetime goes on");
     assert_eq!(
         late.refresh_token_expires_at.map(|t| t.seconds),
@@ -195,13 +197,23 @@ async fn a_retry_within_the_grace_window_revokes_the_token_it_replaces_and_that_
     let lost = svc.refresh(&login.refresh_token).await.expect("first refresh");
     svc.clock.advance(GRACE - Duration::from_millis(1));
 
-    let retried = svc.refresh(&login.refresh_token).await.expect("retry within the window");
+    let retried = svc
+        .refresh(&login.refresh_token)
+        .await
+        .expect("retry within the window");
     let superseded = svc.refresh(&lost.refresh_token).await.unwrap_err();
     let after = svc.refresh(&retried.refresh_token).await.unwrap_err();
 
-    assert_ne!(retried.refresh_token, lost.refresh_token, "no token is handed out twice");
+    assert_ne!(
+        retried.refresh_token, lost.refresh_token,
+        "no token is handed out twice"
+    );
     assert_eq!(superseded.code(), Code::Unauthenticated);
-    assert_eq!(after.code(), Code::Unauthenticated, "presenting a superseded token revokes the family");
+    assert_eq!(
+        after.code(),
+        Code::Unauthenticated,
+        "presenting a superseded token revokes the family"
+    );
 }
 
 #[tokio::test]
@@ -276,10 +288,18 @@ async fn the_session_lifetime_counts_from_login_whatever_the_rotations() {
 
     let expiry = |t: Option<prost_types::Timestamp>| t.map(|t| t.seconds - start_s);
     assert_eq!(expiry(login.refresh_token_expires_at), Some(3600), "its own TTL first");
-    assert_eq!(expiry(first.refresh_token_expires_at), Some(100 * 60), "then the session's end");
+    assert_eq!(
+        expiry(first.refresh_token_expires_at),
+        Some(100 * 60),
+        "then the session's end"
+    );
     assert_eq!(expiry(second.refresh_token_expires_at), Some(100 * 60));
     assert_eq!(at_end.code(), Code::Unauthenticated);
-    assert_eq!(retry_at_end.code(), Code::Unauthenticated, "no grace past the session's end, 20 s after its rotation");
+    assert_eq!(
+        retry_at_end.code(),
+        Code::Unauthenticated,
+        "no grace past the session's end, 20 s after its rotation"
+    );
 }
 
 #[tokio::test]

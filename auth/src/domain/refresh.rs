@@ -218,7 +218,11 @@ mod tests {
         let used = token(500, Some(100), false);
         assert_eq!(RULES.state(&used, at(100)), TokenState::JustRotated);
         assert_eq!(RULES.state(&used, at(129)), TokenState::JustRotated);
-        assert_eq!(RULES.state(&used, at(130)), TokenState::Spent, "the window is half-open");
+        assert_eq!(
+            RULES.state(&used, at(130)),
+            TokenState::Spent,
+            "the window is half-open"
+        );
         assert_eq!(RULES.state(&token(500, Some(100), true), at(101)), TokenState::Spent);
         let no_grace = SessionRules {
             reuse_grace: Duration::ZERO,

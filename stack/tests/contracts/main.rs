@@ -91,7 +91,7 @@ async fn boundary_problems(rows: Vec<Row>) -> Vec<String> {
     let clients = Clients::connect(&stack, ADMIN, SERVICE).await;
     let mut problems = Vec::new();
     for row in rows {
-        let label = format!("{} ({:?})", row.field, row.rule);
+        let label = format!("{} ({:?})", row.field, row.rule.chars().take(60).collect::<String>());
         if let Err(status) = clients.send(row.accepted.clone()).await
             && status.code() == Code::InvalidArgument
         {

@@ -16,13 +16,13 @@ pub const LAST_SECOND: i64 = 253_402_300_799;
 /// 2030-01-01T10:00:00Z.
 const DEPARTURE: i64 = 1_893_492_000;
 
-const FLIGHT_NUMBER: &str = "two letters or digits, at least one of them a letter (the airline), then 1 to 4 \
-     digits; white space at either end is ignored and letters are upper-cased.";
+const FLIGHT_NUMBER: &str = "two of A-Z a-z 0-9, at least one of them a letter (the airline), then 1 to 4 \
+     digits 0-9; white space at either end is ignored and letters are upper-cased.";
 const DESTINATION: &str = "exactly three upper-case letters A-Z, other than origin.";
 const DEPARTURE_TIME: &str = "a Timestamp from 1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999999999Z; required.";
 const ARRIVAL_TIME: &str = "a Timestamp from 1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999999999Z, \
      later than departure_time once both are cut to the millisecond; required.";
-const SEAT_PRICE: &str = "a Money as described there; required.";
+const SEAT_PRICE: &str = "a valid Money (see Money); required.";
 const PAGE_TOKEN: &str = "empty (the first page), or the next_page_token of a previous response to the same search.";
 
 pub fn ts(seconds: i64, nanos: i32) -> Option<Timestamp> {
@@ -74,19 +74,17 @@ fn hold() -> HoldSeatsRequest {
     }
 }
 
-fn create_row(
-    field: String,
-    rule: &'static str,
-    v: &'static str,
-    ok: CreateFlightRequest,
-    bad: CreateFlightRequest,
-) -> Row {
-    row(field, rule, v, Call::CreateFlight(ok), Call::CreateFlight(bad))
-}
-
 fn flight_number(n: &str) -> CreateFlightRequest {
     CreateFlightRequest {
         flight_number: n.into(),
+        ..create()
+    }
+}
+
+fn airports(origin: &str, destination: &str) -> CreateFlightRequest {
+    CreateFlightRequest {
+        origin: origin.into(),
+        destination: destination.into(),
         ..create()
     }
 }
@@ -101,132 +99,45 @@ fn times(departure: Option<Timestamp>, arrival: Option<Timestamp>) -> CreateFlig
 
 fn create_rows() -> Vec<Row> {
     let f = |name: &str| format!("{P}CreateFlightRequest.{name}");
-    let number = || f("flight_number");
+    let pair =
+        |name: &'static str, rule, ok, bad| row(f(name), rule, name, Call::CreateFlight(ok), Call::CreateFlight(bad));
+    let number = |ok, bad| pair("flight_number", FLIGHT_NUMBER, flight_number(ok), flight_number(bad));
+    let departure = |ok, bad| pair("departure_time", DEPARTURE_TIME, ok, bad);
+    let arrival = |ok, bad| pair("arrival_time", ARRIVAL_TIME, ok, bad);
+    let (zero, hour, last) = (ts(0, 0), ts(3600, 0), ts(LAST_SECOND, 999_999_999));
     let mut rows = vec![
-        create_row(
-            number(),
-            FLIGHT_NUMBER,
-            "flight_number",
-            flight_number("TP1234"),
-            flight_number("TP12345"),
-        ),
-        create_row(
-            number(),
-            FLIGHT_NUMBER,
-            "flight_number",
-            flight_number("TP1"),
-            flight_number("TP"),
-        ),
-        create_row(
-            number(),
-            FLIGHT_NUMBER,
-            "flight_number",
-            flight_number("U21"),
-            flight_number("121"),
-        ),
-        create_row(
-            number(),
-            FLIGHT_NUMBER,
-            "flight_number",
-            flight_number(" tp12 "),
-            flight_number("T-12"),
-        ),
-        create_row(
-            f("origin"),
-            LETTERS3,
-            "origin",
-            CreateFlightRequest {
-                origin: "OPO".into(),
-                ..create()
-            },
-            CreateFlightRequest {
-                origin: "opo".into(),
-                ..create()
-            },
-        ),
-        create_row(
-            f("origin"),
-            LETTERS3,
-            "origin",
-            create(),
-            CreateFlightRequest {
-                origin: "LISB".into(),
-                ..create()
-            },
-        ),
-        create_row(
-            f("destination"),
-            DESTINATION,
+        number("TP1234", "TP12345"),
+        number("TP1", "TP"),
+        number("U21", "121"),
+        number(" tp12 ", "T-12"),
+        number("tp12", "T\u{c9}12"),
+        pair("origin", LETTERS3, airports("OPO", "JFK"), airports("opo", "JFK")),
+        pair("origin", LETTERS3, airports("LIS", "JFK"), airports("LISB", "JFK")),
+        pair(
             "destination",
-            create(),
-            CreateFlightRequest {
-                destination: "LIS".into(),
-                ..create()
-            },
-        ),
-        create_row(
-            f("destination"),
             DESTINATION,
+            airports("LIS", "JFK"),
+            airports("LIS", "LIS"),
+        ),
+        pair(
             "destination",
-            create(),
-            CreateFlightRequest {
-                destination: "JF".into(),
-                ..create()
-            },
+            DESTINATION,
+            airports("LIS", "JFK"),
+            airports("LIS", "JF"),
         ),
-        create_row(
-            f("departure_time"),
-            DEPARTURE_TIME,
-            "departure_time",
-            times(ts(0, 0), ts(3600, 0)),
-            times(ts(-1, 999_999_999), ts(3600, 0)),
-        ),
-        create_row(
-            f("departure_time"),
-            DEPARTURE_TIME,
-            "departure_time",
-            times(ts(0, 999_999_999), ts(3600, 0)),
-            times(ts(0, 1_000_000_000), ts(3600, 0)),
-        ),
-        create_row(
-            f("departure_time"),
-            DEPARTURE_TIME,
-            "departure_time",
-            times(ts(LAST_SECOND - 1, 0), ts(LAST_SECOND, 999_999_999)),
-            times(ts(LAST_SECOND + 1, 0), ts(LAST_SECOND, 999_999_999)),
-        ),
-        create_row(
-            f("departure_time"),
-            DEPARTURE_TIME,
-            "departure_time",
-            create(),
-            times(None, ts(3600, 0)),
-        ),
-        create_row(
-            f("arrival_time"),
-            ARRIVAL_TIME,
-            "arrival_time",
+        departure(times(zero, hour), times(ts(-1, 999_999_999), hour)),
+        departure(times(ts(0, 999_999_999), hour), times(ts(0, 1_000_000_000), hour)),
+        departure(times(ts(LAST_SECOND - 1, 0), last), times(ts(LAST_SECOND + 1, 0), last)),
+        departure(create(), times(None, hour)),
+        arrival(
             times(ts(DEPARTURE, 0), ts(DEPARTURE, 1_000_000)),
             times(ts(DEPARTURE, 0), ts(DEPARTURE, 999_999)),
         ),
-        create_row(
-            f("arrival_time"),
-            ARRIVAL_TIME,
-            "arrival_time",
-            times(ts(0, 0), ts(LAST_SECOND, 999_999_999)),
-            times(ts(0, 0), ts(LAST_SECOND + 1, 0)),
-        ),
-        create_row(
-            f("arrival_time"),
-            ARRIVAL_TIME,
-            "arrival_time",
-            create(),
-            times(ts(DEPARTURE, 0), None),
-        ),
-        create_row(
-            f("seat_price"),
-            SEAT_PRICE,
+        arrival(times(zero, last), times(zero, ts(LAST_SECOND + 1, 0))),
+        arrival(create(), times(ts(DEPARTURE, 0), None)),
+        pair(
             "seat_price",
+            SEAT_PRICE,
             create(),
             CreateFlightRequest {
                 seat_price: None,

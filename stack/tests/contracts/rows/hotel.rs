@@ -12,12 +12,12 @@ use crate::calls::Call;
 
 const P: &str = "travel.hotel.v1.";
 const NAME: &str = "1 to 200 characters (Unicode code points) once white space at either end is \
-     trimmed; no control characters.";
+     trimmed; no control characters (Unicode Cc).";
 const CITY: &str = "1 to 100 characters (Unicode code points) once white space at either end is \
-     trimmed; no control characters.";
+     trimmed; no control characters (Unicode Cc).";
 const ADDRESS: &str = "0 to 300 characters (Unicode code points) once white space at either end is \
-     trimmed; no control characters.";
-const NIGHTLY_PRICE: &str = "a Money as described there, with amount_minor at most 1000000000000000 \
+     trimmed; no control characters (Unicode Cc).";
+const NIGHTLY_PRICE: &str = "a valid Money (see Money) with amount_minor at most 1000000000000000 \
      (10^15); required.";
 const PAGE_TOKEN: &str = "empty (the first page), or the next_page_token of a previous response to the same search.";
 const ROOMS_SEARCH: &str = "0 to 9; 0 means 1.";

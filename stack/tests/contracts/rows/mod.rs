@@ -22,9 +22,9 @@ pub const KEY: &str = "empty (no key), or 1 to 128 characters, each one of A-Z a
 /// Page sizes.
 pub const PAGE_SIZE: &str = "0 to 100; 0 means 20.";
 /// A Date field.
-pub const DATE: &str = "a Date as described there; required.";
+pub const DATE: &str = "a valid Date (see Date); required.";
 /// A check-out day.
-pub const CHECK_OUT: &str = "a Date as described there, 1 to 30 days after check_in; required.";
+pub const CHECK_OUT: &str = "a valid Date (see Date), 1 to 30 days after check_in; required.";
 /// Three upper-case letters.
 pub const LETTERS3: &str = "exactly three upper-case letters A-Z.";
 

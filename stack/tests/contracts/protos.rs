@@ -118,3 +118,19 @@ pub fn inputs(contracts: &Contracts) -> Vec<String> {
     }
     found
 }
+
+#[test]
+fn the_accepts_paragraph_runs_to_the_end_of_the_comment() {
+    // Arrange
+    let text = "package p.v1;\n\nmessage XRequest {\n  // What it is.\n  // Accepts: 1 to 9,\n  //   more.\n  int32 n = 1;\n  // No rule.\n  Y y = 2;\n}\n\nmessage Y {\n  string s = 1;\n}\n";
+    let mut contracts = Contracts::new();
+
+    // Act
+    scan(text, &mut contracts);
+
+    // Assert
+    let fields = &contracts["p.v1.XRequest"];
+    assert_eq!(fields[0].1.accepts.as_deref(), Some("1 to 9, more."));
+    assert_eq!(fields[1].1.accepts, None);
+    assert_eq!(inputs(&contracts), ["p.v1.XRequest", "p.v1.Y"]);
+}

@@ -284,6 +284,20 @@ mod tests {
     }
 
     #[test]
+    fn dates_outside_2000_to_2100_are_refused() {
+        for (y, m, d) in [(2000, 1, 1), (2030, 6, 15), (2100, 12, 31)] {
+            assert!(Date::parse(date(y, m, d).as_ref()).is_ok(), "{y}-{m}-{d}");
+        }
+        for (y, m, d) in [(1, 1, 1), (1999, 12, 31), (2101, 1, 1), (9999, 12, 31)] {
+            assert_eq!(
+                Date::parse(date(y, m, d).as_ref()),
+                Err("must be between 2000-01-01 and 2100-12-31"),
+                "{y}-{m}-{d}"
+            );
+        }
+    }
+
+    #[test]
     fn dates_round_trip_through_iso_and_instants() {
         let d = Date::parse(date(2026, 12, 24).as_ref()).unwrap();
         assert_eq!(d.iso(), "2026-12-24");

@@ -288,6 +288,11 @@ impl Store {
         Ok(hold.filter(|h| !h.is_tombstone()))
     }
 
+    /// TEMPORARY SEAM (old behaviour): one sweep transaction.
+    pub async fn expire_due_batch(&self, now: Instant, _max: u32) -> Result<u64, Error> {
+        self.expire_due_holds(now).await
+    }
+
     /// Expires every HELD hold whose time is up at `now`; returns how many.
     pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {
         let mut tx = self.db.begin_write().await?;

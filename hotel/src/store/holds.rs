@@ -211,6 +211,11 @@ impl Store {
         Ok(hold.filter(|h| !h.is_tombstone()))
     }
 
+    /// TEMPORARY SEAM (old behaviour): one sweep transaction.
+    pub async fn expire_due_batch(&self, now: Instant, _max: u32) -> Result<u64, Error> {
+        self.expire_due_holds(now).await
+    }
+
     /// Expires every HELD hold whose time is up at `now`, one room type per
     /// transaction; returns how many.
     pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {

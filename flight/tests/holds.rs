@@ -316,13 +316,14 @@ fn reason(status: &tonic::Status) -> Option<String> {
 
 #[tokio::test]
 async fn departed_flights_cannot_be_booked() {
-    // Arrange: a flight that departs an hour after the clock's start, held once before.
+    // Arrange: a flight that departs five minutes after the clock's start (within
+    // a hold's TTL), held once before.
     let svc = TestFlight::start().await;
-    let flight = svc.create_flight(5, START_MS + 3_600_000).await;
+    let flight = svc.create_flight(5, START_MS + 300_000).await;
     let before = svc.hold("before", &flight.id, 1).await.expect("hold before departure");
 
     // Act: at departure, and after it.
-    svc.clock.advance(std::time::Duration::from_secs(3600));
+    svc.clock.advance(std::time::Duration::from_secs(300));
     let at_departure = svc.hold("at", &flight.id, 1).await;
     svc.clock.advance(std::time::Duration::from_secs(60));
     let after = svc.hold("after", &flight.id, 1).await;

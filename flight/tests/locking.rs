@@ -150,10 +150,7 @@ async fn flight_holds_lock_the_flight_row_first_so_racing_retries_never_deadlock
         });
         until_lock_waiters(&mut observer, 2).await;
         blocker.execute("COMMIT").await.expect("commit");
-        (
-            first.await.expect("first task"),
-            second.await.expect("second task"),
-        )
+        (first.await.expect("first task"), second.await.expect("second task"))
     } else {
         // SQLite: BEGIN IMMEDIATE admits one writer at a time; the race is plain.
         tokio::join!(svc.store.hold(&req, early, TTL), svc.store.hold(&req, late, TTL))

@@ -310,7 +310,12 @@ async fn an_expired_hold_frees_its_rooms_for_a_new_hold_before_any_sweep() {
 }
 
 /// A hold request for one room from `check_in` to `check_out` (ISO dates).
-fn stay_request(hold_id: &str, room: &travel::pb::hotel::v1::RoomType, check_in: &str, check_out: &str) -> pb::HoldRoomsRequest {
+fn stay_request(
+    hold_id: &str,
+    room: &travel::pb::hotel::v1::RoomType,
+    check_in: &str,
+    check_out: &str,
+) -> pb::HoldRoomsRequest {
     let date = |iso: &str| travel::types::Date::parse_iso(iso).expect("date").into();
     pb::HoldRoomsRequest {
         check_in: Some(date(check_in)),
@@ -321,18 +326,27 @@ fn stay_request(hold_id: &str, room: &travel::pb::hotel::v1::RoomType, check_in:
 
 #[tokio::test]
 async fn past_stays_cannot_be_booked() {
-    // Arrange: the clock is at 2030-01-01T00:00Z.
+    // Arrange: the clock at 2030-01-01T23:55Z, five minutes before midnight.
     let svc = TestHotel::start().await;
     let hotel = svc.create_hotel("Grand", "Lisbon").await;
     let room = svc.add_room_type(&hotel.id, 2, 3, 10_000).await;
+    svc.clock.advance(std::time::Duration::from_secs(86_400 - 300));
     let mut c = svc.client();
 
-    // Act
-    let yesterday = c.hold_rooms(stay_request("past", &room, "2029-12-31", "2030-01-02")).await;
-    let today = c.hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02")).await;
-    svc.clock.advance(std::time::Duration::from_secs(86_400));
-    let now_past = c.hold_rooms(stay_request("late", &room, "2030-01-01", "2030-01-03")).await;
-    let retry = c.hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02")).await;
+    // Act: before midnight, then just after it (within the hold's TTL).
+    let yesterday = c
+        .hold_rooms(stay_request("past", &room, "2029-12-31", "2030-01-02"))
+        .await;
+    let today = c
+        .hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02"))
+        .await;
+    svc.clock.advance(std::time::Duration::from_secs(360));
+    let now_past = c
+        .hold_rooms(stay_request("late", &room, "2030-01-01", "2030-01-03"))
+        .await;
+    let retry = c
+        .hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02"))
+        .await;
 
     // Assert
     for (name, result) in [("check-in yesterday", yesterday), ("check-in now yesterday", now_past)] {
@@ -341,12 +355,17 @@ async fn past_stays_cannot_be_booked() {
         assert_eq!(reason(&err).as_deref(), Some("STAY_IN_PAST"), "{name}");
     }
     let today = today.expect("a stay from today").into_inner().hold;
+    assert_eq!(retry.expect("a retry of a hold made in time").into_inner().hold, today);
     assert_eq!(
-        retry.expect("a retry of a hold made in time").into_inner().hold,
-        today
+        svc.release("past").await.expect("release"),
+        None,
+        "the refused hold took nothing"
     );
-    assert_eq!(svc.release("past").await.expect("release"), None, "the refused hold took nothing");
-    assert_eq!(svc.release("late").await.expect("release"), None, "the refused hold took nothing");
+    assert_eq!(
+        svc.release("late").await.expect("release"),
+        None,
+        "the refused hold took nothing"
+    );
 }
 
 #[tokio::test]
@@ -368,7 +387,10 @@ async fn the_sweeper_expires_at_most_a_batch_of_one_room_types_holds_per_transac
         if n == 0 {
             break;
         }
-        assert!(n <= 5, "a sweep transaction expired {n} holds, more than the batch of 5");
+        assert!(
+            n <= 5,
+            "a sweep transaction expired {n} holds, more than the batch of 5"
+        );
         batches.push(n);
         assert!(batches.len() <= 7, "the sweep does not end: {batches:?}");
     }

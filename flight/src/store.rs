@@ -198,8 +198,8 @@ impl Store {
         } else {
             sqlx::query(
                 "INSERT INTO seat_holds (hold_id, flight_id, seats, price_minor, currency, state, expires_ms, \
-             created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'HELD', $6, $7, $7) \
-             ON CONFLICT (hold_id) DO NOTHING",
+                 created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'HELD', $6, $7, $7) \
+                 ON CONFLICT (hold_id) DO NOTHING",
             )
             .bind(req.hold_id.as_str())
             .bind(&req.flight_id)

@@ -75,8 +75,8 @@ impl Store {
         } else {
             sqlx::query(
                 "INSERT INTO room_holds (hold_id, hotel_id, room_type_id, check_in, check_out, rooms, guests, \
-             price_minor, currency, state, expires_ms, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'HELD', $10, $11, $11) ON CONFLICT (hold_id) DO NOTHING",
+                 price_minor, currency, state, expires_ms, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'HELD', $10, $11, $11) ON CONFLICT (hold_id) DO NOTHING",
             )
             .bind(req.hold_id.as_str())
             .bind(&b.hotel_id)

@@ -69,12 +69,20 @@ const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(time::Date);
 
+/// Years a request may name a date in: 2000-01-01 through 2100-12-31, inclusive.
+/// Anything outside is a typo or a probe, not a trip.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// What is wrong with a date (or an instant's date) outside [`DATE_YEARS`].
+pub const DATE_OUTSIDE_WINDOW: &str = "must be between 2000-01-01 and 2100-12-31";
+
 impl Date {
-    /// Parses the contract's `Date` message: every field required and valid.
+    /// Parses the contract's `Date` message: every field required and valid,
+    /// and the date from 2000-01-01 to 2100-12-31 ([`DATE_YEARS`]).
     pub fn parse(d: Option<&pb::Date>) -> Result<Self, &'static str> {
         let d = d.ok_or("is required")?;
-        if !(1..=9999).contains(&d.year) {
-            return Err("year must be between 1 and 9999");
+        if !DATE_YEARS.contains(&d.year) {
+            return Err(DATE_OUTSIDE_WINDOW);
         }
         let month = u8::try_from(d.month)
             .ok()
@@ -84,6 +92,11 @@ impl Date {
         time::Date::from_calendar_date(d.year, month, day)
             .map(Self)
             .map_err(|_| "day is not valid for the month")
+    }
+
+    /// True when this date lies in [`DATE_YEARS`], the window requests may name.
+    pub fn in_window(self) -> bool {
+        DATE_YEARS.contains(&self.0.year())
     }
 
     /// Parses the `YYYY-MM-DD` form the databases store.
@@ -281,6 +294,20 @@ mod tests {
         assert!(Date::parse(date(2028, 2, 29).as_ref()).is_ok());
         assert!(Date::parse(date(2027, 13, 1).as_ref()).is_err());
         assert!(Date::parse(None).is_err());
+    }
+
+    #[test]
+    fn dates_outside_2000_to_2100_are_refused() {
+        for (y, m, d) in [(2000, 1, 1), (2030, 6, 15), (2100, 12, 31)] {
+            assert!(Date::parse(date(y, m, d).as_ref()).is_ok(), "{y}-{m}-{d}");
+        }
+        for (y, m, d) in [(1, 1, 1), (1999, 12, 31), (2101, 1, 1), (9999, 12, 31)] {
+            assert_eq!(
+                Date::parse(date(y, m, d).as_ref()),
+                Err("must be between 2000-01-01 and 2100-12-31"),
+                "{y}-{m}-{d}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use travel::pb::flight::v1::flight_service_server::FlightService;
 
 use crate::convert::{self, next_page_token};
 use crate::domain::{HoldRequest, NewFlight, Search};
+use crate::error::Error;
 use crate::store::Store;
 
 /// The gRPC face of the flight service.
@@ -34,8 +35,12 @@ impl FlightService for FlightApi {
     async fn create_flight(&self, request: Request<pb::CreateFlightRequest>) -> Reply<pb::CreateFlightResponse> {
         check(&request, Requirement::Admin)?;
         let new = NewFlight::try_from(request.into_inner())?;
+        let now = self.clock.now();
+        if new.departure <= now {
+            return Err(Error::DepartureInPast.into());
+        }
         let id = uuid::Uuid::now_v7().to_string();
-        let flight = self.store.create_flight(&new, &id, self.clock.now()).await?;
+        let flight = self.store.create_flight(&new, &id, now).await?;
         Ok(Response::new(pb::CreateFlightResponse {
             flight: Some(flight.into()),
         }))

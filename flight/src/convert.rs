@@ -5,7 +5,7 @@
 use travel::Violations;
 use travel::page;
 use travel::pb::flight::v1 as pb;
-use travel::types::{Date, HoldId, Instant, Money, RequestId, parse_count, parse_id};
+use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, Instant, Money, RequestId, parse_count, parse_id};
 
 use crate::domain::{
     Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
@@ -19,8 +19,8 @@ impl TryFrom<pb::CreateFlightRequest> for NewFlight {
         let flight_number = v.check("flight_number", FlightNumber::parse(&r.flight_number));
         let origin = v.check("origin", Airport::parse(&r.origin));
         let destination = v.check("destination", Airport::parse(&r.destination));
-        let departure = v.check("departure_time", Instant::parse(r.departure_time.as_ref()));
-        let arrival = v.check("arrival_time", Instant::parse(r.arrival_time.as_ref()));
+        let departure = v.check("departure_time", instant_in_window(r.departure_time.as_ref()));
+        let arrival = v.check("arrival_time", instant_in_window(r.arrival_time.as_ref()));
         let seat_price = v.check("seat_price", Money::parse(r.seat_price.as_ref()));
         let capacity = v.check("capacity", parse_count(r.capacity, 1, MAX_CAPACITY));
         let request_id = v.check("request_id", RequestId::parse_optional(&r.request_id));
@@ -66,6 +66,16 @@ impl TryFrom<pb::CreateFlightRequest> for NewFlight {
             }),
             _ => Err(v),
         }
+    }
+}
+
+/// Parses a timestamp whose UTC date lies in the window every date must be in.
+fn instant_in_window(ts: Option<&prost_types::Timestamp>) -> Result<Instant, &'static str> {
+    let at = Instant::parse(ts)?;
+    if at.date().in_window() {
+        Ok(at)
+    } else {
+        Err(DATE_OUTSIDE_WINDOW)
     }
 }
 

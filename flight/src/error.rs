@@ -22,6 +22,12 @@ pub enum Error {
     /// No hold has this id.
     #[error("seat hold `{0}` not found")]
     HoldNotFound(HoldId),
+    /// The flight has departed (by the service's clock): it takes no new hold.
+    #[error("flight `{0}` has departed")]
+    FlightDeparted(String),
+    /// A new flight's departure is not after now.
+    #[error("departure_time is not in the future")]
+    DepartureInPast,
     /// Not enough seats are available.
     #[error("only {available} seat(s) available on flight `{flight_id}`, {requested} requested")]
     NotEnoughSeats {
@@ -54,6 +60,8 @@ impl From<Error> for Status {
             Error::FlightNotFound(_) | Error::HoldNotFound(_) => Status::not_found(message),
             Error::HoldIdInUse(_) | Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotEnoughSeats { .. } => refused(message, "NOT_ENOUGH_SEATS"),
+            Error::FlightDeparted(_) => refused(message, "FLIGHT_DEPARTED"),
+            Error::DepartureInPast => refused(message, "DEPARTURE_IN_PAST"),
             Error::HoldExpired(_) => refused(message, "HOLD_EXPIRED"),
             Error::HoldReleased(_) => refused(message, "HOLD_RELEASED"),
             Error::Store(cause) => travel::error::internal("flight store failed", &cause),

@@ -5,16 +5,29 @@
 //! flight's `available` by exactly that hold's seats. Taking seats is one
 //! conditional write (`available >= n`), never check-then-act. So, at all times,
 //! `capacity = available + held + confirmed`.
+//!
+//! Lock order: every transaction that changes a hold or a flight's seats first
+//! locks that one flight's row (`FOR NO KEY UPDATE` on PostgreSQL; SQLite's
+//! `BEGIN IMMEDIATE` already admits one writer at a time), then touches hold
+//! rows of that flight only. No transaction locks two flights, so writers
+//! cannot deadlock; the sweeper expires at most a batch of one flight's holds
+//! per transaction, so it never holds the write lock for long.
 
 use std::time::Duration;
 
 use sqlx::{Any, FromRow, Transaction};
-use travel::db::Database;
+use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, money, overflow};
 use travel::types::{HoldId, Instant};
 
 use crate::domain::{Cursor, Flight, Hold, HoldRequest, HoldState, NewFlight, Search};
 use crate::error::Error;
+
+/// Most due holds one sweep transaction expires unless told otherwise.
+pub const DEFAULT_SWEEP_BATCH: u32 = 100;
+
+/// Expire every due hold of the flight (a flight has at most `MAX_CAPACITY` live holds).
+const ALL: i64 = i64::MAX;
 
 /// The flight service's persistence.
 #[derive(Debug, Clone)]
@@ -171,31 +184,42 @@ impl Store {
     /// Takes seats under a hold id; a retry of the same hold returns it unchanged.
     pub async fn hold(&self, req: &HoldRequest, now: Instant, ttl: Duration) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
-        let flight = fetch_flight(&mut tx, &req.flight_id)
+        let flight = lock_flight(&mut tx, self.db.dialect(), &req.flight_id)
             .await?
             .ok_or_else(|| Error::FlightNotFound(req.flight_id.clone()))?;
         // Expired holds on this flight give their seats back before we count.
-        expire_holds(&mut tx, Some(&req.flight_id), now).await?;
+        expire_holds(&mut tx, &req.flight_id, now, ALL).await?;
         let price = flight.seat_price.times(i64::from(req.seats)).ok_or_else(overflow)?;
-        let inserted = sqlx::query(
-            "INSERT INTO seat_holds (hold_id, flight_id, seats, price_minor, currency, state, expires_ms, \
-             created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'HELD', $6, $7, $7) \
-             ON CONFLICT (hold_id) DO NOTHING",
-        )
-        .bind(req.hold_id.as_str())
-        .bind(&req.flight_id)
-        .bind(i64::from(req.seats))
-        .bind(price.amount_minor)
-        .bind(price.currency.as_str())
-        .bind(now.plus(ttl).unix_millis())
-        .bind(now.unix_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        // A departed flight takes no new hold; a retry of one made before still
+        // gets its answer below.
+        let departed = flight.departure <= now;
+        let inserted = if departed {
+            0
+        } else {
+            sqlx::query(
+                "INSERT INTO seat_holds (hold_id, flight_id, seats, price_minor, currency, state, expires_ms, \
+                 created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'HELD', $6, $7, $7) \
+                 ON CONFLICT (hold_id) DO NOTHING",
+            )
+            .bind(req.hold_id.as_str())
+            .bind(&req.flight_id)
+            .bind(i64::from(req.seats))
+            .bind(price.amount_minor)
+            .bind(price.currency.as_str())
+            .bind(now.plus(ttl).unix_millis())
+            .bind(now.unix_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         if inserted == 0 {
-            let existing = fetch_hold(&mut tx, &req.hold_id)
-                .await?
-                .ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
+            let Some(existing) = fetch_hold(&mut tx, &req.hold_id).await? else {
+                return Err(if departed {
+                    Error::FlightDeparted(req.flight_id.clone())
+                } else {
+                    Error::HoldNotFound(req.hold_id.clone())
+                });
+            };
             tx.commit().await?;
             return match existing.state {
                 _ if existing.flight_id.as_deref() != Some(req.flight_id.as_str()) || existing.seats != req.seats => {
@@ -236,6 +260,13 @@ impl Store {
     /// is up is expired here (its seats returned) and refused.
     pub async fn confirm(&self, hold_id: &HoldId, now: Instant) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
+        let flight_id = fetch_hold(&mut tx, hold_id)
+            .await?
+            .ok_or_else(|| Error::HoldNotFound(hold_id.clone()))?
+            .flight_id;
+        if let Some(flight_id) = &flight_id {
+            lock_flight(&mut tx, self.db.dialect(), flight_id).await?;
+        }
         sqlx::query(
             "UPDATE seat_holds SET state = 'CONFIRMED', updated_ms = $2 \
              WHERE hold_id = $1 AND state = 'HELD' AND expires_ms > $2",
@@ -251,7 +282,9 @@ impl Store {
             HoldState::Confirmed => Ok(hold),
             HoldState::Held => {
                 // Its time is up (else the update above confirmed it): expire it now.
-                expire_holds(&mut tx, hold.flight_id.as_deref(), now).await?;
+                if let Some(flight_id) = &flight_id {
+                    expire_holds(&mut tx, flight_id, now, ALL).await?;
+                }
                 Err(Error::HoldExpired(hold_id.clone()))
             }
             HoldState::Expired => Err(Error::HoldExpired(hold_id.clone())),
@@ -265,7 +298,7 @@ impl Store {
     /// no-op. An unknown id is recorded as released (a tombstone) and `None` returned.
     pub async fn release(&self, hold_id: &HoldId, now: Instant) -> Result<Option<Hold>, Error> {
         let mut tx = self.db.begin_write().await?;
-        if !release_live_hold(&mut tx, hold_id, now).await? {
+        if !release_live_hold(&mut tx, self.db.dialect(), hold_id, now).await? {
             let tombstone = sqlx::query(
                 "INSERT INTO seat_holds (hold_id, flight_id, seats, price_minor, currency, state, expires_ms, \
                  created_ms, updated_ms) VALUES ($1, NULL, 0, 0, 'XXX', 'RELEASED', $2, $2, $2) \
@@ -281,19 +314,50 @@ impl Store {
                 return Ok(None);
             }
             // A hold with this id appeared meanwhile: release it if it is live.
-            release_live_hold(&mut tx, hold_id, now).await?;
+            release_live_hold(&mut tx, self.db.dialect(), hold_id, now).await?;
         }
         let hold = fetch_hold(&mut tx, hold_id).await?;
         tx.commit().await?;
         Ok(hold.filter(|h| !h.is_tombstone()))
     }
 
-    /// Expires every HELD hold whose time is up at `now`; returns how many.
+    /// Expires every HELD hold whose time is up at `now`, in batches of
+    /// [`DEFAULT_SWEEP_BATCH`]; returns how many.
     pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {
-        let mut tx = self.db.begin_write().await?;
-        let n = expire_holds(&mut tx, None, now).await?;
-        tx.commit().await?;
-        Ok(n)
+        let mut total = 0;
+        loop {
+            match self.expire_due_batch(now, DEFAULT_SWEEP_BATCH).await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// One sweep transaction: expires at most `max` HELD holds whose time is up
+    /// at `now`, all of one flight (the one whose hold has waited longest), and
+    /// returns how many; 0 when none is due.
+    pub async fn expire_due_batch(&self, now: Instant, max: u32) -> Result<u64, Error> {
+        loop {
+            let flight_id: Option<String> = sqlx::query_scalar(
+                "SELECT flight_id FROM seat_holds WHERE state = 'HELD' AND expires_ms <= $1 \
+                 AND flight_id IS NOT NULL ORDER BY expires_ms LIMIT 1",
+            )
+            .bind(now.unix_millis())
+            .fetch_optional(self.db.pool())
+            .await?;
+            let Some(flight_id) = flight_id else {
+                return Ok(0);
+            };
+            let mut tx = self.db.begin_write().await?;
+            lock_flight(&mut tx, self.db.dialect(), &flight_id).await?;
+            let n = expire_holds(&mut tx, &flight_id, now, i64::from(max.max(1))).await?;
+            tx.commit().await?;
+            if n > 0 {
+                return Ok(n);
+            }
+            // Another writer expired them first; holds due at `now` only get
+            // fewer, so looking again ends.
+        }
     }
 
     /// Where a flight's seats are, for the conservation check.
@@ -318,8 +382,17 @@ impl Store {
 }
 
 /// Releases the hold if it is HELD or CONFIRMED, returning its seats; false if
-/// there is no such live hold.
-async fn release_live_hold(tx: &mut Transaction<'static, Any>, hold_id: &HoldId, now: Instant) -> Result<bool, Error> {
+/// there is no such live hold. Locks the hold's flight first.
+async fn release_live_hold(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    hold_id: &HoldId,
+    now: Instant,
+) -> Result<bool, Error> {
+    let Some(flight_id) = fetch_hold(tx, hold_id).await?.and_then(|h| h.flight_id) else {
+        return Ok(false); // no hold, or a tombstone (which is never live)
+    };
+    lock_flight(tx, dialect, &flight_id).await?;
     let released: Option<(Option<String>, i64)> = sqlx::query_as(
         "UPDATE seat_holds SET state = 'RELEASED', updated_ms = $2 \
          WHERE hold_id = $1 AND state IN ('HELD', 'CONFIRMED') RETURNING flight_id, seats",
@@ -338,24 +411,31 @@ async fn release_live_hold(tx: &mut Transaction<'static, Any>, hold_id: &HoldId,
     }
 }
 
-/// Marks HELD holds whose time is up as EXPIRED (on one flight, or all) and
-/// returns their seats; returns how many holds expired.
-async fn expire_holds(tx: &mut Transaction<'static, Any>, flight_id: Option<&str>, now: Instant) -> Result<u64, Error> {
-    let expired: Vec<(Option<String>, i64)> = sqlx::query_as(
+/// Marks up to `max` HELD holds of one flight whose time is up as EXPIRED,
+/// oldest first, and returns their seats; returns how many holds expired. The
+/// caller holds the flight's lock.
+async fn expire_holds(
+    tx: &mut Transaction<'static, Any>,
+    flight_id: &str,
+    now: Instant,
+    max: i64,
+) -> Result<u64, Error> {
+    let seats: Vec<i64> = sqlx::query_scalar(
         "UPDATE seat_holds SET state = 'EXPIRED', updated_ms = $1 \
-         WHERE state = 'HELD' AND expires_ms <= $1 AND ($2 IS NULL OR flight_id = $2) \
-         RETURNING flight_id, seats",
+         WHERE hold_id IN (SELECT hold_id FROM seat_holds \
+             WHERE flight_id = $2 AND state = 'HELD' AND expires_ms <= $1 \
+             ORDER BY expires_ms, hold_id LIMIT $3) \
+         AND state = 'HELD' RETURNING seats",
     )
     .bind(now.unix_millis())
-    .bind(flight_id.map(str::to_owned))
+    .bind(flight_id)
+    .bind(max)
     .fetch_all(&mut **tx)
     .await?;
-    for (flight, seats) in &expired {
-        if let Some(flight) = flight {
-            give_back(tx, flight, *seats).await?;
-        }
+    if !seats.is_empty() {
+        give_back(tx, flight_id, seats.iter().sum()).await?;
     }
-    Ok(expired.len() as u64)
+    Ok(seats.len() as u64)
 }
 
 async fn give_back(tx: &mut Transaction<'static, Any>, flight_id: &str, seats: i64) -> Result<(), Error> {
@@ -368,7 +448,22 @@ async fn give_back(tx: &mut Transaction<'static, Any>, flight_id: &str, seats: i
 }
 
 async fn fetch_flight(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<Flight>, Error> {
-    let sql = sqlx::AssertSqlSafe(format!("{FLIGHT_COLUMNS} WHERE id = $1"));
+    query_flight(tx, id, "").await
+}
+
+/// One flight, locked until `tx` ends: the lock every change to its seats or
+/// holds takes first (see the module doc).
+async fn lock_flight(tx: &mut Transaction<'static, Any>, dialect: Dialect, id: &str) -> Result<Option<Flight>, Error> {
+    let lock = match dialect {
+        Dialect::Postgres => " FOR NO KEY UPDATE",
+        // BEGIN IMMEDIATE already holds the database's one write lock.
+        Dialect::Sqlite => "",
+    };
+    query_flight(tx, id, lock).await
+}
+
+async fn query_flight(tx: &mut Transaction<'static, Any>, id: &str, lock: &str) -> Result<Option<Flight>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("{FLIGHT_COLUMNS} WHERE id = $1{lock}"));
     let row: Option<FlightRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?;
     row.map(FlightRow::into_domain).transpose()
 }

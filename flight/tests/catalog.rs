@@ -367,3 +367,49 @@ async fn the_service_drains_and_stops_when_asked() {
     svc.create_flight(5, START_MS + DAY_MS).await;
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn dates_outside_2000_to_2100_are_refused_and_past_departures_cannot_be_created() {
+    let svc = TestFlight::start().await;
+    let mut admin = svc.admin.clone();
+    let ms = |iso: &str| travel::types::Date::parse_iso(iso).unwrap().start().unix_millis();
+    let search_on = |year, month, day| search("LIS", "JFK", Date { year, month, day }, 1, 10, "");
+
+    // Searches: the window's first and last days are fine, past ones too.
+    for (year, month, day) in [(2000, 1, 1), (2100, 12, 31), (2029, 6, 1)] {
+        let found = admin.search_flights(search_on(year, month, day)).await;
+        assert!(found.is_ok(), "search on {year}-{month}-{day}: {found:?}");
+    }
+    for (year, month, day) in [(1, 1, 1), (1999, 12, 31), (2101, 1, 1), (9999, 12, 31)] {
+        let err = admin
+            .search_flights(search_on(year, month, day))
+            .await
+            .expect_err("outside the window");
+        assert_eq!(err.code(), Code::InvalidArgument, "{year}-{month}-{day}");
+        assert_eq!(violated_fields(&err), ["departure_date"], "{year}-{month}-{day}");
+    }
+
+    // CreateFlight: departures and arrivals inside the window only.
+    let mut beyond = flight_request("TP1", "LIS", "JFK", ms("2101-01-01"), 5);
+    let err = admin.create_flight(beyond.clone()).await.expect_err("in 2101");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["departure_time", "arrival_time"]);
+    beyond.departure_time = Some(common::ts(ms("2100-12-31") + 12 * HOUR_MS));
+    beyond.arrival_time = Some(common::ts(ms("2101-01-01") + HOUR_MS));
+    let err = admin.create_flight(beyond).await.expect_err("arrives in 2101");
+    assert_eq!(violated_fields(&err), ["arrival_time"]);
+    let last = flight_request("TP1", "LIS", "JFK", ms("2100-12-31"), 5);
+    assert!(admin.create_flight(last).await.is_ok(), "the window's last day");
+
+    // CreateFlight: a departure at or before the clock's now has already happened.
+    for departure in [START_MS, START_MS - DAY_MS, ms("2000-01-01")] {
+        let err = admin
+            .create_flight(flight_request("TP1", "LIS", "JFK", departure, 5))
+            .await
+            .expect_err("departed");
+        assert_eq!(err.code(), Code::FailedPrecondition, "{departure}: {err:?}");
+        use tonic_types::StatusExt;
+        let reason = err.get_error_details().error_info().map(|i| i.reason.clone());
+        assert_eq!(reason.as_deref(), Some("DEPARTURE_IN_PAST"));
+    }
+}

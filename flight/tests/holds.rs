@@ -307,3 +307,35 @@ async fn holding_on_an_unknown_flight_is_not_found() {
         .expect_err("unknown hold");
     assert_eq!(err.code(), Code::NotFound);
 }
+
+/// The ErrorInfo reason of a status.
+fn reason(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_error_details().error_info().map(|i| i.reason.clone())
+}
+
+#[tokio::test]
+async fn departed_flights_cannot_be_booked() {
+    // Arrange: a flight that departs five minutes after the clock's start (within
+    // a hold's TTL), held once before.
+    let svc = TestFlight::start().await;
+    let flight = svc.create_flight(5, START_MS + 300_000).await;
+    let before = svc.hold("before", &flight.id, 1).await.expect("hold before departure");
+
+    // Act: at departure, and after it.
+    svc.clock.advance(std::time::Duration::from_secs(300));
+    let at_departure = svc.hold("at", &flight.id, 1).await;
+    svc.clock.advance(std::time::Duration::from_secs(60));
+    let after = svc.hold("after", &flight.id, 1).await;
+    let retry = svc.hold("before", &flight.id, 1).await;
+
+    // Assert
+    for (name, result) in [("at departure", at_departure), ("after departure", after)] {
+        let err = result.expect_err(name);
+        assert_eq!(err.code(), Code::FailedPrecondition, "{name}: {err:?}");
+        assert_eq!(reason(&err).as_deref(), Some("FLIGHT_DEPARTED"), "{name}");
+    }
+    assert_eq!(retry.expect("a retry of a hold made before departure"), before);
+    let inv = svc.assert_conserved(&flight.id).await;
+    assert_eq!((inv.available, inv.held), (4, 1), "refused holds took nothing");
+}

@@ -52,6 +52,9 @@ pub enum Error {
         guests: u32,
         capacity: u64,
     },
+    /// The stay's check-in is before today (UTC, by the service's clock).
+    #[error("check_in {0} is in the past")]
+    StayInPast(Date),
     /// The hold expired before it was confirmed.
     #[error("room hold `{0}` has expired; its rooms were returned to inventory")]
     HoldExpired(HoldId),
@@ -80,6 +83,7 @@ impl From<Error> for Status {
             Error::HoldIdInUse(_) | Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotEnoughRooms { .. } => refused(message, "NOT_ENOUGH_ROOMS"),
             Error::TooManyGuests { .. } => refused(message, "TOO_MANY_GUESTS"),
+            Error::StayInPast(_) => refused(message, "STAY_IN_PAST"),
             Error::HoldExpired(_) => refused(message, "HOLD_EXPIRED"),
             Error::HoldReleased(_) => refused(message, "HOLD_RELEASED"),
             Error::Store(cause) => travel::error::internal("hotel store failed", &cause),

@@ -50,6 +50,12 @@ pub struct Config {
     /// How often expired holds are swept back into inventory.
     #[arg(long, env = "HOTEL_SWEEP_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
+    /// Most expired holds one sweep transaction returns (all of one room type);
+    /// the sweeper commits and starts another until none is due, so it never
+    /// keeps other writers waiting for long, even after an outage.
+    #[arg(long, env = "HOTEL_SWEEP_BATCH", default_value_t = store::DEFAULT_SWEEP_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sweep_batch: u32,
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
@@ -69,6 +75,7 @@ impl Config {
             database_url: database_url.into(),
             hold_ttl: Duration::from_secs(15 * 60),
             sweep_interval: Duration::from_secs(5),
+            sweep_batch: store::DEFAULT_SWEEP_BATCH,
             auth: AuthArgs::default(),
             database: DatabaseArgs::default(),
             server: ServerArgs::default(),
@@ -131,6 +138,7 @@ impl Application {
             self.store.clone(),
             self.clock.clone(),
             self.config.sweep_interval,
+            self.config.sweep_batch,
         ));
         let api = api::HotelApi::new(self.store.clone(), self.clock, self.config.hold_ttl);
         let max = self.config.server.max_message_bytes;

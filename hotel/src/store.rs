@@ -17,10 +17,13 @@
 //! already admits one writer at a time), and touches one room type only. Night
 //! rows of a room type are then changed by one transaction at a time, so two
 //! stays that overlap on several nights cannot deadlock by locking those nights
-//! in different orders.
+//! in different orders. The sweeper expires at most a batch of one room type's
+//! holds per transaction, so it never keeps other writers waiting for long.
 
 mod holds;
 mod search;
+
+pub use holds::DEFAULT_SWEEP_BATCH;
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};

@@ -308,3 +308,97 @@ async fn an_expired_hold_frees_its_rooms_for_a_new_hold_before_any_sweep() {
     assert_eq!((inv.available, inv.held), (0, 1));
     assert_eq!(svc.assert_conserved(&room.id, 0).await.available, 1);
 }
+
+/// A hold request for one room from `check_in` to `check_out` (ISO dates).
+fn stay_request(
+    hold_id: &str,
+    room: &travel::pb::hotel::v1::RoomType,
+    check_in: &str,
+    check_out: &str,
+) -> pb::HoldRoomsRequest {
+    let date = |iso: &str| travel::types::Date::parse_iso(iso).expect("date").into();
+    pb::HoldRoomsRequest {
+        check_in: Some(date(check_in)),
+        check_out: Some(date(check_out)),
+        ..hold_request(hold_id, room, 0, 1, 1, 1)
+    }
+}
+
+#[tokio::test]
+async fn past_stays_cannot_be_booked() {
+    // Arrange: the clock at 2030-01-01T23:55Z, five minutes before midnight.
+    let svc = TestHotel::start().await;
+    let hotel = svc.create_hotel("Grand", "Lisbon").await;
+    let room = svc.add_room_type(&hotel.id, 2, 3, 10_000).await;
+    svc.clock.advance(std::time::Duration::from_secs(86_400 - 300));
+    let mut c = svc.client();
+
+    // Act: before midnight, then just after it (within the hold's TTL).
+    let yesterday = c
+        .hold_rooms(stay_request("past", &room, "2029-12-31", "2030-01-02"))
+        .await;
+    let today = c
+        .hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02"))
+        .await;
+    svc.clock.advance(std::time::Duration::from_secs(360));
+    let now_past = c
+        .hold_rooms(stay_request("late", &room, "2030-01-01", "2030-01-03"))
+        .await;
+    let retry = c
+        .hold_rooms(stay_request("today", &room, "2030-01-01", "2030-01-02"))
+        .await;
+
+    // Assert
+    for (name, result) in [("check-in yesterday", yesterday), ("check-in now yesterday", now_past)] {
+        let err = result.expect_err(name);
+        assert_eq!(err.code(), Code::FailedPrecondition, "{name}: {err:?}");
+        assert_eq!(reason(&err).as_deref(), Some("STAY_IN_PAST"), "{name}");
+    }
+    let today = today.expect("a stay from today").into_inner().hold;
+    assert_eq!(retry.expect("a retry of a hold made in time").into_inner().hold, today);
+    assert_eq!(
+        svc.release("past").await.expect("release"),
+        None,
+        "the refused hold took nothing"
+    );
+    assert_eq!(
+        svc.release("late").await.expect("release"),
+        None,
+        "the refused hold took nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_expires_at_most_a_batch_of_one_room_types_holds_per_transaction() {
+    // Arrange: 7 due holds on one room type.
+    let svc = TestHotel::start().await;
+    let hotel = svc.create_hotel("Grand", "Lisbon").await;
+    let room = svc.add_room_type(&hotel.id, 2, 10, 10_000).await;
+    for i in 0..7 {
+        svc.hold(&format!("h-{i}"), &room, 0, 2, 1).await.expect("hold");
+    }
+    svc.clock.advance(TTL);
+    let now = svc.clock.now();
+
+    // Act
+    let mut batches = Vec::new();
+    loop {
+        let n = svc.store.expire_due_batch(now, 5).await.expect("sweep batch");
+        if n == 0 {
+            break;
+        }
+        assert!(
+            n <= 5,
+            "a sweep transaction expired {n} holds, more than the batch of 5"
+        );
+        batches.push(n);
+        assert!(batches.len() <= 7, "the sweep does not end: {batches:?}");
+    }
+
+    // Assert
+    assert_eq!(batches, [5, 2]);
+    for night in 0..2 {
+        let inv = svc.assert_conserved(&room.id, night).await;
+        assert_eq!((inv.available, inv.held), (10, 0));
+    }
+}

@@ -170,6 +170,39 @@ async fn bad_requests_are_invalid_argument_naming_the_bad_field() {
             "check_in",
         ),
         (
+            "check-in in 1999",
+            done(
+                c.search_hotels(search_with(|r| {
+                    r.check_in = Some(Date {
+                        year: 1999,
+                        month: 12,
+                        day: 31,
+                    })
+                }))
+                .await,
+            ),
+            "check_in",
+        ),
+        (
+            "check-out in 2101",
+            done(
+                c.search_hotels(search_with(|r| {
+                    r.check_in = Some(Date {
+                        year: 2100,
+                        month: 12,
+                        day: 31,
+                    });
+                    r.check_out = Some(Date {
+                        year: 2101,
+                        month: 1,
+                        day: 1,
+                    })
+                }))
+                .await,
+            ),
+            "check_out",
+        ),
+        (
             "check-out on check-in",
             done(c.search_hotels(search_with(|r| r.check_out = Some(night(0)))).await),
             "check_out",
@@ -382,4 +415,22 @@ async fn an_oversized_message_is_out_of_range_and_the_server_keeps_serving() {
         after.expect("still serving").into_inner().hotel.map(|h| h.id),
         Some(hotel.id)
     );
+}
+
+#[tokio::test]
+async fn searches_may_name_past_stays_inside_the_2000_to_2100_window() {
+    let svc = TestHotel::start().await;
+    let mut c = svc.client();
+    let date = |year, month, day| Some(Date { year, month, day });
+    for (check_in, check_out) in [
+        (date(2000, 1, 1), date(2000, 1, 3)),
+        (date(2029, 6, 1), date(2029, 6, 3)),
+        (date(2100, 12, 30), date(2100, 12, 31)),
+    ] {
+        let mut req = search_request("Lisbon", 0, 1, 1);
+        req.check_in = check_in;
+        req.check_out = check_out;
+        let found = c.search_hotels(req).await;
+        assert!(found.is_ok(), "search {check_in:?}..{check_out:?}: {found:?}");
+    }
 }

@@ -115,6 +115,16 @@ impl TestFlight {
         sign(&self.key, &self.clock, role, valid_secs)
     }
 
+    /// The URL of this test's database, for tests that drive it from outside.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
+    /// True when this test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self._db.is_postgres()
+    }
+
     /// Stops the service and waits for it to finish draining.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

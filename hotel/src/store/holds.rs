@@ -12,6 +12,12 @@ use super::{Store, corrupt, count, date, lock_room_type, money, overflow};
 use crate::domain::{Booking, Hold, HoldRequest, HoldState, Stay};
 use crate::error::Error;
 
+/// Most due holds one sweep transaction expires unless told otherwise.
+pub const DEFAULT_SWEEP_BATCH: u32 = 100;
+
+/// Expire every due hold of the room type (at most its rooms times its nights are live).
+const ALL: i64 = i64::MAX;
+
 #[derive(FromRow)]
 struct HoldRow {
     hold_id: String,
@@ -50,7 +56,7 @@ impl Store {
                 hotel_id: Some(b.hotel_id.clone()),
             })?;
         // Expired holds of this room type give their rooms back before we count.
-        expire_holds(&mut tx, &room_type.id, now).await?;
+        expire_holds(&mut tx, &room_type.id, now, ALL).await?;
         if !room_type.sleeps(b.rooms, b.guests) {
             return Err(Error::TooManyGuests {
                 room_type_id: room_type.id,
@@ -61,29 +67,40 @@ impl Store {
         }
         let nights = b.stay.each_night();
         let price = room_type.stay_price(b.stay.nights(), b.rooms).ok_or_else(overflow)?;
-        let inserted = sqlx::query(
-            "INSERT INTO room_holds (hold_id, hotel_id, room_type_id, check_in, check_out, rooms, guests, \
-             price_minor, currency, state, expires_ms, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'HELD', $10, $11, $11) ON CONFLICT (hold_id) DO NOTHING",
-        )
-        .bind(req.hold_id.as_str())
-        .bind(&b.hotel_id)
-        .bind(&b.room_type_id)
-        .bind(b.stay.check_in().iso())
-        .bind(b.stay.check_out().iso())
-        .bind(i64::from(b.rooms))
-        .bind(i64::from(b.guests))
-        .bind(price.amount_minor)
-        .bind(price.currency.as_str())
-        .bind(now.plus(ttl).unix_millis())
-        .bind(now.unix_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        // A stay whose first night is before today (UTC, by the clock) takes no
+        // new hold; a retry of one made in time still gets its answer below.
+        let past = b.stay.check_in() < now.date();
+        let inserted = if past {
+            0
+        } else {
+            sqlx::query(
+                "INSERT INTO room_holds (hold_id, hotel_id, room_type_id, check_in, check_out, rooms, guests, \
+                 price_minor, currency, state, expires_ms, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'HELD', $10, $11, $11) ON CONFLICT (hold_id) DO NOTHING",
+            )
+            .bind(req.hold_id.as_str())
+            .bind(&b.hotel_id)
+            .bind(&b.room_type_id)
+            .bind(b.stay.check_in().iso())
+            .bind(b.stay.check_out().iso())
+            .bind(i64::from(b.rooms))
+            .bind(i64::from(b.guests))
+            .bind(price.amount_minor)
+            .bind(price.currency.as_str())
+            .bind(now.plus(ttl).unix_millis())
+            .bind(now.unix_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         if inserted == 0 {
-            let existing = fetch_hold(&mut tx, &req.hold_id)
-                .await?
-                .ok_or_else(|| Error::HoldNotFound(req.hold_id.clone()))?;
+            let Some(existing) = fetch_hold(&mut tx, &req.hold_id).await? else {
+                return Err(if past {
+                    Error::StayInPast(b.stay.check_in())
+                } else {
+                    Error::HoldNotFound(req.hold_id.clone())
+                });
+            };
             tx.commit().await?;
             return match existing.state {
                 _ if existing.booking.as_ref() != Some(b) => Err(if existing.is_tombstone() {
@@ -156,6 +173,13 @@ impl Store {
     /// is up is expired here (its rooms returned) and refused.
     pub async fn confirm(&self, hold_id: &HoldId, now: Instant) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
+        let booking = fetch_hold(&mut tx, hold_id)
+            .await?
+            .ok_or_else(|| Error::HoldNotFound(hold_id.clone()))?
+            .booking;
+        if let Some(booking) = &booking {
+            lock_room_type(&mut tx, self.db.dialect(), &booking.room_type_id).await?;
+        }
         sqlx::query(
             "UPDATE room_holds SET state = 'CONFIRMED', updated_ms = $2 \
              WHERE hold_id = $1 AND state = 'HELD' AND expires_ms > $2",
@@ -171,8 +195,7 @@ impl Store {
             (HoldState::Confirmed, _) => Ok(hold),
             (HoldState::Held, Some(booking)) => {
                 // Its time is up (else the update above confirmed it): expire it now.
-                lock_room_type(&mut tx, self.db.dialect(), &booking.room_type_id).await?;
-                expire_holds(&mut tx, &booking.room_type_id, now).await?;
+                expire_holds(&mut tx, &booking.room_type_id, now, ALL).await?;
                 Err(Error::HoldExpired(hold_id.clone()))
             }
             (HoldState::Held | HoldState::Expired, _) => Err(Error::HoldExpired(hold_id.clone())),
@@ -211,24 +234,43 @@ impl Store {
         Ok(hold.filter(|h| !h.is_tombstone()))
     }
 
-    /// Expires every HELD hold whose time is up at `now`, one room type per
-    /// transaction; returns how many.
+    /// Expires every HELD hold whose time is up at `now`, in batches of
+    /// [`DEFAULT_SWEEP_BATCH`] of one room type each; returns how many.
     pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {
-        let room_types: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT room_type_id FROM room_holds \
-             WHERE state = 'HELD' AND expires_ms <= $1 AND room_type_id IS NOT NULL",
-        )
-        .bind(now.unix_millis())
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut expired = 0;
-        for room_type_id in room_types {
+        let mut total = 0;
+        loop {
+            match self.expire_due_batch(now, DEFAULT_SWEEP_BATCH).await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// One sweep transaction: expires at most `max` HELD holds whose time is up
+    /// at `now`, all of one room type (the one whose hold has waited longest),
+    /// and returns how many; 0 when none is due.
+    pub async fn expire_due_batch(&self, now: Instant, max: u32) -> Result<u64, Error> {
+        loop {
+            let room_type_id: Option<String> = sqlx::query_scalar(
+                "SELECT room_type_id FROM room_holds WHERE state = 'HELD' AND expires_ms <= $1 \
+                 AND room_type_id IS NOT NULL ORDER BY expires_ms LIMIT 1",
+            )
+            .bind(now.unix_millis())
+            .fetch_optional(self.db.pool())
+            .await?;
+            let Some(room_type_id) = room_type_id else {
+                return Ok(0);
+            };
             let mut tx = self.db.begin_write().await?;
             lock_room_type(&mut tx, self.db.dialect(), &room_type_id).await?;
-            expired += expire_holds(&mut tx, &room_type_id, now).await?;
+            let n = expire_holds(&mut tx, &room_type_id, now, i64::from(max.max(1))).await?;
             tx.commit().await?;
+            if n > 0 {
+                return Ok(n);
+            }
+            // Another writer expired them first; holds due at `now` only get
+            // fewer, so looking again ends.
         }
-        Ok(expired)
     }
 
     /// Releases the hold if it is HELD or CONFIRMED, returning its rooms; false
@@ -262,16 +304,25 @@ impl Store {
     }
 }
 
-/// Marks HELD holds of one room type whose time is up as EXPIRED and returns
-/// their rooms; returns how many holds expired. The caller holds the room type's lock.
-async fn expire_holds(tx: &mut Transaction<'static, Any>, room_type_id: &str, now: Instant) -> Result<u64, Error> {
+/// Marks up to `max` HELD holds of one room type whose time is up as EXPIRED,
+/// oldest first, and returns their rooms; returns how many holds expired. The
+/// caller holds the room type's lock.
+async fn expire_holds(
+    tx: &mut Transaction<'static, Any>,
+    room_type_id: &str,
+    now: Instant,
+    max: i64,
+) -> Result<u64, Error> {
     let expired: Vec<Ended> = sqlx::query_as(
         "UPDATE room_holds SET state = 'EXPIRED', updated_ms = $1 \
-         WHERE state = 'HELD' AND expires_ms <= $1 AND room_type_id = $2 \
-         RETURNING room_type_id, check_in, check_out, rooms",
+         WHERE hold_id IN (SELECT hold_id FROM room_holds \
+             WHERE room_type_id = $2 AND state = 'HELD' AND expires_ms <= $1 \
+             ORDER BY expires_ms, hold_id LIMIT $3) \
+         AND state = 'HELD' RETURNING room_type_id, check_in, check_out, rooms",
     )
     .bind(now.unix_millis())
     .bind(room_type_id)
+    .bind(max)
     .fetch_all(&mut **tx)
     .await?;
     for ended in &expired {

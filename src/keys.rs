@@ -256,7 +256,10 @@ impl Shared {
         {
             let withdrawn: Vec<&String> = keys.keys().filter(|kid| !fetched.contains_key(*kid)).collect();
             if !withdrawn.is_empty() {
-                tracing::info!(?withdrawn, "the auth service no longer publishes these keys; they stop verifying");
+                tracing::info!(
+                    ?withdrawn,
+                    "the auth service no longer publishes these keys; they stop verifying"
+                );
             }
             *keys = fetched;
         }
@@ -444,7 +447,10 @@ mod tests {
         assert!(tried, "the keys are refreshed in the background");
 
         // Assert
-        assert!(ring.find("cached").await.is_some(), "auth being down must not take services down");
+        assert!(
+            ring.find("cached").await.is_some(),
+            "auth being down must not take services down"
+        );
     }
 
     #[tokio::test]

@@ -23,10 +23,10 @@ const DETAILS: [(&str, &str); 4] = [
 macro_rules! reflection_client {
     ($name:ident, $pb:path) => {
         mod $name {
-            use $pb as pb;
             use pb::server_reflection_client::ServerReflectionClient;
             use pb::server_reflection_request::MessageRequest;
             use pb::server_reflection_response::MessageResponse;
+            use $pb as pb;
 
             /// The encoded files the server answers `request` with, or its error message.
             pub async fn ask(channel: super::Channel, request: MessageRequest) -> Result<Vec<Vec<u8>>, String> {
@@ -97,7 +97,10 @@ where
             let imported = ask(false, import.clone())
                 .await
                 .unwrap_or_else(|e| panic!("{version}: {path} imports {import}, which is not published: {e}"));
-            assert!(decode(&imported).iter().any(|f| f.name() == import), "{version}: {import}");
+            assert!(
+                decode(&imported).iter().any(|f| f.name() == import),
+                "{version}: {import}"
+            );
         }
     }
 }
@@ -119,7 +122,11 @@ async fn error_details_are_readable_in_grpcurl() {
     })
     .await;
     check_details_are_published("v1alpha", |symbol, name| {
-        let request = if symbol { v1alpha::symbol(&name) } else { v1alpha::file(&name) };
+        let request = if symbol {
+            v1alpha::symbol(&name)
+        } else {
+            v1alpha::file(&name)
+        };
         v1alpha::ask(channel.clone(), request)
     })
     .await;

@@ -216,12 +216,15 @@ async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken)
         let wait = {
             let state = shared.state.borrow();
             let now = exchange.clock.now();
+            // Never two exchanges within MIN_INTERVAL, even for a token that
+            // was refused or came with a very short life.
+            let spaced = last_success.map_or(Duration::ZERO, |at| {
+                (at + MIN_INTERVAL).saturating_duration_since(tokio::time::Instant::now())
+            });
             let by_token = match &state.current {
-                Some(c) => until(c.renew_at, now),
-                // None: start-up, or refused; not more often than MIN_INTERVAL.
-                None => last_success.map_or(Duration::ZERO, |at| {
-                    (at + MIN_INTERVAL).saturating_duration_since(tokio::time::Instant::now())
-                }),
+                Some(c) => until(c.renew_at, now).max(spaced),
+                // None: start-up, or the token was refused.
+                None => spaced,
             };
             let by_failure = state.failure.as_ref().map_or(Duration::ZERO, |f| {
                 f.retry_at.saturating_duration_since(tokio::time::Instant::now())

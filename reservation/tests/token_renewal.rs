@@ -208,3 +208,18 @@ async fn renewals_that_fail_back_off_instead_of_asking_auth_on_every_call() {
     // Assert: a couple of calls to auth (the first, perhaps one retry), not one per call.
     assert!(auth.calls() <= 3, "{} calls to auth for 20 checkouts", auth.calls());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_a_service_refused_is_replaced_on_the_next_call() {
+    // Arrange
+    let (auth, token) = fake_auth().await;
+    assert_eq!(get(&token).await.expect("first token"), "t1");
+
+    // Act: flight or hotel answered UNAUTHENTICATED with it.
+    token.invalidate("t1").await;
+
+    // Assert: the next call waits (within its deadline) for a new one.
+    let next = tokio::time::timeout(Duration::from_secs(10), get(&token)).await;
+    assert_eq!(next.expect("a call outlived its deadline").expect("a new token"), "t2");
+    assert_eq!(auth.calls(), 2);
+}

@@ -33,6 +33,22 @@ pub struct AuthArgs {
     /// Least time between two fetches of the signing keys caused by unknown key ids.
     #[arg(long, env = "KEY_REFETCH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub key_refetch_interval: Duration,
+    /// Longest the signing keys are kept without asking auth again: they are
+    /// refetched in the background this often, so a key auth withdrew stops
+    /// verifying within it (while auth is unreachable, the cached keys keep
+    /// verifying). At least 1s.
+    #[arg(long, env = "KEY_MAX_AGE", default_value = "5m", value_parser = parse_key_max_age)]
+    pub key_max_age: Duration,
+}
+
+/// A `--key-max-age`: a duration of at least one second (a shorter one would
+/// have every replica ask auth for keys many times a second).
+fn parse_key_max_age(s: &str) -> Result<Duration, String> {
+    let age = parse_duration(s)?;
+    if age < Duration::from_secs(1) {
+        return Err(format!("`{s}` is too short for a key max age: use at least 1s"));
+    }
+    Ok(age)
 }
 
 impl Default for AuthArgs {
@@ -42,6 +58,7 @@ impl Default for AuthArgs {
             token_issuer: "travel-auth".into(),
             token_audience: "travel".into(),
             key_refetch_interval: Duration::from_secs(30),
+            key_max_age: Duration::from_secs(300),
         }
     }
 }
@@ -261,6 +278,14 @@ mod tests {
             subject: "u1".into(),
             role,
         })
+    }
+
+    #[test]
+    fn a_key_max_age_under_a_second_is_refused() {
+        assert_eq!(parse_key_max_age("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_key_max_age("1s"), Ok(Duration::from_secs(1)));
+        assert!(parse_key_max_age("500ms").is_err());
+        assert!(parse_key_max_age("0").is_err());
     }
 
     #[test]

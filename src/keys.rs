@@ -1,18 +1,33 @@
 //! The published token-verification keys, as a service sees them: fetched from
-//! the auth service at start-up, cached, and fetched again only when a token
-//! names a key id the cache does not know — at most once per `min_refetch`, so a
-//! flood of forged key ids cannot hammer auth. When auth is down, tokens signed
-//! by cached keys keep verifying.
+//! the auth service at start-up, cached, and fetched again
+//!
+//! - every `max_age` in the background, so that a key auth stops publishing
+//!   (retired or compromised) stops verifying within `max_age`;
+//! - when a token names a key id the cache does not know — at most once per
+//!   `min_refetch` after a successful fetch, so a flood of forged key ids cannot
+//!   hammer auth.
+//!
+//! A failed fetch does not count against `min_refetch` (a service that started
+//! before auth accepts tokens as soon as auth answers); failures have their own
+//! short, growing, jittered backoff instead. When auth is down, the cached keys
+//! keep verifying however old they are: keys are withdrawn only by a successful
+//! fetch that no longer lists them, so auth being down never takes services down.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::pb::auth::v1::GetSigningKeysRequest;
 use crate::pb::auth::v1::auth_service_client::AuthServiceClient;
 use crate::token::{ALGORITHM, PublicKey};
+
+/// How long one GetSigningKeys call may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Wait after a first failed fetch; it doubles with each failure in a row.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
 
 /// Where keys come from.
 #[derive(Debug)]
@@ -26,11 +41,71 @@ enum Source {
 /// A cache of published verification keys by key id.
 #[derive(Debug)]
 pub struct KeyRing {
+    shared: Arc<Shared>,
+    /// Stops the background refresh when the ring is dropped.
+    _refresher: Option<DropGuard>,
+}
+
+#[derive(Debug)]
+struct Shared {
     keys: RwLock<HashMap<String, PublicKey>>,
     source: Source,
-    /// When the last fetch was attempted; serialises fetches.
-    last_fetch: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Outcomes of past fetches; held across a fetch, so fetches never overlap.
+    fetches: tokio::sync::Mutex<Fetches>,
+    /// Tells the background refresh that a fetch finished (its next wake-up moved).
+    fetched: tokio::sync::Notify,
     min_refetch: Duration,
+    max_age: Duration,
+}
+
+/// What the rate limits are computed from.
+#[derive(Debug, Default)]
+struct Fetches {
+    /// When the keys were last fetched successfully.
+    last_success: Option<std::time::Instant>,
+    /// Failed fetches in a row since then.
+    failures: u32,
+    /// After a failure: no fetch before this.
+    retry_at: Option<std::time::Instant>,
+}
+
+impl Fetches {
+    fn record(&mut self, ok: bool, cap: Duration) {
+        let now = std::time::Instant::now();
+        if ok {
+            *self = Self {
+                last_success: Some(now),
+                failures: 0,
+                retry_at: None,
+            };
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            let backoff = FIRST_RETRY
+                .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+                .min(cap.max(FIRST_RETRY));
+            self.retry_at = Some(now + jitter(backoff));
+        }
+    }
+
+    /// True when an unknown key id may cause a fetch now.
+    fn may_refetch(&self, min_refetch: Duration) -> bool {
+        let now = std::time::Instant::now();
+        let backing_off = self.retry_at.is_some_and(|at| at > now);
+        let fresh = self.last_success.is_some_and(|at| now.duration_since(at) < min_refetch);
+        !backing_off && !fresh
+    }
+
+    /// How long the background refresh sleeps before its next fetch.
+    fn next_refresh_in(&self, max_age: Duration) -> Duration {
+        let now = std::time::Instant::now();
+        let due = match (self.retry_at, self.last_success) {
+            (Some(retry), _) => retry,
+            (None, Some(success)) => success + max_age,
+            // Nothing tried yet: whoever built the ring fetches first (`connect`).
+            (None, None) => now + max_age,
+        };
+        due.saturating_duration_since(now)
+    }
 }
 
 /// Why keys could not be fetched.
@@ -48,32 +123,48 @@ impl KeyRing {
     /// A ring holding exactly `keys`, never refetched.
     pub fn fixed(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         Self {
-            keys: RwLock::new(keys.into_iter().map(|k| (k.kid.clone(), k)).collect()),
-            source: Source::Fixed,
-            last_fetch: tokio::sync::Mutex::new(None),
-            min_refetch: Duration::MAX,
+            shared: Arc::new(Shared {
+                keys: RwLock::new(keys.into_iter().map(|k| (k.kid.clone(), k)).collect()),
+                source: Source::Fixed,
+                fetches: tokio::sync::Mutex::new(Fetches::default()),
+                fetched: tokio::sync::Notify::new(),
+                min_refetch: Duration::MAX,
+                max_age: Duration::MAX,
+            }),
+            _refresher: None,
         }
     }
 
     /// A ring filled from the auth service at `url` (connected lazily: auth may
-    /// start after this service).
-    pub fn from_auth(url: &str, min_refetch: Duration) -> Result<Self, tonic::transport::Error> {
+    /// start after this service), refreshed in the background every `max_age`;
+    /// unknown key ids cause a fetch at most once per `min_refetch`. Call
+    /// [`KeyRing::refresh`] for the first fetch. Needs a Tokio runtime.
+    pub fn from_auth(url: &str, min_refetch: Duration, max_age: Duration) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
+            .timeout(FETCH_TIMEOUT)
             .connect_lazy();
-        Ok(Self {
+        let shared = Arc::new(Shared {
             keys: RwLock::new(HashMap::new()),
             source: Source::Auth(AuthServiceClient::new(channel)),
-            last_fetch: tokio::sync::Mutex::new(None),
+            fetches: tokio::sync::Mutex::new(Fetches::default()),
+            fetched: tokio::sync::Notify::new(),
             min_refetch,
+            max_age,
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(refresh_periodically(shared.clone(), stop.clone()));
+        Ok(Self {
+            shared,
+            _refresher: Some(stop.drop_guard()),
         })
     }
 
     /// The ring a service starts with: connected to the auth service named in
-    /// `args`, with the keys fetched now if auth answers (else on first use).
+    /// `args`, with the keys fetched now if auth answers (else soon after, in
+    /// the background, or on first use).
     pub async fn connect(args: &crate::access::AuthArgs) -> Result<Self, tonic::transport::Error> {
-        let ring = Self::from_auth(&args.auth_url, args.key_refetch_interval)?;
+        let ring = Self::from_auth(&args.auth_url, args.key_refetch_interval, args.key_max_age)?;
         if let Err(e) = ring.refresh().await {
             tracing::warn!(error = %e, "starting without token signing keys; will fetch them on first use");
         }
@@ -82,29 +173,58 @@ impl KeyRing {
 
     /// Fetches the published keys now and replaces the cache; returns how many.
     pub async fn refresh(&self) -> Result<usize, FetchError> {
-        let mut last = self.last_fetch.lock().await;
-        *last = Some(std::time::Instant::now());
-        self.fetch().await
+        self.shared.refresh().await
     }
 
     /// The key with id `kid`: from the cache, or after one rate-limited fetch.
     pub async fn find(&self, kid: &str) -> Option<PublicKey> {
-        if let Some(key) = self.cached(kid) {
+        let shared = &self.shared;
+        if let Some(key) = shared.cached(kid) {
             return Some(key);
         }
-        let mut last = self.last_fetch.lock().await;
+        let mut fetches = shared.fetches.lock().await;
         // Another caller may have fetched while we waited for the lock.
-        if let Some(key) = self.cached(kid) {
+        if let Some(key) = shared.cached(kid) {
             return Some(key);
         }
-        if last.is_some_and(|at| at.elapsed() < self.min_refetch) {
+        if !fetches.may_refetch(shared.min_refetch) {
             return None;
         }
-        *last = Some(std::time::Instant::now());
-        if let Err(e) = self.fetch().await {
+        if let Err(e) = shared.fetch_recorded(&mut fetches).await {
             tracing::warn!(error = %e, "unknown token key id and the keys could not be refreshed");
         }
-        self.cached(kid)
+        shared.cached(kid)
+    }
+}
+
+/// The background refresh: every `max_age` after a success, sooner (with
+/// backoff) after a failure, until `stop`.
+async fn refresh_periodically(shared: Arc<Shared>, stop: CancellationToken) {
+    let max_age = shared.max_age;
+    loop {
+        let sleep = shared.fetches.lock().await.next_refresh_in(max_age);
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = shared.fetched.notified() => continue,
+            () = tokio::time::sleep(sleep) => {}
+        }
+        if let Err(e) = shared.refresh().await {
+            tracing::warn!(error = %e, "cannot refresh the token signing keys; the cached ones keep verifying");
+        }
+    }
+}
+
+impl Shared {
+    async fn refresh(&self) -> Result<usize, FetchError> {
+        let mut fetches = self.fetches.lock().await;
+        self.fetch_recorded(&mut fetches).await
+    }
+
+    async fn fetch_recorded(&self, fetches: &mut Fetches) -> Result<usize, FetchError> {
+        let result = self.fetch().await;
+        fetches.record(result.is_ok(), self.min_refetch);
+        self.fetched.notify_one();
+        result
     }
 
     fn cached(&self, kid: &str) -> Option<PublicKey> {
@@ -117,7 +237,7 @@ impl KeyRing {
         };
         let mut client = client.clone();
         let request = client.get_signing_keys(GetSigningKeysRequest {});
-        let response = tokio::time::timeout(Duration::from_secs(5), request)
+        let response = tokio::time::timeout(FETCH_TIMEOUT, request)
             .await
             .map_err(|_| FetchError::Timeout)??
             .into_inner();
@@ -134,9 +254,221 @@ impl KeyRing {
         if count > 0
             && let Ok(mut keys) = self.keys.write()
         {
+            let withdrawn: Vec<&String> = keys.keys().filter(|kid| !fetched.contains_key(*kid)).collect();
+            if !withdrawn.is_empty() {
+                tracing::info!(
+                    ?withdrawn,
+                    "the auth service no longer publishes these keys; they stop verifying"
+                );
+            }
             *keys = fetched;
         }
-        tracing::info!(keys = count, "fetched token signing keys from the auth service");
+        tracing::debug!(keys = count, "fetched token signing keys from the auth service");
         Ok(count)
+    }
+}
+
+/// Between 50% and 150% of `d`, so that replicas retrying do not march in step.
+fn jitter(d: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    let random = getrandom::fill(&mut byte).map_or(500, |()| u32::from(u16::from_le_bytes(byte)) % 1000);
+    d * (500 + random) / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a fake auth service on 127.0.0.1:0 whose published keys, and
+    //! whether it answers at all, the test controls; it counts the fetches.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use tonic::{Request, Response, Status};
+
+    use super::*;
+    use crate::pb::auth::v1 as pb;
+    use crate::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
+    use crate::token::KeyPair;
+
+    #[derive(Debug, Default)]
+    struct FakeAuth {
+        published: std::sync::Mutex<Vec<PublicKey>>,
+        down: AtomicBool,
+        fetches: AtomicUsize,
+    }
+
+    impl FakeAuth {
+        fn publish(&self, keys: &[&KeyPair]) {
+            *self.published.lock().expect("lock") = keys.iter().map(|k| k.public()).collect();
+        }
+        fn fetches(&self) -> usize {
+            self.fetches.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Fake(Arc<FakeAuth>);
+
+    fn unimplemented<T>() -> Result<Response<T>, Status> {
+        Err(Status::unimplemented("not in this fake"))
+    }
+
+    #[tonic::async_trait]
+    impl AuthService for Fake {
+        async fn register(&self, _: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
+            unimplemented()
+        }
+        async fn login(&self, _: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+            unimplemented()
+        }
+        async fn refresh(&self, _: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
+            unimplemented()
+        }
+        async fn logout(&self, _: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+            unimplemented()
+        }
+        async fn issue_service_token(
+            &self,
+            _: Request<pb::IssueServiceTokenRequest>,
+        ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
+            unimplemented()
+        }
+        async fn get_signing_keys(
+            &self,
+            _: Request<pb::GetSigningKeysRequest>,
+        ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+            self.0.fetches.fetch_add(1, Ordering::SeqCst);
+            if self.0.down.load(Ordering::SeqCst) {
+                return Err(Status::unavailable("auth is down"));
+            }
+            let keys = self
+                .0
+                .published
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|k| pb::SigningKey {
+                    kid: k.kid.clone(),
+                    alg: ALGORITHM.into(),
+                    public_key: k.to_bytes().to_vec(),
+                    ..Default::default()
+                })
+                .collect();
+            Ok(Response::new(pb::GetSigningKeysResponse { keys }))
+        }
+    }
+
+    /// The fake auth, serving on a port bound before it is spawned.
+    async fn fake_auth() -> (Arc<FakeAuth>, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(FakeAuth::default());
+        let service = AuthServiceServer::new(Fake(state.clone()));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (state, url)
+    }
+
+    const MAX_AGE: Duration = Duration::from_secs(300);
+
+    fn key(kid: &str) -> KeyPair {
+        KeyPair::from_seed(kid, [kid.len() as u8; 32])
+    }
+
+    /// Polls `condition` until it holds; `false` if it still does not after a
+    /// generous liveness bound (not a speed assertion).
+    async fn eventually<F, Fut>(mut condition: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !condition().await {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    #[tokio::test]
+    async fn keys_are_refreshed_without_a_token_naming_an_unknown_kid() {
+        // Arrange: auth publishes A and B; the ring has both.
+        let (auth, url) = fake_auth().await;
+        let (a, b) = (key("withdrawn"), key("kept"));
+        auth.publish(&[&a, &b]);
+        let ring = KeyRing::from_auth(&url, Duration::from_secs(30), Duration::from_millis(100)).expect("ring");
+        ring.refresh().await.expect("first fetch");
+        assert!(ring.find("withdrawn").await.is_some());
+
+        // Act: auth withdraws A (compromised). Tokens keep naming known kids only.
+        auth.publish(&[&b]);
+
+        // Assert: within the key max age, A stops verifying; B keeps verifying.
+        let withdrawn = eventually(|| async { ring.find("withdrawn").await.is_none() }).await;
+        assert!(withdrawn, "a key auth withdrew still verifies");
+        assert!(ring.find("kept").await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_service_started_before_auth_accepts_tokens_once_auth_answers() {
+        // Arrange: auth does not answer when the service starts.
+        let (auth, url) = fake_auth().await;
+        let a = key("first");
+        auth.publish(&[&a]);
+        auth.down.store(true, Ordering::SeqCst);
+        let ring = KeyRing::from_auth(&url, Duration::from_secs(30), MAX_AGE).expect("ring");
+        assert!(ring.refresh().await.is_err(), "auth is down at start-up");
+
+        // Act: auth comes up.
+        auth.down.store(false, Ordering::SeqCst);
+
+        // Assert: the failed first fetch does not hold the next one back for the refetch interval.
+        let found = eventually(|| async { ring.find("first").await.is_some() }).await;
+        assert!(found, "tokens are refused long after auth came up");
+    }
+
+    #[tokio::test]
+    async fn cached_keys_keep_verifying_while_auth_is_down_past_their_max_age() {
+        // Arrange
+        let (auth, url) = fake_auth().await;
+        let a = key("cached");
+        auth.publish(&[&a]);
+        let ring = KeyRing::from_auth(&url, Duration::from_secs(30), Duration::from_millis(100)).expect("ring");
+        ring.refresh().await.expect("first fetch");
+
+        // Act: auth goes down, and the background refresh fails past the max age.
+        auth.down.store(true, Ordering::SeqCst);
+        let before = auth.fetches();
+        let tried = eventually(|| async { auth.fetches() >= before + 2 }).await;
+        assert!(tried, "the keys are refreshed in the background");
+
+        // Assert
+        assert!(
+            ring.find("cached").await.is_some(),
+            "auth being down must not take services down"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_unknown_kids_while_auth_is_down_does_not_hammer_it() {
+        // Arrange
+        let (auth, url) = fake_auth().await;
+        auth.down.store(true, Ordering::SeqCst);
+        let ring = KeyRing::from_auth(&url, Duration::from_secs(30), MAX_AGE).expect("ring");
+        let _ = ring.refresh().await;
+        let before = auth.fetches();
+
+        // Act: a burst of forged key ids.
+        for i in 0..50 {
+            assert!(ring.find(&format!("forged-{i}")).await.is_none());
+        }
+
+        // Assert: at most a couple of fetches (the failure backoff), not one per token.
+        let during = auth.fetches() - before;
+        assert!(during <= 2, "{during} fetches for 50 forged tokens");
     }
 }

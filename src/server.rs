@@ -1,6 +1,6 @@
 //! Server bootstrap shared by every service: the gRPC server with explicit
 //! limits, `grpc.health.v1.Health`, server reflection (v1 and v1alpha, so that
-//! grpcurl 1.8 works), and graceful shutdown — health turns NOT_SERVING first,
+//! grpcurl 1.8 works; with the `google.rpc` error details), and graceful shutdown — health turns NOT_SERVING first,
 //! then in-flight calls get a bounded time to finish.
 
 use std::future::Future;
@@ -47,12 +47,37 @@ impl Default for ServerArgs {
     }
 }
 
+/// What reflection publishes besides the `google.rpc` error details: the
+/// contracts and health.
+const DESCRIPTOR_SETS: [&[u8]; 2] = [crate::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET];
+
+/// The `google.rpc` error-detail messages (`BadRequest`, `ErrorInfo`,
+/// `RetryInfo`…) and `google.rpc.Status`, with the files they import, so that
+/// grpcurl prints a status's details as text, not as a base64 blob. They come
+/// from tonic-types (what the services build their details with), whose set
+/// names the two files without their directory: they are published under
+/// their standard paths, `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto`, as clients expect.
+fn error_detail_descriptors() -> Result<prost_types::FileDescriptorSet, prost::DecodeError> {
+    use prost::Message;
+    let mut set = prost_types::FileDescriptorSet::decode(tonic_types::pb::FILE_DESCRIPTOR_SET)?;
+    for file in &mut set.file {
+        if file.package() == "google.rpc" && !file.name().contains('/') {
+            file.name = Some(format!("google/rpc/{}", file.name()));
+        }
+    }
+    Ok(set)
+}
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The reflection service could not be built from the descriptor set.
     #[error("cannot build server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The `google.rpc` descriptors of tonic-types could not be read.
+    #[error("cannot read the google.rpc descriptors: {0}")]
+    Descriptors(#[from] prost::DecodeError),
     /// The transport failed.
     #[error("gRPC transport error: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -71,17 +96,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    let mut reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .with_service_name("grpc.health.v1.Health");
-    let mut reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .with_service_name("grpc.health.v1.Health");
-    for name in service_names {
-        reflection = reflection.with_service_name(*name);
-        reflection_alpha = reflection_alpha.with_service_name(*name);
+    let mut reflection = tonic_reflection::server::Builder::configure();
+    let mut reflection_alpha = tonic_reflection::server::Builder::configure();
+    for set in DESCRIPTOR_SETS {
+        reflection = reflection.register_encoded_file_descriptor_set(set);
+        reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
+    }
+    let details = error_detail_descriptors()?;
+    reflection = reflection.register_file_descriptor_set(details.clone());
+    reflection_alpha = reflection_alpha.register_file_descriptor_set(details);
+    for name in service_names.iter().copied().chain(["grpc.health.v1.Health"]) {
+        reflection = reflection.with_service_name(name);
+        reflection_alpha = reflection_alpha.with_service_name(name);
     }
     let routes = routes
         .add_service(health_service)

@@ -103,13 +103,7 @@ impl Application {
     /// fetches the token signing keys from the auth service (if auth is not up
     /// yet, they are fetched when the first token arrives).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let keys = Arc::new(KeyRing::from_auth(
-            &config.auth.auth_url,
-            config.auth.key_refetch_interval,
-        )?);
-        if let Err(e) = keys.refresh().await {
-            tracing::warn!(error = %e, "starting without token signing keys; will fetch them on first use");
-        }
+        let keys = Arc::new(KeyRing::connect(&config.auth).await?);
         Self::build_with(config, Arc::new(SystemClock), keys).await
     }
 

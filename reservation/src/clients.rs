@@ -227,7 +227,7 @@ impl Clients {
     {
         // A token problem is this service's, not a refusal by flight or hotel: it is
         // retried like an outage, and the auth service's message stays in the log.
-        let token = self.token.get().await.map_err(|e| {
+        let token = self.token.get(deadline).await.map_err(|e| {
             tracing::warn!(code = ?e.code(), message = e.message(), "cannot get a service token");
             Status::unavailable("cannot get a service token from the auth service")
         })?;

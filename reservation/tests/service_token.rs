@@ -70,8 +70,18 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     // Assert
     assert_eq!(state(&booked), travel::pb::reservation::v1::ReservationState::Confirmed);
     assert_eq!(world.flight.inventory(&flight).await, (9, 0, 1));
-    let issued = token.get().await.unwrap();
-    assert_eq!(token.get().await.unwrap(), issued, "the token is cached");
+    let issued = token
+        .get(travel::deadline::Deadline::after(std::time::Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        token
+            .get(travel::deadline::Deadline::after(std::time::Duration::from_secs(5)))
+            .await
+            .unwrap(),
+        issued,
+        "the token is cached"
+    );
     assert!(clock.now().unix_millis() >= START_MS);
     let _ = stop.send(());
     server.await.unwrap().unwrap();

@@ -1,0 +1,225 @@
+//! The service token is renewed in the background, off the request path:
+//! against a fake auth service on 127.0.0.1:0 that counts IssueServiceToken
+//! calls and can answer, stall or fail, with a manual clock deciding when the
+//! tokens it issues expire. Bounds in these tests are liveness bounds (a call
+//! that would otherwise wait forever, or behind a stalled renewal), never speed
+//! assertions.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tonic::{Code, Request, Response, Status};
+use travel::deadline::Deadline;
+use travel::pb::auth::v1 as pb;
+use travel::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
+use travel::types::Instant;
+use travel::{Clock, ManualClock};
+use travel_reservation::ServiceToken;
+
+const START_MS: i64 = 1_893_456_000_000;
+/// The life of the tokens the fake issues, as the real auth's default.
+const LIFE: Duration = Duration::from_secs(15 * 60);
+/// A liveness bound: far longer than serving a cached token could take.
+const LIVENESS: Duration = Duration::from_secs(3);
+
+const ANSWER: u8 = 0;
+const STALL: u8 = 1;
+const FAIL: u8 = 2;
+
+#[derive(Debug)]
+struct FakeAuth {
+    clock: ManualClock,
+    mode: AtomicU8,
+    calls: AtomicUsize,
+}
+
+impl FakeAuth {
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Fake(Arc<FakeAuth>);
+
+fn unimplemented<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("not in this fake"))
+}
+
+#[tonic::async_trait]
+impl AuthService for Fake {
+    async fn register(&self, _: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
+        unimplemented()
+    }
+    async fn login(&self, _: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+        unimplemented()
+    }
+    async fn refresh(&self, _: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
+        unimplemented()
+    }
+    async fn logout(&self, _: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        unimplemented()
+    }
+    async fn get_signing_keys(
+        &self,
+        _: Request<pb::GetSigningKeysRequest>,
+    ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+        unimplemented()
+    }
+    async fn issue_service_token(
+        &self,
+        _: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
+        let n = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.0.mode.load(Ordering::SeqCst) {
+            STALL => std::future::pending().await,
+            FAIL => Err(Status::resource_exhausted("too many attempts")),
+            _ => Ok(Response::new(pb::IssueServiceTokenResponse {
+                access_token: format!("t{n}"),
+                access_token_expires_at: Some(self.0.clock.now().plus(LIFE).into()),
+                token_type: "Bearer".into(),
+            })),
+        }
+    }
+}
+
+/// The fake auth, serving on a port bound before it is spawned, and a service
+/// token from it on the same manual clock.
+async fn fake_auth() -> (Arc<FakeAuth>, ServiceToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+    let state = Arc::new(FakeAuth {
+        clock: clock.clone(),
+        mode: AtomicU8::new(ANSWER),
+        calls: AtomicUsize::new(0),
+    });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(AuthServiceServer::new(Fake(state.clone())))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let token = ServiceToken::from_auth(&url, "reservation", Some("secret".into()), Arc::new(clock)).expect("token");
+    (state, token)
+}
+
+async fn get(token: &ServiceToken) -> Result<String, Status> {
+    get_within(token, Duration::from_secs(20)).await
+}
+
+async fn get_within(token: &ServiceToken, budget: Duration) -> Result<String, Status> {
+    token.get(Deadline::after(budget)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_token_is_not_renewed_on_the_request_path() {
+    // Arrange: a valid token, then auth stalls (accepts calls, never answers).
+    let (auth, token) = fake_auth().await;
+    assert_eq!(get(&token).await.expect("first token"), "t1");
+    auth.set(STALL);
+
+    // Act: in the token's last minute, many calls at once.
+    auth.clock.advance(LIFE - Duration::from_secs(30));
+    let calls = (0..20).map(|_| {
+        let token = token.clone();
+        tokio::spawn(async move { tokio::time::timeout(LIVENESS, get(&token)).await })
+    });
+    let results = futures::future::join_all(calls).await;
+
+    // Assert: every call got the valid token at once, none queued behind the stalled renewal.
+    for result in results {
+        let got = result
+            .expect("task")
+            .expect("a call waited behind the renewal of a still-valid token");
+        assert_eq!(got.expect("token"), "t1");
+    }
+    let renewing = tokio::time::timeout(Duration::from_secs(10), async {
+        while auth.calls() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(renewing.is_ok(), "the renewal was asked for in the background");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_renewed_from_half_its_life_outlives_an_auth_outage() {
+    // Arrange: a valid token; past half its life, auth still answers.
+    let (auth, token) = fake_auth().await;
+    assert_eq!(get(&token).await.expect("first token"), "t1");
+    auth.clock.advance(LIFE / 2 + Duration::from_secs(1));
+
+    // Act: the renewal happens in the background (polled, with a liveness bound).
+    let renewed = tokio::time::timeout(Duration::from_secs(10), async {
+        while get(&token).await.ok().as_deref() != Some("t2") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(renewed.is_ok(), "the token was not renewed from half its life");
+    // Then auth goes down for longer than the first token had left.
+    auth.set(FAIL);
+    auth.clock.advance(LIFE / 2 + Duration::from_secs(60));
+
+    // Assert: checkouts keep their token.
+    assert_eq!(get(&token).await.expect("a token while auth is down"), "t2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_valid_token_and_auth_stalled_calls_fail_unavailable_within_their_deadline() {
+    // Arrange: auth accepts calls and never answers; no token yet.
+    let (auth, token) = fake_auth().await;
+    auth.set(STALL);
+
+    // Act: many calls at once, each with a short deadline.
+    let calls = (0..10).map(|_| {
+        let token = token.clone();
+        tokio::spawn(
+            async move { tokio::time::timeout(LIVENESS, get_within(&token, Duration::from_millis(200))).await },
+        )
+    });
+    let results = futures::future::join_all(calls).await;
+
+    // Assert: each failed at its own deadline, none queued behind another's wait.
+    for result in results {
+        let got = result.expect("task").expect("a call outlived its deadline");
+        assert_eq!(got.expect_err("no token can be had").code(), Code::Unavailable);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_that_fail_back_off_instead_of_asking_auth_on_every_call() {
+    // Arrange: auth refuses; no token yet.
+    let (auth, token) = fake_auth().await;
+    auth.set(FAIL);
+
+    // Act: a burst of calls.
+    for _ in 0..20 {
+        let got = tokio::time::timeout(LIVENESS, get(&token))
+            .await
+            .expect("a call waited");
+        assert!(got.is_err());
+    }
+
+    // Assert: a couple of calls to auth (the first, perhaps one retry), not one per call.
+    assert!(auth.calls() <= 3, "{} calls to auth for 20 checkouts", auth.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_a_service_refused_is_replaced_on_the_next_call() {
+    // Arrange
+    let (auth, token) = fake_auth().await;
+    assert_eq!(get(&token).await.expect("first token"), "t1");
+
+    // Act: flight or hotel answered UNAUTHENTICATED with it.
+    token.invalidate("t1").await;
+
+    // Assert: the next call waits (within its deadline) for a new one.
+    let next = tokio::time::timeout(Duration::from_secs(10), get(&token)).await;
+    assert_eq!(next.expect("a call outlived its deadline").expect("a new token"), "t2");
+    assert_eq!(auth.calls(), 2);
+}

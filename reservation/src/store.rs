@@ -7,7 +7,7 @@
 //! actor whose update matches nothing has lost the saga to another and stops.
 
 use sqlx::FromRow;
-use travel::db::Database;
+use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, date, money};
 use travel::types::{HoldId, Instant, Money};
 
@@ -77,6 +77,10 @@ struct Row {
     created_ms: i64,
     updated_ms: i64,
 }
+
+/// The unfinished sagas whose lease ran out by `$1`, at most `$2` of them.
+const UNFINISHED: &str =
+    "WHERE step <> 'DONE' AND lease_until_ms <= $1 ORDER BY lease_until_ms, created_ms, id LIMIT $2";
 
 const COLUMNS: &str = "SELECT id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
      flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
@@ -304,15 +308,41 @@ impl Store {
     /// Up to `limit` reservations whose saga is unfinished and whose lease has
     /// run out at `now`, the longest-waiting first.
     pub async fn unfinished(&self, now: Instant, limit: u32) -> Result<Vec<Reservation>, Error> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{COLUMNS} WHERE step <> 'DONE' AND lease_until_ms <= $1 ORDER BY lease_until_ms, created_ms, id LIMIT $2"
-        ));
+        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {UNFINISHED}"));
         let rows: Vec<Row> = sqlx::query_as(sql)
             .bind(now.unix_millis())
             .bind(i64::from(limit))
             .fetch_all(self.db.pool())
             .await?;
         rows.into_iter().map(Row::into_domain).collect()
+    }
+
+    /// Test helper: the database's plan for the query of [`Store::unfinished`],
+    /// as text (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL with
+    /// sequential scans discouraged, as on a table too large to read whole).
+    #[doc(hidden)]
+    pub async fn explain_unfinished(&self) -> Result<String, Error> {
+        let mut tx = self.db.begin_write().await?;
+        let lines: Vec<String> = match self.db.dialect() {
+            Dialect::Sqlite => {
+                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {COLUMNS} {UNFINISHED}"));
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(sql).bind(0_i64).bind(100_i64).fetch_all(&mut *tx).await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            Dialect::Postgres => {
+                sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+                // EXPLAIN takes no parameters: the plan of the same statement with literals.
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN {COLUMNS} {}",
+                    UNFINISHED.replace("$1", "0").replace("$2", "100")
+                ));
+                let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut *tx).await?;
+                rows.into_iter().map(|r| r.0).collect()
+            }
+        };
+        tx.rollback().await?;
+        Ok(lines.join("\n"))
     }
 }
 

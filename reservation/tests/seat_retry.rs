@@ -89,7 +89,7 @@ impl FlightService for OneSeatLeft {
         self.holds.fetch_add(1, Ordering::SeqCst);
         let request = request.into_inner();
         if request.seats > 1 {
-            let details = ErrorDetails::with_error_info(self.reason, "travel.flight", HashMap::new());
+            let details = ErrorDetails::with_error_info(self.reason, "flight.travel", HashMap::new());
             return Err(Status::with_error_details(
                 Code::FailedPrecondition,
                 format!("flight {} cannot be held: {}", request.flight_id, self.reason),

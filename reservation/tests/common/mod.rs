@@ -162,7 +162,9 @@ impl World {
         config.flight_url = self.flight.url.clone();
         config.hotel_url = self.hotel.url.clone();
         config.lease = LEASE;
-        config.recovery_interval = Duration::from_secs(3600); // tests recover explicitly
+        config.recovery_interval = Duration::from_secs(600); // tests recover explicitly
+        // At least lease + recovery interval + call timeout, as start-up checks.
+        config.min_hold_ttl_at_pivot = Duration::from_secs(12 * 60);
         adjust(&mut config);
         let service_token = sign_token(&test_key(), self.clock.now(), Role::Service, 86_400);
         let deps = Deps {

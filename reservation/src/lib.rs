@@ -191,6 +191,7 @@ impl Application {
     /// they are fetched when the first token arrives), and gets service tokens
     /// from it with the configured client credentials.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        settings::check(&config)?;
         let clock: SharedClock = Arc::new(SystemClock);
         let keys = Arc::new(KeyRing::connect(&config.auth).await?);
         if config.service_client_secret.is_none() {

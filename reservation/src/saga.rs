@@ -309,9 +309,8 @@ impl Saga {
                 && !domain::lasts(h.expires, now, min)
             {
                 tracing::warn!(reservation = %r.id, part, "a hold would expire too soon after the pivot; compensating");
-                let why = format!(
-                    "the {part} hold would expire too soon to be sure it is confirmed; nothing was booked"
-                );
+                let why =
+                    format!("the {part} hold would expire too soon to be sure it is confirmed; nothing was booked");
                 return Ok((Next::Move(Move::compensate(why)), None));
             }
         }

@@ -340,8 +340,11 @@ impl Store {
         let lines: Vec<String> = match self.db.dialect() {
             Dialect::Sqlite => {
                 let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {COLUMNS} {UNFINISHED}"));
-                let rows: Vec<(i64, i64, i64, String)> =
-                    sqlx::query_as(sql).bind(0_i64).bind(100_i64).fetch_all(&mut *tx).await?;
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
+                    .bind(0_i64)
+                    .bind(100_i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 rows.into_iter().map(|r| r.3).collect()
             }
             Dialect::Postgres => {

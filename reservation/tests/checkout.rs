@@ -255,9 +255,9 @@ async fn a_stay_that_starts_before_today_is_refused_before_anything_is_held() {
     let res = world.reservations().await;
     let first_night = common::night_date(0).start().unix_millis();
     let now = travel::Clock::now(&world.clock).unix_millis();
-    world
-        .clock
-        .advance(std::time::Duration::from_millis((first_night - now) as u64 + 86_400_000));
+    world.clock.advance(std::time::Duration::from_millis(
+        (first_night - now) as u64 + 86_400_000,
+    ));
 
     // Act
     let refused = checkout(&res.customer("user-a"), hotel_only("req-1", &room_type, 1, 2))
@@ -269,6 +269,9 @@ async fn a_stay_that_starts_before_today_is_refused_before_anything_is_held() {
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
     let reason = refused.get_error_details().error_info().map(|i| i.reason.clone());
     assert_eq!(reason.as_deref(), Some("STAY_IN_PAST"));
-    assert!(res.store.list(None, None, 10).await.unwrap().is_empty(), "nothing recorded");
+    assert!(
+        res.store.list(None, None, 10).await.unwrap().is_empty(),
+        "nothing recorded"
+    );
     assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0), "nothing held");
 }

@@ -42,9 +42,9 @@ async fn settings_that_let_recovery_take_over_a_live_checkout_are_refused_at_sta
     let long_call = build(&world, |c| c.call_timeout = Duration::from_secs(30)).await;
 
     // Assert
-    let short_lease = short_lease.err().expect("a lease shorter than the checkout timeout is refused");
+    let short_lease = short_lease.expect_err("a lease shorter than the checkout timeout is refused");
     assert!(short_lease.to_string().contains("--lease"), "{short_lease}");
-    let long_call = long_call.err().expect("a call timeout above the checkout timeout is refused");
+    let long_call = long_call.expect_err("a call timeout above the checkout timeout is refused");
     assert!(long_call.to_string().contains("--call-timeout"), "{long_call}");
 }
 
@@ -59,9 +59,9 @@ async fn a_hold_ttl_too_short_for_recovery_is_refused_at_start_up() {
     let fine = build(&world, |c| c.hold_ttl = Some(Duration::from_secs(15 * 60))).await;
 
     // Assert
-    let short_ttl = short_ttl.err().expect("a hold TTL below the pivot's minimum is refused");
+    let short_ttl = short_ttl.expect_err("a hold TTL below the pivot's minimum is refused");
     assert!(short_ttl.to_string().contains("--hold-ttl"), "{short_ttl}");
-    let short_minimum = short_minimum.err().expect("a minimum below lease + recovery interval is refused");
+    let short_minimum = short_minimum.expect_err("a minimum below lease + recovery interval is refused");
     assert!(
         short_minimum.to_string().contains("--min-hold-ttl-at-pivot"),
         "{short_minimum}"
@@ -110,8 +110,14 @@ async fn with_ample_hold_time_the_bundle_confirms() {
     // Assert
     assert_eq!(state(&r), Confirmed);
     let stored = res.store.get(&r.id).await.unwrap();
-    let flight_expiry = stored.flight.and_then(|f| f.hold_expires).expect("the seat hold's expiry is kept");
-    let hotel_expiry = stored.hotel.and_then(|h| h.hold_expires).expect("the room hold's expiry is kept");
+    let flight_expiry = stored
+        .flight
+        .and_then(|f| f.hold_expires)
+        .expect("the seat hold's expiry is kept");
+    let hotel_expiry = stored
+        .hotel
+        .and_then(|h| h.hold_expires)
+        .expect("the room hold's expiry is kept");
     let fifteen_minutes = common::START_MS + 15 * 60 * 1000;
     assert_eq!(flight_expiry.unix_millis(), fifteen_minutes);
     assert_eq!(hotel_expiry.unix_millis(), fifteen_minutes);

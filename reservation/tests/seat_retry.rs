@@ -125,7 +125,10 @@ impl FlightService for OneSeatLeft {
 }
 
 /// A bundle of 2 seats on `flight` (which has one left) and a room, with `budget`.
-fn two_seat_bundle(room_type: &common::RoomType, budget: Duration) -> Request<travel::pb::reservation::v1::CheckoutRequest> {
+fn two_seat_bundle(
+    room_type: &common::RoomType,
+    budget: Duration,
+) -> Request<travel::pb::reservation::v1::CheckoutRequest> {
     let mut request = Request::new(bundle("req-b", "f1", 2, room_type, 1, 2));
     request.set_timeout(budget);
     request
@@ -145,7 +148,11 @@ async fn the_seat_retry_rule_does_not_retry_for_the_whole_budget_while_a_saga_ho
             c.crash_after = Some(CrashPoint::Holding);
         })
         .await;
-    assert!(checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1)).await.is_err());
+    assert!(
+        checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1))
+            .await
+            .is_err()
+    );
     crashing.stop().await;
     let res = world.reservations_with(|c| c.flight_url = flight_url.clone()).await;
 
@@ -157,10 +164,18 @@ async fn the_seat_retry_rule_does_not_retry_for_the_whole_budget_while_a_saga_ho
 
     // Assert: the first hold, and one more once nothing holding seats was seen.
     assert_eq!(flight.hold_calls(), 2, "HoldSeats calls against a sold-out flight");
-    let r = answered.expect("the checkout answers").into_inner().reservation.expect("reservation");
+    let r = answered
+        .expect("the checkout answers")
+        .into_inner()
+        .reservation
+        .expect("reservation");
     assert_eq!(state(&r), Failed);
     assert!(r.failure_reason.starts_with("the flight was refused"), "{r:?}");
-    assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0), "the room went back");
+    assert_eq!(
+        world.hotel.inventory(&room_type, 0).await,
+        (5, 0, 0),
+        "the room went back"
+    );
     fake.abort();
 }
 
@@ -177,7 +192,11 @@ async fn the_seat_retry_wait_is_capped_while_a_saga_really_holds_seats() {
             c.crash_after = Some(CrashPoint::Held);
         })
         .await;
-    assert!(checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1)).await.is_err());
+    assert!(
+        checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1))
+            .await
+            .is_err()
+    );
     crashing.stop().await;
     let before = flight.hold_calls();
     let res = world.reservations_with(|c| c.flight_url = flight_url.clone()).await;
@@ -200,7 +219,11 @@ async fn the_seat_retry_wait_is_capped_while_a_saga_really_holds_seats() {
         "HoldSeats calls while another saga holds the seats"
     );
     assert_eq!(state(&r), Failed);
-    assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0), "the room went back");
+    assert_eq!(
+        world.hotel.inventory(&room_type, 0).await,
+        (5, 0, 0),
+        "the room went back"
+    );
     fake.abort();
 }
 
@@ -225,6 +248,10 @@ async fn a_flight_that_has_departed_ends_the_checkout_failed_with_a_clear_reason
         "the flight was refused: flight f1 cannot be held: FLIGHT_DEPARTED"
     );
     assert_eq!(flight.hold_calls(), 1);
-    assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0), "the room went back");
+    assert_eq!(
+        world.hotel.inventory(&room_type, 0).await,
+        (5, 0, 0),
+        "the room went back"
+    );
     fake.abort();
 }

@@ -70,6 +70,17 @@ mod tests {
     }
 
     #[test]
+    fn the_new_flags_parse_with_their_defaults_and_bounds() {
+        use clap::Parser;
+        let c = Config::try_parse_from(["travel-reservation"]).unwrap();
+        assert_eq!(c.min_hold_ttl_at_pivot, Duration::from_secs(300));
+        assert_eq!((c.hold_ttl, c.recovery_concurrency), (None, 16));
+        let c = Config::try_parse_from(["travel-reservation", "--hold-ttl", "15m"]).unwrap();
+        assert_eq!(c.hold_ttl, Some(Duration::from_secs(900)));
+        assert!(Config::try_parse_from(["travel-reservation", "--recovery-concurrency", "0"]).is_err());
+    }
+
+    #[test]
     fn every_contradiction_is_named() {
         let mut c = config();
         c.call_timeout = Duration::from_secs(30);

@@ -330,10 +330,10 @@ impl Saga {
     }
 
     /// A bundle that holds its room but was refused seats for lack of them
-    /// retries the seats while other sagas on the same flight really hold
-    /// seats they may give back (see `Store::seats_in_flux`), at most
-    /// [`SEAT_RETRIES`] times, and once more after they settle. Only this way round: a bundle holding
-    /// seats but refused rooms gives its seats up at once, and a bundle waiting
+    /// retries the seats — at most [`SEAT_RETRIES`] times in all — while other
+    /// sagas on the same flight really hold seats they may give back (see
+    /// `Store::seats_in_flux`), and once more after they settle. Only this way
+    /// round: a bundle holding seats but refused rooms gives its seats up at once, and a bundle waiting
     /// like this one is not waited for. The rooms thus take precedence, as in a
     /// fixed lock order, so bundles racing for the last seats and rooms cannot
     /// each sit on what the other needs and all fail: as many bundles confirm

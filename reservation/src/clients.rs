@@ -18,7 +18,7 @@ use travel::pb::flight::v1 as flight;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
 use travel::pb::hotel::v1 as hotel;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
-use travel::types::{HoldId, Money};
+use travel::types::{HoldId, Instant, Money};
 
 use crate::domain::{FlightBooking, HotelBooking};
 use crate::store::Part;
@@ -61,6 +61,15 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// A hold just taken: its price, and when it expires unless confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// The price the service gave the held seats or rooms.
+    pub price: Money,
+    /// When the service lets the hold go unless it is confirmed (its clock, UTC).
+    pub expires: Instant,
 }
 
 /// How hard to try.
@@ -108,8 +117,9 @@ impl Clients {
         })
     }
 
-    /// Holds the flight part's seats; the price the flight service gave them.
-    pub async fn hold_seats(&self, booking: &FlightBooking, deadline: Deadline) -> Outcome<Money> {
+    /// Holds the flight part's seats; the price the flight service gave them
+    /// and when the hold expires.
+    pub async fn hold_seats(&self, booking: &FlightBooking, deadline: Deadline) -> Outcome<Held> {
         let message = flight::HoldSeatsRequest {
             hold_id: booking.hold_id.to_string(),
             flight_id: booking.flight_id.clone(),
@@ -121,11 +131,12 @@ impl Clients {
                 async move { c.hold_seats(r).await }
             })
             .await;
-        priced(outcome, |r| r.hold.and_then(|h| h.total_price))
+        held(outcome, |r| r.hold.map(|h| (h.total_price, h.expires_at)))
     }
 
-    /// Holds the hotel part's rooms; the price the hotel service gave them.
-    pub async fn hold_rooms(&self, booking: &HotelBooking, deadline: Deadline) -> Outcome<Money> {
+    /// Holds the hotel part's rooms; the price the hotel service gave them
+    /// and when the hold expires.
+    pub async fn hold_rooms(&self, booking: &HotelBooking, deadline: Deadline) -> Outcome<Held> {
         let message = hotel::HoldRoomsRequest {
             hold_id: booking.hold_id.to_string(),
             room_type_id: booking.room_type_id.clone(),
@@ -141,7 +152,7 @@ impl Clients {
                 async move { c.hold_rooms(r).await }
             })
             .await;
-        priced(outcome, |r| r.hold.and_then(|h| h.total_price))
+        held(outcome, |r| r.hold.map(|h| (h.total_price, h.expires_at)))
     }
 
     /// Confirms a part's hold.
@@ -267,15 +278,27 @@ pub(crate) fn jitter(d: Duration) -> Duration {
     d * (500 + random) / 1000
 }
 
-fn priced<R>(outcome: Outcome<R>, price: impl FnOnce(R) -> Option<travel::pb::common::v1::Money>) -> Outcome<Money> {
+/// The price and expiry of a hold from a hold response; a response without
+/// both valid is a fault of the service, treated like an outage.
+fn held<R>(
+    outcome: Outcome<R>,
+    hold: impl FnOnce(R) -> Option<(Option<travel::pb::common::v1::Money>, Option<prost_types::Timestamp>)>,
+) -> Outcome<Held> {
     match outcome {
-        Outcome::Done(response) => match price(response).as_ref().map(|m| Money::parse(Some(m))) {
-            Some(Ok(money)) => Outcome::Done(money),
-            _ => {
-                tracing::error!("a hold response carried no valid price");
-                Outcome::Unreachable(Code::Internal)
+        Outcome::Done(response) => {
+            let parsed = hold(response).and_then(|(price, expires)| {
+                let price = Money::parse(price.as_ref()).ok()?;
+                let expires = Instant::parse(expires.as_ref()).ok()?;
+                Some(Held { price, expires })
+            });
+            match parsed {
+                Some(held) => Outcome::Done(held),
+                None => {
+                    tracing::error!("a hold response carried no valid price or expiry");
+                    Outcome::Unreachable(Code::Internal)
+                }
             }
-        },
+        }
         Outcome::Refused(why) => Outcome::Refused(why),
         Outcome::Unreachable(code) => Outcome::Unreachable(code),
     }

@@ -26,6 +26,9 @@ pub enum Error {
         /// Its state.
         state: &'static str,
     },
+    /// The hotel stay's check-in is before today.
+    #[error("the stay starts before today; choose a check_in of today or later")]
+    StayInPast,
     /// Service accounts do not book.
     #[error("service accounts cannot make or see reservations")]
     ServiceAccount,
@@ -65,6 +68,11 @@ impl From<Error> for Status {
             Error::NotFound(_) => Status::not_found(message),
             Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotCancellable { .. } => Status::failed_precondition(message),
+            Error::StayInPast => <Status as tonic_types::StatusExt>::with_error_details(
+                tonic::Code::FailedPrecondition,
+                message,
+                tonic_types::ErrorDetails::with_error_info("STAY_IN_PAST", "reservation.travel", []),
+            ),
             Error::ServiceAccount => Status::permission_denied(message),
             Error::Unavailable(_) | Error::Crashed => Status::unavailable(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
@@ -91,6 +99,7 @@ mod tests {
             Code::FailedPrecondition
         );
         assert_eq!(Status::from(Error::ServiceAccount).code(), Code::PermissionDenied);
+        assert_eq!(Status::from(Error::StayInPast).code(), Code::FailedPrecondition);
         assert_eq!(Status::from(Error::Unavailable("x".into())).code(), Code::Unavailable);
     }
 

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod recovery;
 pub mod saga;
+pub mod settings;
 pub mod store;
 
 use std::future::Future;
@@ -75,10 +76,22 @@ pub struct Config {
     #[arg(long, env = "RESERVATION_RECOVERY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub recovery_interval: Duration,
     /// How long a running saga belongs to its driver before recovery may take it
-    /// over. Keep it above the checkout timeout, and far below the hold TTL of
-    /// the flight and hotel services (15m).
+    /// over. Must be above the checkout timeout (checked at start-up).
     #[arg(long, env = "RESERVATION_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub lease: Duration,
+    /// Least time both holds must have left for a checkout to pass its pivot;
+    /// with less, it is refused (FAILED) rather than risk a hold expiring before
+    /// it is confirmed. Must be at least lease + recovery interval + call timeout.
+    #[arg(long, env = "RESERVATION_MIN_HOLD_TTL_AT_PIVOT", default_value = "5m", value_parser = parse_duration)]
+    pub min_hold_ttl_at_pivot: Duration,
+    /// The hold TTL of the flight and hotel services, if known: start-up then
+    /// checks that it leaves a checkout the minimum at its pivot.
+    #[arg(long, env = "RESERVATION_HOLD_TTL", value_parser = parse_duration)]
+    pub hold_ttl: Option<Duration>,
+    /// Most unfinished sagas one recovery pass drives at the same time.
+    #[arg(long, env = "RESERVATION_RECOVERY_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub recovery_concurrency: u16,
     /// Client id of this service's account on the auth service (IssueServiceToken).
     #[arg(long, env = "RESERVATION_SERVICE_CLIENT_ID", default_value = "reservation")]
     pub service_client_id: String,
@@ -110,6 +123,9 @@ impl std::fmt::Debug for Config {
             .field("checkout_timeout", &self.checkout_timeout)
             .field("recovery_interval", &self.recovery_interval)
             .field("lease", &self.lease)
+            .field("min_hold_ttl_at_pivot", &self.min_hold_ttl_at_pivot)
+            .field("hold_ttl", &self.hold_ttl)
+            .field("recovery_concurrency", &self.recovery_concurrency)
             .field("service_client_id", &self.service_client_id)
             .field(
                 "service_client_secret",
@@ -133,6 +149,9 @@ impl Config {
             checkout_timeout: Duration::from_secs(20),
             recovery_interval: Duration::from_secs(5),
             lease: Duration::from_secs(60),
+            min_hold_ttl_at_pivot: Duration::from_secs(5 * 60),
+            hold_ttl: None,
+            recovery_concurrency: 16,
             service_client_id: "reservation".into(),
             service_client_secret: None,
             crash_after: None,
@@ -172,6 +191,7 @@ impl Application {
     /// they are fetched when the first token arrives), and gets service tokens
     /// from it with the configured client credentials.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        settings::check(&config)?;
         let clock: SharedClock = Arc::new(SystemClock);
         let keys = Arc::new(KeyRing::connect(&config.auth).await?);
         if config.service_client_secret.is_none() {
@@ -197,6 +217,7 @@ impl Application {
     /// As [`Application::build`], with the clock, the keys that verify incoming
     /// tokens, and the source of the outgoing service token given.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        settings::check(&config)?;
         let migrations = Migrations {
             sqlite: &SQLITE_MIGRATIONS,
             postgres: &POSTGRES_MIGRATIONS,
@@ -212,10 +233,15 @@ impl Application {
         let settings = saga::Settings {
             lease: config.lease,
             call_timeout: config.call_timeout,
+            min_hold_ttl_at_pivot: config.min_hold_ttl_at_pivot,
             crash_after: config.crash_after,
         };
         let saga = saga::Saga::new(store.clone(), clients, deps.clock.clone(), settings);
-        let recovery = Recovery::new(saga.clone(), deps.clock.clone());
+        let recovery = Recovery::new(
+            saga.clone(),
+            deps.clock.clone(),
+            usize::from(config.recovery_concurrency),
+        );
         let listener = TcpListener::bind(config.listen).await?;
         let auth = Authenticate::new(deps.keys, config.auth.expectations(), deps.clock);
         Ok(Self {

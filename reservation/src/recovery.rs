@@ -3,10 +3,15 @@
 //! and drives it to a terminal state — HOLDING and COMPENSATING to FAILED (every
 //! hold released), CONFIRMING to CONFIRMED, CANCELLING to CANCELLED. A saga
 //! whose service is still unreachable is left for the next pass.
+//!
+//! A pass drives up to `concurrency` sagas at once, those past the pivot
+//! first, so that a dependency that answers slowly or not at all (each stuck
+//! saga costing up to a call timeout) does not make the backlog outlive the holds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use travel::SharedClock;
 
 use crate::domain::Step;
@@ -30,15 +35,18 @@ pub struct Pass {
 pub struct Recovery {
     saga: Saga,
     clock: SharedClock,
+    /// Most sagas one pass drives at the same time.
+    concurrency: usize,
     one_at_a_time: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Recovery {
-    /// Recovery over `saga`'s reservations.
-    pub fn new(saga: Saga, clock: SharedClock) -> Self {
+    /// Recovery over `saga`'s reservations, driving up to `concurrency` at once.
+    pub fn new(saga: Saga, clock: SharedClock, concurrency: usize) -> Self {
         Self {
             saga,
             clock,
+            concurrency: concurrency.max(1),
             one_at_a_time: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -46,10 +54,17 @@ impl Recovery {
     /// One pass over every unfinished saga whose lease has run out.
     pub async fn run_once(&self) -> Result<Pass, Error> {
         let _one = self.one_at_a_time.lock().await;
+        let due = self.saga.store().unfinished(self.clock.now(), BATCH).await?;
+        // Started in the order of the query (CONFIRMING first), `concurrency` at a time.
+        let mut driven = futures::stream::iter(due)
+            .map(|reservation| async move {
+                let id = reservation.id.clone();
+                (id, self.saga.recover(reservation).await)
+            })
+            .buffer_unordered(self.concurrency);
         let mut pass = Pass::default();
-        for reservation in self.saga.store().unfinished(self.clock.now(), BATCH).await? {
-            let id = reservation.id.clone();
-            match self.saga.recover(reservation).await {
+        while let Some((id, outcome)) = driven.next().await {
+            match outcome {
                 Ok(Some(r)) if r.step == Step::Done => pass.finished += 1,
                 Ok(Some(_)) => pass.left += 1,
                 Ok(None) => {}

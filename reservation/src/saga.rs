@@ -10,10 +10,12 @@
 //! Hold TTL versus recovery: after the pivot only the call that made it (for at
 //! most its budget, 20 s by default) or a recovery pass (one takes a saga over
 //! at most lease + interval after it was last driven, 60 s + 5 s by default)
-//! confirms the holds, retrying on every pass. The services keep a hold for 15
-//! minutes, far longer, so a hold does not expire between the pivot and its
-//! confirm unless a service stays unreachable for that long; if it does, the
-//! confirm is refused and the saga compensates to FAILED.
+//! confirms the holds, retrying on every pass. So the saga pivots only if both
+//! holds (their `expires_at`, as the services returned it, is kept) have at
+//! least `min_hold_ttl_at_pivot` left (5 minutes by default, which start-up
+//! checks is above lease + interval + a call timeout); if not, it compensates
+//! and the reservation ends FAILED with that reason. A hold then expires after
+//! the pivot only if a service stays unreachable for longer than that.
 
 use std::time::Duration;
 
@@ -21,13 +23,17 @@ use travel::SharedClock;
 use travel::deadline::Deadline;
 use travel::types::{HoldId, Money};
 
-use crate::clients::{Clients, Outcome, Retry, jitter};
+use crate::clients::{Clients, Held, Outcome, Retry, jitter};
 use crate::domain::{self, Checkout, CrashPoint, FlightBooking, Reservation, State, Step};
 use crate::error::Error;
 use crate::store::{Lease, Part, Store, Transition};
 
 /// How often a caller waiting for a checkout driven by another call re-reads it.
 const POLL: Duration = Duration::from_millis(50);
+
+/// Most HoldSeats retries of a bundle that holds its rooms and was refused
+/// seats while other sagas hold seats on the flight (about 2 s of backoff).
+pub const SEAT_RETRIES: u32 = 20;
 
 /// The saga's settings.
 #[derive(Debug, Clone)]
@@ -37,6 +43,8 @@ pub struct Settings {
     /// Longest a single outgoing call may take; also the budget of compensation
     /// and of one recovery step, which have no caller's deadline.
     pub call_timeout: Duration,
+    /// Least time both holds must have left for the saga to pass the pivot.
+    pub min_hold_ttl_at_pivot: Duration,
     /// Test seam: stop dead right after persisting this step. `None` in production.
     pub crash_after: Option<CrashPoint>,
 }
@@ -105,6 +113,10 @@ impl Saga {
     /// Checks out for `user_id`, by `deadline`: a new reservation driven to
     /// CONFIRMED or FAILED, or the reservation this user's request id made before.
     pub async fn checkout(&self, user_id: &str, checkout: Checkout, deadline: Deadline) -> Result<Reservation, Error> {
+        // Refused before anything is held (the flight service refuses departed flights itself).
+        if checkout.starts_before(self.clock.now().date()) {
+            return Err(Error::StayInPast);
+        }
         let owner = new_owner();
         let id = uuid::Uuid::now_v7().to_string();
         let (reservation, created) = self
@@ -286,10 +298,23 @@ impl Saga {
             return Ok((Next::Move(Move::compensate(why.clone())), Some(why)));
         }
         self.crash_at(CrashPoint::Held)?;
-        let price = |o: &Option<Outcome<Money>>| match o {
-            Some(Outcome::Done(m)) => Some(*m),
+        let held = |o: &Option<Outcome<Held>>| match o {
+            Some(Outcome::Done(h)) => Some(*h),
             _ => None,
         };
+        let now = self.clock.now();
+        let min = self.settings.min_hold_ttl_at_pivot;
+        for (part, outcome) in &parts {
+            if let Some(h) = held(outcome)
+                && !domain::lasts(h.expires, now, min)
+            {
+                tracing::warn!(reservation = %r.id, part, "a hold would expire too soon after the pivot; compensating");
+                let why =
+                    format!("the {part} hold would expire too soon to be sure it is confirmed; nothing was booked");
+                return Ok((Next::Move(Move::compensate(why)), None));
+            }
+        }
+        let price = |o: &Option<Outcome<Held>>| held(o).map(|h| h.price);
         Ok(match domain::total(price(&parts[0].1), price(&parts[1].1)) {
             Ok(_) => (
                 Next::Move(Move {
@@ -305,10 +330,10 @@ impl Saga {
     }
 
     /// A bundle that holds its room but was refused seats for lack of them
-    /// retries the seats while other sagas on the same flight are still in
-    /// flux (holding or compensating, and so perhaps about to give seats back),
-    /// and once more after they settle. Only this way round: a bundle holding
-    /// seats but refused rooms gives its seats up at once, and a bundle waiting
+    /// retries the seats — at most [`SEAT_RETRIES`] times in all — while other
+    /// sagas on the same flight really hold seats they may give back (see
+    /// `Store::seats_in_flux`), and once more after they settle. Only this way
+    /// round: a bundle holding seats but refused rooms gives its seats up at once, and a bundle waiting
     /// like this one is not waited for. The rooms thus take precedence, as in a
     /// fixed lock order, so bundles racing for the last seats and rooms cannot
     /// each sit on what the other needs and all fail: as many bundles confirm
@@ -319,14 +344,16 @@ impl Saga {
         r: &Reservation,
         flight: &FlightBooking,
         deadline: Deadline,
-    ) -> Result<Outcome<Money>, Error> {
+    ) -> Result<Outcome<Held>, Error> {
         let mut pause = Duration::from_millis(10);
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             let in_flux = self.store.seats_in_flux(&flight.flight_id, &r.id).await?;
             let outcome = self.clients.hold_seats(flight, deadline).await;
             self.record(r, Part::Flight, &outcome).await?;
             let still_sold_out = matches!(&outcome, Outcome::Refused(refusal) if refusal.sold_out);
-            if !still_sold_out || !in_flux || deadline.remaining() <= pause {
+            if !still_sold_out || !in_flux || attempt >= SEAT_RETRIES || deadline.remaining() <= pause {
                 return Ok(outcome);
             }
             tokio::time::sleep(jitter(pause)).await;
@@ -334,10 +361,10 @@ impl Saga {
         }
     }
 
-    /// Records the price of a hold just taken.
-    async fn record(&self, r: &Reservation, part: Part, outcome: &Outcome<Money>) -> Result<(), Error> {
-        if let Outcome::Done(price) = outcome {
-            self.store.record_price(&r.id, part, *price, self.clock.now()).await?;
+    /// Records the price and expiry of a hold just taken.
+    async fn record(&self, r: &Reservation, part: Part, outcome: &Outcome<Held>) -> Result<(), Error> {
+        if let Outcome::Done(held) = outcome {
+            self.store.record_hold(&r.id, part, *held, self.clock.now()).await?;
         }
         Ok(())
     }

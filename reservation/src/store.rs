@@ -7,10 +7,11 @@
 //! actor whose update matches nothing has lost the saga to another and stops.
 
 use sqlx::FromRow;
-use travel::db::Database;
+use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, date, money};
 use travel::types::{HoldId, Instant, Money};
 
+use crate::clients::Held;
 use crate::domain::{Checkout, FlightBooking, HotelBooking, Reservation, State, Step};
 use crate::error::Error;
 
@@ -76,11 +77,24 @@ struct Row {
     failure_reason: Option<String>,
     created_ms: i64,
     updated_ms: i64,
+    flight_hold_expires_ms: Option<i64>,
+    hotel_hold_expires_ms: Option<i64>,
 }
+
+/// The unfinished sagas whose lease ran out by `$1`, at most `$2` of them:
+/// those past the pivot first (their holds must be confirmed before they
+/// expire), then cancellations, then compensations; within a step, the
+/// longest-waiting first. `step <> 'DONE'` is the predicate of the partial
+/// index `reservations_unfinished_sagas`, spelled the same so that both
+/// databases' planners read that index and nothing else.
+const UNFINISHED: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
+     ORDER BY CASE step WHEN 'CONFIRMING' THEN 0 WHEN 'CANCELLING' THEN 1 WHEN 'COMPENSATING' THEN 2 ELSE 3 END, \
+     lease_until_ms, created_ms, id LIMIT $2";
 
 const COLUMNS: &str = "SELECT id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
      flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
-     hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms \
+     hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
+     flight_hold_expires_ms, hotel_hold_expires_ms \
      FROM reservations";
 
 impl Store {
@@ -184,21 +198,23 @@ impl Store {
         rows.into_iter().map(Row::into_domain).collect()
     }
 
-    /// Records the price a service gave a part's hold, while the saga is holding.
-    pub async fn record_price(&self, id: &str, part: Part, price: Money, now: Instant) -> Result<(), Error> {
+    /// Records the price a service gave a part's hold, and when the hold
+    /// expires, while the saga is holding.
+    pub async fn record_hold(&self, id: &str, part: Part, held: Held, now: Instant) -> Result<(), Error> {
         let sql = match part {
             Part::Flight => {
-                "UPDATE reservations SET flight_price_minor = $1, flight_currency = $2, updated_ms = $3 \
-                 WHERE id = $4 AND step = 'HOLDING'"
+                "UPDATE reservations SET flight_price_minor = $1, flight_currency = $2, flight_hold_expires_ms = $3, \
+                 updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
             }
             Part::Hotel => {
-                "UPDATE reservations SET hotel_price_minor = $1, hotel_currency = $2, updated_ms = $3 \
-                 WHERE id = $4 AND step = 'HOLDING'"
+                "UPDATE reservations SET hotel_price_minor = $1, hotel_currency = $2, hotel_hold_expires_ms = $3, \
+                 updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
             }
         };
         sqlx::query(sql)
-            .bind(price.amount_minor)
-            .bind(price.currency.as_str())
+            .bind(held.price.amount_minor)
+            .bind(held.price.currency.as_str())
+            .bind(held.expires.unix_millis())
             .bind(now.unix_millis())
             .bind(id)
             .execute(self.db.pool())
@@ -285,14 +301,15 @@ impl Store {
         Ok(())
     }
 
-    /// True when a saga other than `except` on `flight_id` may still give seats
-    /// back: it is holding or compensating, and is not itself a bundle that
-    /// holds its room and waits for seats (see `Saga::wait_for_seats`).
+    /// True when a saga other than `except` on `flight_id` really holds seats
+    /// it may give back: its seat hold was taken (its price is recorded) and it
+    /// has not passed the pivot or finished releasing (HOLDING or COMPENSATING).
+    /// A saga that holds no seats — refused, not yet answered, or a bundle
+    /// waiting for seats itself (see `Saga::wait_for_seats`) — does not count.
     pub async fn seats_in_flux(&self, flight_id: &str, except: &str) -> Result<bool, Error> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM reservations WHERE flight_id = $1 AND id <> $2 \
-             AND step IN ('HOLDING', 'COMPENSATING') \
-             AND NOT (hotel_price_minor IS NOT NULL AND flight_price_minor IS NULL)",
+             AND step IN ('HOLDING', 'COMPENSATING') AND flight_price_minor IS NOT NULL",
         )
         .bind(flight_id)
         .bind(except)
@@ -302,17 +319,47 @@ impl Store {
     }
 
     /// Up to `limit` reservations whose saga is unfinished and whose lease has
-    /// run out at `now`, the longest-waiting first.
+    /// run out at `now`: CONFIRMING first, then CANCELLING, then COMPENSATING
+    /// and HOLDING, each the longest-waiting first.
     pub async fn unfinished(&self, now: Instant, limit: u32) -> Result<Vec<Reservation>, Error> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{COLUMNS} WHERE step <> 'DONE' AND lease_until_ms <= $1 ORDER BY lease_until_ms, created_ms, id LIMIT $2"
-        ));
+        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {UNFINISHED}"));
         let rows: Vec<Row> = sqlx::query_as(sql)
             .bind(now.unix_millis())
             .bind(i64::from(limit))
             .fetch_all(self.db.pool())
             .await?;
         rows.into_iter().map(Row::into_domain).collect()
+    }
+
+    /// Test helper: the database's plan for the query of [`Store::unfinished`],
+    /// as text (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL with
+    /// sequential scans discouraged, as on a table too large to read whole).
+    #[doc(hidden)]
+    pub async fn explain_unfinished(&self) -> Result<String, Error> {
+        let mut tx = self.db.begin_write().await?;
+        let lines: Vec<String> = match self.db.dialect() {
+            Dialect::Sqlite => {
+                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {COLUMNS} {UNFINISHED}"));
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
+                    .bind(0_i64)
+                    .bind(100_i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            Dialect::Postgres => {
+                sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+                // EXPLAIN takes no parameters: the plan of the same statement with literals.
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN {COLUMNS} {}",
+                    UNFINISHED.replace("$1", "0").replace("$2", "100")
+                ));
+                let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut *tx).await?;
+                rows.into_iter().map(|r| r.0).collect()
+            }
+        };
+        tx.rollback().await?;
+        Ok(lines.join("\n"))
     }
 }
 
@@ -335,6 +382,7 @@ impl Row {
                 seats: count(seats, "seats")?,
                 hold_id: hold_id(self.flight_hold_id)?,
                 price: price(self.flight_price_minor, self.flight_currency)?,
+                hold_expires: self.flight_hold_expires_ms.map(Instant::from_unix_millis),
             }),
             _ => None,
         };
@@ -348,6 +396,7 @@ impl Row {
                 guests: count(self.guests.unwrap_or(-1), "guests")?,
                 hold_id: hold_id(self.hotel_hold_id)?,
                 price: price(self.hotel_price_minor, self.hotel_currency)?,
+                hold_expires: self.hotel_hold_expires_ms.map(Instant::from_unix_millis),
             }),
             _ => None,
         };

@@ -246,3 +246,32 @@ async fn a_bundle_priced_in_two_currencies_fails_and_nothing_stays_held() {
     assert_eq!(world.flight.inventory(&flight).await, (10, 0, 0));
     assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stay_that_starts_before_today_is_refused_before_anything_is_held() {
+    // Arrange: today (by the service's clock) is after the first night.
+    let world = World::start().await;
+    let room_type = world.hotel.create(5, "EUR").await;
+    let res = world.reservations().await;
+    let first_night = common::night_date(0).start().unix_millis();
+    let now = travel::Clock::now(&world.clock).unix_millis();
+    world.clock.advance(std::time::Duration::from_millis(
+        (first_night - now) as u64 + 86_400_000,
+    ));
+
+    // Act
+    let refused = checkout(&res.customer("user-a"), hotel_only("req-1", &room_type, 1, 2))
+        .await
+        .unwrap_err();
+
+    // Assert
+    use tonic_types::StatusExt;
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    let reason = refused.get_error_details().error_info().map(|i| i.reason.clone());
+    assert_eq!(reason.as_deref(), Some("STAY_IN_PAST"));
+    assert!(
+        res.store.list(None, None, 10).await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+    assert_eq!(world.hotel.inventory(&room_type, 0).await, (5, 0, 0), "nothing held");
+}

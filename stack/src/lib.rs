@@ -132,6 +132,7 @@ impl Stack {
             travel_reservation::Config::new(config.reservation_listen, sqlite_url(&config.data_dir, "reservation"));
         reservation_config.flight_url = format!("http://{}", dial(running.flight_addr));
         reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
+        reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
         reservation_config.service_client_secret = Some(config.service_client_secret.clone());

@@ -63,6 +63,12 @@ pub fn check_stay(check_in: Date, check_out: Date) -> Result<(), String> {
 }
 
 impl Checkout {
+    /// True when the hotel part's first night is before `today` (UTC): a stay
+    /// in the past cannot be booked.
+    pub fn starts_before(&self, today: Date) -> bool {
+        self.hotel.as_ref().is_some_and(|h| h.check_in < today)
+    }
+
     /// A fingerprint of everything but the request id.
     pub fn fingerprint(&self) -> String {
         let flight = self
@@ -109,6 +115,22 @@ mod tests {
         assert!(check_stay(date("2030-03-01"), date("2030-03-01")).is_err());
         assert!(check_stay(date("2030-03-01"), date("2030-03-31")).is_ok());
         assert!(check_stay(date("2030-03-01"), date("2030-04-01")).is_err());
+    }
+
+    #[test]
+    fn a_stay_starting_before_today_is_in_the_past() {
+        let mut c = checkout(1);
+        assert!(!c.starts_before(date("2030-03-02")), "no hotel part");
+        c.hotel = Some(HotelPart {
+            hotel_id: "h1".into(),
+            room_type_id: "rt1".into(),
+            check_in: date("2030-03-01"),
+            check_out: date("2030-03-03"),
+            rooms: 1,
+            guests: 1,
+        });
+        assert!(c.starts_before(date("2030-03-02")));
+        assert!(!c.starts_before(date("2030-03-01")), "checking in today is fine");
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub struct FlightBooking {
     pub hold_id: HoldId,
     /// As priced by the flight service when the hold was taken.
     pub price: Option<Money>,
+    /// When the seat hold expires unless confirmed, as the flight service said.
+    pub hold_expires: Option<Instant>,
 }
 
 /// The hotel part of a reservation.
@@ -111,6 +113,8 @@ pub struct HotelBooking {
     pub hold_id: HoldId,
     /// As priced by the hotel service when the hold was taken.
     pub price: Option<Money>,
+    /// When the room hold expires unless confirmed, as the hotel service said.
+    pub hold_expires: Option<Instant>,
 }
 
 /// A reservation as stored.
@@ -146,6 +150,13 @@ pub fn flight_hold_id(reservation_id: &str) -> Result<HoldId, &'static str> {
 /// The hold id of a reservation's hotel part.
 pub fn hotel_hold_id(reservation_id: &str) -> Result<HoldId, &'static str> {
     HoldId::parse(&format!("{reservation_id}-hotel"))
+}
+
+/// True when a hold that `expires` still has at least `min` left at `now`:
+/// the condition for passing the pivot on it.
+pub fn lasts(expires: Instant, now: Instant, min: std::time::Duration) -> bool {
+    let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
+    expires.unix_millis().saturating_sub(now.unix_millis()) >= min_ms
 }
 
 /// The total of a reservation from the prices the services returned: exact
@@ -205,6 +216,15 @@ mod tests {
         let id = "0190f5b2-7c1e-7a3b-9d4e-123456789abc";
         assert_eq!(flight_hold_id(id).unwrap().as_str(), format!("{id}-flight"));
         assert_eq!(hotel_hold_id(id).unwrap().as_str(), format!("{id}-hotel"));
+    }
+
+    #[test]
+    fn a_hold_lasts_only_with_the_minimum_left() {
+        let now = Instant::from_unix_millis(1_000_000);
+        let min = std::time::Duration::from_secs(60);
+        assert!(lasts(Instant::from_unix_millis(1_060_000), now, min));
+        assert!(!lasts(Instant::from_unix_millis(1_059_999), now, min));
+        assert!(!lasts(Instant::from_unix_millis(0), now, min), "expired");
     }
 
     #[test]

@@ -137,9 +137,14 @@ impl World {
     /// Starts the flight and hotel services; the reservation service is started
     /// with [`World::reservations`].
     pub async fn start() -> Self {
+        Self::start_with_hold_ttl(Duration::from_secs(15 * 60)).await
+    }
+
+    /// As [`World::start`], with the flight and hotel services keeping holds for `hold_ttl`.
+    pub async fn start_with_hold_ttl(hold_ttl: Duration) -> Self {
         Self {
-            flight: start_flight().await,
-            hotel: start_hotel().await,
+            flight: start_flight(hold_ttl).await,
+            hotel: start_hotel(hold_ttl).await,
             clock: manual_clock(),
             db: TestDatabase::new("reservation").await,
         }
@@ -157,7 +162,9 @@ impl World {
         config.flight_url = self.flight.url.clone();
         config.hotel_url = self.hotel.url.clone();
         config.lease = LEASE;
-        config.recovery_interval = Duration::from_secs(3600); // tests recover explicitly
+        config.recovery_interval = Duration::from_secs(600); // tests recover explicitly
+        // At least lease + recovery interval + call timeout, as start-up checks.
+        config.min_hold_ttl_at_pivot = Duration::from_secs(12 * 60);
         adjust(&mut config);
         let service_token = sign_token(&test_key(), self.clock.now(), Role::Service, 86_400);
         let deps = Deps {
@@ -196,9 +203,10 @@ impl World {
     }
 }
 
-async fn start_flight() -> Flight {
+async fn start_flight(hold_ttl: Duration) -> Flight {
     let db = TestDatabase::new("flight").await;
     let mut config = travel_flight::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+    config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
     let app = travel_flight::Application::build_with(config, Arc::new(clock.clone()), keys())
@@ -223,9 +231,10 @@ async fn start_flight() -> Flight {
     }
 }
 
-async fn start_hotel() -> Hotel {
+async fn start_hotel(hold_ttl: Duration) -> Hotel {
     let db = TestDatabase::new("hotel").await;
     let mut config = travel_hotel::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
+    config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
     let app = travel_hotel::Application::build_with(config, Arc::new(clock.clone()), keys())

@@ -75,12 +75,33 @@ pub struct StackConfig {
 #[derive(Debug)]
 pub struct Stack;
 
+/// Test seams of the stack; `Seams::default()` is the real wiring.
+#[derive(Default)]
+pub struct Seams {
+    /// Maps the flight service's address to the one the reservation service
+    /// dials for it: a test puts a proxy there, to hold calls in flight.
+    pub flight_route: Option<Box<dyn FnOnce(SocketAddr) -> SocketAddr + Send>>,
+}
+
+impl std::fmt::Debug for Seams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seams")
+            .field("flight_route", &self.flight_route.is_some())
+            .finish()
+    }
+}
+
 impl Stack {
     /// Opens the databases and starts every service — auth first, since the
     /// others fetch its signing keys at start-up — then loads the demo catalog
     /// if this data directory has none yet, through the admin path. Every
     /// service is serving when this returns.
     pub async fn start(config: &StackConfig) -> anyhow::Result<RunningStack> {
+        Self::start_with(config, Seams::default()).await
+    }
+
+    /// As [`Stack::start`], with test seams.
+    pub async fn start_with(config: &StackConfig, seams: Seams) -> anyhow::Result<RunningStack> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
         let mut running = RunningStack::new();
@@ -130,7 +151,8 @@ impl Stack {
 
         let mut reservation_config =
             travel_reservation::Config::new(config.reservation_listen, sqlite_url(&config.data_dir, "reservation"));
-        reservation_config.flight_url = format!("http://{}", dial(running.flight_addr));
+        let flight_route = seams.flight_route.unwrap_or_else(|| Box::new(|addr| addr));
+        reservation_config.flight_url = format!("http://{}", flight_route(dial(running.flight_addr)));
         reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();

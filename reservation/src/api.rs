@@ -14,6 +14,7 @@ use travel::token::Role;
 
 use crate::convert;
 use crate::domain::{Checkout, Reservation};
+use crate::drain::Drain;
 use crate::error::Error;
 use crate::saga::Saga;
 
@@ -26,21 +27,34 @@ const GRACE: Duration = Duration::from_millis(250);
 pub struct ReservationApi {
     saga: Saga,
     checkout_timeout: Duration,
+    drain: Drain,
 }
 
 impl ReservationApi {
     /// A service driving checkouts with `saga`, each within `checkout_timeout`
     /// unless the caller's deadline is shorter.
     pub fn new(saga: Saga, checkout_timeout: Duration) -> Self {
-        Self { saga, checkout_timeout }
+        Self {
+            saga,
+            checkout_timeout,
+            drain: Drain::new(),
+        }
     }
 
-    /// Runs `work` on its own task and waits for it until `deadline` (plus a grace).
-    async fn detached<F>(deadline: Deadline, work: F) -> Result<Reservation, Error>
+    /// Runs its sagas under `drain`, which refuses new ones once the service stops.
+    pub fn draining_with(mut self, drain: Drain) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Runs `work` on its own task and waits for it until `deadline` (plus a
+    /// grace); UNAVAILABLE without starting it if the service is stopping.
+    async fn detached<F, T>(&self, deadline: Deadline, work: F) -> Result<T, Error>
     where
-        F: Future<Output = Result<Reservation, Error>> + Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
     {
-        let task = tokio::spawn(work);
+        let task = self.drain.spawn(work)?;
         match tokio::time::timeout_at(deadline.instant() + GRACE, task).await {
             Ok(joined) => joined?,
             Err(_) => Err(Error::DeadlineExceeded(
@@ -90,10 +104,11 @@ impl ReservationService for ReservationApi {
         let deadline = Deadline::of_request(&request, self.checkout_timeout);
         let checkout = Checkout::try_from(request.into_inner()).map_err(Error::from)?;
         let saga = self.saga.clone();
-        let reservation = Self::detached(deadline, async move {
-            saga.checkout(&caller.user_id, checkout, deadline).await
-        })
-        .await?;
+        let reservation = self
+            .detached(deadline, async move {
+                saga.checkout(&caller.user_id, checkout, deadline).await
+            })
+            .await?;
         Ok(Response::new(pb::CheckoutResponse {
             reservation: Some(reservation.into()),
         }))
@@ -140,7 +155,9 @@ impl ReservationService for ReservationApi {
         let id = convert::reservation_id(&request.into_inner().id).map_err(Error::from)?;
         let reservation = self.visible(&caller, &id).await?;
         let saga = self.saga.clone();
-        let reservation = Self::detached(deadline, async move { saga.cancel(reservation, deadline).await }).await?;
+        let reservation = self
+            .detached(deadline, async move { saga.cancel(reservation, deadline).await })
+            .await?;
         Ok(Response::new(pb::CancelReservationResponse {
             reservation: Some(reservation.into()),
         }))

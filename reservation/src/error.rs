@@ -33,6 +33,9 @@ pub enum Error {
     /// and what became of the reservation.
     #[error("{0}")]
     Unavailable(String),
+    /// The service is stopping: it finishes the sagas in flight but starts no new one.
+    #[error("the reservation service is shutting down; retry shortly (the same request_id makes a retry safe)")]
+    ShuttingDown,
     /// The call's deadline passed before the saga finished.
     #[error("{0}")]
     DeadlineExceeded(String),
@@ -66,7 +69,7 @@ impl From<Error> for Status {
             Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotCancellable { .. } => Status::failed_precondition(message),
             Error::ServiceAccount => Status::permission_denied(message),
-            Error::Unavailable(_) | Error::Crashed => Status::unavailable(message),
+            Error::Unavailable(_) | Error::Crashed | Error::ShuttingDown => Status::unavailable(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Store(cause) => travel::error::internal("reservation store failed", &cause),
             Error::Task(cause) => travel::error::internal("reservation saga task failed", &cause),

@@ -264,7 +264,10 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     while !stopping(reservation).await {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut late = customer.clone();
+    // A new client (a fresh connection): on the connections open before the
+    // stop, which the server closes with GOAWAY, tonic answers new calls with
+    // INTERNAL "h2 protocol error" until they have drained.
+    let mut late = ReservationServiceClient::with_interceptor(lazy(reservation), Bearer::new(Some(&customer_token)));
     let mut late_request = tonic::Request::new(pb::CheckoutRequest {
         request_id: "after-the-stop".into(),
         flight: Some(pb::FlightSelection {

@@ -12,6 +12,7 @@ use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_server::ReservationService;
 use travel::token::Role;
 
+use crate::admin;
 use crate::convert;
 use crate::domain::{Checkout, Reservation};
 use crate::drain::Drain;
@@ -160,6 +161,42 @@ impl ReservationService for ReservationApi {
             .await?;
         Ok(Response::new(pb::CancelReservationResponse {
             reservation: Some(reservation.into()),
+        }))
+    }
+
+    async fn list_unfinished_reservations(
+        &self,
+        request: Request<pb::ListUnfinishedReservationsRequest>,
+    ) -> Reply<pb::ListUnfinishedReservationsResponse> {
+        check(&request, Requirement::Admin)?;
+        let (size, after) = convert::unfinished_page(request.get_ref()).map_err(Error::from)?;
+        let mut sagas = self.saga.store().unfinished_sagas(after, size + 1).await?;
+        let next_page_token = if sagas.len() > size as usize {
+            sagas.truncate(size as usize);
+            sagas.last().map(convert::next_unfinished_token).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListUnfinishedReservationsResponse {
+            sagas: sagas.into_iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn drive_reservation(
+        &self,
+        request: Request<pb::DriveReservationRequest>,
+    ) -> Reply<pb::DriveReservationResponse> {
+        check(&request, Requirement::Admin)?;
+        let deadline = Deadline::of_request(&request, self.checkout_timeout);
+        let (id, action) = convert::drive(request.get_ref()).map_err(Error::from)?;
+        let status = self.saga.store().saga(&id).await?;
+        let saga = self.saga.clone();
+        let driven = self
+            .detached(deadline, async move { admin::drive(&saga, status, action).await })
+            .await?;
+        Ok(Response::new(pb::DriveReservationResponse {
+            saga: Some(driven.into()),
         }))
     }
 }

@@ -26,6 +26,25 @@ pub enum Error {
         /// Its state.
         state: &'static str,
     },
+    /// An operator's drive that the saga's step does not allow.
+    #[error("reservation `{id}` {why}")]
+    NotDrivable {
+        /// The reservation.
+        id: String,
+        /// Why not, in words for the operator.
+        why: &'static str,
+    },
+    /// An operator's drive of a saga that a driver holds right now.
+    #[error(
+        "reservation `{id}` is being driven right now (by the call that started it or by a recovery pass), \
+         its lease runs until {until}; retry after that"
+    )]
+    Leased {
+        /// The reservation.
+        id: String,
+        /// When the lease runs out (RFC 3339).
+        until: String,
+    },
     /// Service accounts do not book.
     #[error("service accounts cannot make or see reservations")]
     ServiceAccount,
@@ -67,7 +86,9 @@ impl From<Error> for Status {
             Error::Invalid(v) => v.into(),
             Error::NotFound(_) => Status::not_found(message),
             Error::RequestIdReused(_) => Status::already_exists(message),
-            Error::NotCancellable { .. } => Status::failed_precondition(message),
+            Error::NotCancellable { .. } | Error::NotDrivable { .. } | Error::Leased { .. } => {
+                Status::failed_precondition(message)
+            }
             Error::ServiceAccount => Status::permission_denied(message),
             Error::Unavailable(_) | Error::Crashed | Error::ShuttingDown => Status::unavailable(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),

@@ -4,6 +4,7 @@
 //! service from its `Config` for the binary, the local stack and the tests alike.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod clients;
 pub mod convert;

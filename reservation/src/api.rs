@@ -2,6 +2,7 @@
 //! hands checkouts and cancellations to the saga. The saga runs on a task of
 //! its own, so that a caller who goes away (its deadline passed, its connection
 //! dropped) does not stop a saga halfway: it finishes, or recovery finishes it.
+//! The admin RPCs list unfinished sagas and drive one now (see `admin`).
 
 use std::time::Duration;
 

@@ -63,3 +63,34 @@ impl Drain {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn once_the_stop_began_no_saga_starts_and_those_running_are_waited_for() {
+        // Arrange: one saga running, held until `finish` is sent.
+        let drain = Drain::new();
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let running = drain
+            .spawn(async move {
+                let _ = finished.await;
+            })
+            .expect("starts before the stop");
+
+        // Act
+        drain.begin();
+        let late = drain.spawn(async {});
+        let waiting = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.sagas_finished(Duration::from_secs(3600)).await }
+        });
+        let _ = finish.send(());
+
+        // Assert
+        assert!(matches!(late, Err(Error::ShuttingDown)), "{late:?}");
+        waiting.await.expect("waited for the running saga");
+        assert!(running.is_finished());
+    }
+}

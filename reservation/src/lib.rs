@@ -253,7 +253,8 @@ impl Application {
 
     /// Serves until `shutdown` resolves, with a recovery pass at start-up and
     /// then every recovery interval in the background. Once `shutdown`
-    /// resolves, new checkouts and cancellations are refused with UNAVAILABLE,
+    /// resolves, new checkouts, cancellations and operator drives are refused
+    /// with UNAVAILABLE,
     /// and the calls and sagas in flight get the drain timeout to finish
     /// (the flight and hotel services must still serve meanwhile) before the
     /// database is closed.

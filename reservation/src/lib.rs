@@ -254,10 +254,9 @@ impl Application {
     /// Serves until `shutdown` resolves, with a recovery pass at start-up and
     /// then every recovery interval in the background. Once `shutdown`
     /// resolves, new checkouts, cancellations and operator drives are refused
-    /// with UNAVAILABLE,
-    /// and the calls and sagas in flight get the drain timeout to finish
-    /// (the flight and hotel services must still serve meanwhile) before the
-    /// database is closed.
+    /// with UNAVAILABLE, and the calls and sagas in flight get the drain
+    /// timeout to finish (the flight and hotel services must still serve
+    /// meanwhile) before the database is closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let recovery = tokio::spawn(self.recovery.clone().run(self.config.recovery_interval));
         let drain = drain::Drain::new();

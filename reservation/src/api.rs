@@ -2,6 +2,7 @@
 //! hands checkouts and cancellations to the saga. The saga runs on a task of
 //! its own, so that a caller who goes away (its deadline passed, its connection
 //! dropped) does not stop a saga halfway: it finishes, or recovery finishes it.
+//! The admin RPCs list unfinished sagas and drive one now (see `admin`).
 
 use std::time::Duration;
 
@@ -12,8 +13,10 @@ use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_server::ReservationService;
 use travel::token::Role;
 
+use crate::admin;
 use crate::convert;
 use crate::domain::{Checkout, Reservation};
+use crate::drain::Drain;
 use crate::error::Error;
 use crate::saga::Saga;
 
@@ -26,21 +29,34 @@ const GRACE: Duration = Duration::from_millis(250);
 pub struct ReservationApi {
     saga: Saga,
     checkout_timeout: Duration,
+    drain: Drain,
 }
 
 impl ReservationApi {
     /// A service driving checkouts with `saga`, each within `checkout_timeout`
     /// unless the caller's deadline is shorter.
     pub fn new(saga: Saga, checkout_timeout: Duration) -> Self {
-        Self { saga, checkout_timeout }
+        Self {
+            saga,
+            checkout_timeout,
+            drain: Drain::new(),
+        }
     }
 
-    /// Runs `work` on its own task and waits for it until `deadline` (plus a grace).
-    async fn detached<F>(deadline: Deadline, work: F) -> Result<Reservation, Error>
+    /// Runs its sagas under `drain`, which refuses new ones once the service stops.
+    pub fn draining_with(mut self, drain: Drain) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Runs `work` on its own task and waits for it until `deadline` (plus a
+    /// grace); UNAVAILABLE without starting it if the service is stopping.
+    async fn detached<F, T>(&self, deadline: Deadline, work: F) -> Result<T, Error>
     where
-        F: Future<Output = Result<Reservation, Error>> + Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
     {
-        let task = tokio::spawn(work);
+        let task = self.drain.spawn(work)?;
         match tokio::time::timeout_at(deadline.instant() + GRACE, task).await {
             Ok(joined) => joined?,
             Err(_) => Err(Error::DeadlineExceeded(
@@ -90,10 +106,11 @@ impl ReservationService for ReservationApi {
         let deadline = Deadline::of_request(&request, self.checkout_timeout);
         let checkout = Checkout::try_from(request.into_inner()).map_err(Error::from)?;
         let saga = self.saga.clone();
-        let reservation = Self::detached(deadline, async move {
-            saga.checkout(&caller.user_id, checkout, deadline).await
-        })
-        .await?;
+        let reservation = self
+            .detached(deadline, async move {
+                saga.checkout(&caller.user_id, checkout, deadline).await
+            })
+            .await?;
         Ok(Response::new(pb::CheckoutResponse {
             reservation: Some(reservation.into()),
         }))
@@ -140,9 +157,47 @@ impl ReservationService for ReservationApi {
         let id = convert::reservation_id(&request.into_inner().id).map_err(Error::from)?;
         let reservation = self.visible(&caller, &id).await?;
         let saga = self.saga.clone();
-        let reservation = Self::detached(deadline, async move { saga.cancel(reservation, deadline).await }).await?;
+        let reservation = self
+            .detached(deadline, async move { saga.cancel(reservation, deadline).await })
+            .await?;
         Ok(Response::new(pb::CancelReservationResponse {
             reservation: Some(reservation.into()),
+        }))
+    }
+
+    async fn list_unfinished_reservations(
+        &self,
+        request: Request<pb::ListUnfinishedReservationsRequest>,
+    ) -> Reply<pb::ListUnfinishedReservationsResponse> {
+        check(&request, Requirement::Admin)?;
+        let (size, after) = convert::unfinished_page(request.get_ref()).map_err(Error::from)?;
+        let mut sagas = self.saga.store().unfinished_sagas(after, size + 1).await?;
+        let next_page_token = if sagas.len() > size as usize {
+            sagas.truncate(size as usize);
+            sagas.last().map(convert::next_unfinished_token).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListUnfinishedReservationsResponse {
+            sagas: sagas.into_iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn drive_reservation(
+        &self,
+        request: Request<pb::DriveReservationRequest>,
+    ) -> Reply<pb::DriveReservationResponse> {
+        check(&request, Requirement::Admin)?;
+        let deadline = Deadline::of_request(&request, self.checkout_timeout);
+        let (id, action) = convert::drive(request.get_ref()).map_err(Error::from)?;
+        let status = self.saga.store().saga(&id).await?;
+        let saga = self.saga.clone();
+        let driven = self
+            .detached(deadline, async move { admin::drive(&saga, status, action).await })
+            .await?;
+        Ok(Response::new(pb::DriveReservationResponse {
+            saga: Some(driven.into()),
         }))
     }
 }

@@ -7,8 +7,10 @@ use travel::page;
 use travel::pb::reservation::v1 as pb;
 use travel::types::{Date, RequestId, parse_count, parse_id};
 
+use crate::admin::Drive;
 use crate::domain::checkout::{MAX_GUESTS, MAX_ROOMS, MAX_SEATS, check_stay};
-use crate::domain::{Checkout, FlightPart, HotelPart, Reservation, State};
+use crate::domain::{Checkout, FlightPart, HotelPart, Reservation, State, Step};
+use crate::store::SagaStatus;
 
 impl TryFrom<pb::CheckoutRequest> for Checkout {
     type Error = Violations;
@@ -112,6 +114,86 @@ pub fn next_page_token(last: &Reservation, caller: &str) -> String {
         list_fingerprint(caller),
         &format!("{}|{}", last.created.unix_millis(), last.id),
     )
+}
+
+/// The fingerprint of ListUnfinishedReservations page tokens (one query for every admin).
+fn unfinished_fingerprint() -> u64 {
+    page::fingerprint(&["unfinished-reservations"])
+}
+
+/// Parses a ListUnfinishedReservations page: its size and where it starts (`(created_ms, id)`).
+pub fn unfinished_page(r: &pb::ListUnfinishedReservationsRequest) -> Result<(u32, Option<(i64, String)>), Violations> {
+    let mut v = Violations::new();
+    let size = v.check("page_size", page::page_size(r.page_size));
+    let after = v
+        .check(
+            "page_token",
+            page::decode_token(&r.page_token, unfinished_fingerprint()),
+        )
+        .flatten()
+        .map(|cursor| {
+            cursor
+                .split_once('|')
+                .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| Violations::one("page_token", "is not a page token returned by this query"))
+        })
+        .transpose()?;
+    v.clone().into_result()?;
+    size.map(|size| (size, after)).ok_or(v)
+}
+
+/// The token of the ListUnfinishedReservations page after `last`.
+pub fn next_unfinished_token(last: &SagaStatus) -> String {
+    let r = &last.reservation;
+    page::encode_token(
+        unfinished_fingerprint(),
+        &format!("{}|{}", r.created.unix_millis(), r.id),
+    )
+}
+
+/// Parses a DriveReservation request: the reservation id and the action.
+pub fn drive(r: &pb::DriveReservationRequest) -> Result<(String, Drive), Violations> {
+    let mut v = Violations::new();
+    let id = v.check("id", parse_id(&r.id));
+    let action = v.check(
+        "action",
+        match pb::DriveAction::try_from(r.action) {
+            Ok(pb::DriveAction::RetryForward) => Ok(Drive::RetryForward),
+            Ok(pb::DriveAction::Compensate) => Ok(Drive::Compensate),
+            _ => Err("must be DRIVE_ACTION_RETRY_FORWARD or DRIVE_ACTION_COMPENSATE"),
+        },
+    );
+    v.clone().into_result()?;
+    id.zip(action).ok_or(v)
+}
+
+impl From<Step> for pb::SagaStep {
+    fn from(s: Step) -> Self {
+        match s {
+            Step::Holding => Self::Holding,
+            Step::Compensating => Self::Compensating,
+            Step::Confirming => Self::Confirming,
+            Step::Cancelling => Self::Cancelling,
+            Step::Done => Self::Done,
+        }
+    }
+}
+
+impl From<SagaStatus> for pb::ReservationSaga {
+    fn from(s: SagaStatus) -> Self {
+        let step = pb::SagaStep::from(s.reservation.step);
+        let (last_error, last_error_time) = match s.last_error {
+            Some((why, at)) => (why, Some(at.into())),
+            None => (String::new(), None),
+        };
+        pb::ReservationSaga {
+            reservation: Some(s.reservation.into()),
+            step: step.into(),
+            lease_expire_time: Some(s.lease_until.into()),
+            last_error,
+            last_error_time,
+        }
+    }
 }
 
 impl From<State> for pb::ReservationState {

@@ -29,6 +29,25 @@ pub enum Error {
     /// The hotel stay's check-in is before today.
     #[error("the stay starts before today; choose a check_in of today or later")]
     StayInPast,
+    /// An operator's drive that the saga's step does not allow.
+    #[error("reservation `{id}` {why}")]
+    NotDrivable {
+        /// The reservation.
+        id: String,
+        /// Why not, in words for the operator.
+        why: &'static str,
+    },
+    /// An operator's drive of a saga that a driver holds right now.
+    #[error(
+        "reservation `{id}` is being driven right now (by the call that started it or by a recovery pass), \
+         its lease runs until {until}; retry after that"
+    )]
+    Leased {
+        /// The reservation.
+        id: String,
+        /// When the lease runs out (RFC 3339).
+        until: String,
+    },
     /// Service accounts do not book.
     #[error("service accounts cannot make or see reservations")]
     ServiceAccount,
@@ -36,6 +55,9 @@ pub enum Error {
     /// and what became of the reservation.
     #[error("{0}")]
     Unavailable(String),
+    /// The service is stopping: it finishes the sagas in flight but starts no new one.
+    #[error("the reservation service is shutting down; retry shortly (the same request_id makes a retry safe)")]
+    ShuttingDown,
     /// The call's deadline passed before the saga finished.
     #[error("{0}")]
     DeadlineExceeded(String),
@@ -67,14 +89,16 @@ impl From<Error> for Status {
             Error::Invalid(v) => v.into(),
             Error::NotFound(_) => Status::not_found(message),
             Error::RequestIdReused(_) => Status::already_exists(message),
-            Error::NotCancellable { .. } => Status::failed_precondition(message),
+            Error::NotCancellable { .. } | Error::NotDrivable { .. } | Error::Leased { .. } => {
+                Status::failed_precondition(message)
+            }
             Error::StayInPast => <Status as tonic_types::StatusExt>::with_error_details(
                 tonic::Code::FailedPrecondition,
                 message,
                 tonic_types::ErrorDetails::with_error_info("STAY_IN_PAST", "reservation.travel", []),
             ),
             Error::ServiceAccount => Status::permission_denied(message),
-            Error::Unavailable(_) | Error::Crashed => Status::unavailable(message),
+            Error::Unavailable(_) | Error::Crashed | Error::ShuttingDown => Status::unavailable(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Store(cause) => travel::error::internal("reservation store failed", &cause),
             Error::Task(cause) => travel::error::internal("reservation saga task failed", &cause),

@@ -4,10 +4,12 @@
 //! service from its `Config` for the binary, the local stack and the tests alike.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod clients;
 pub mod convert;
 pub mod domain;
+pub mod drain;
 pub mod error;
 pub mod recovery;
 pub mod saga;
@@ -276,10 +278,21 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, with a recovery pass at start-up and
-    /// then every recovery interval in the background.
+    /// then every recovery interval in the background. Once `shutdown`
+    /// resolves, new checkouts, cancellations and operator drives are refused
+    /// with UNAVAILABLE, and the calls and sagas in flight get the drain
+    /// timeout to finish (the flight and hotel services must still serve
+    /// meanwhile) before the database is closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let recovery = tokio::spawn(self.recovery.clone().run(self.config.recovery_interval));
-        let api = api::ReservationApi::new(self.saga, self.config.checkout_timeout);
+        let drain = drain::Drain::new();
+        let drain_timeout = self.config.server.drain_timeout;
+        let began = drain.clone();
+        let shutdown = async move {
+            shutdown.await;
+            began.begin();
+        };
+        let api = api::ReservationApi::new(self.saga, self.config.checkout_timeout).draining_with(drain.clone());
         let max = self.config.server.max_message_bytes;
         let service = ReservationServiceServer::new(api)
             .max_decoding_message_size(max)
@@ -294,6 +307,7 @@ impl Application {
             shutdown,
         )
         .await;
+        drain.sagas_finished(drain_timeout).await;
         recovery.abort();
         self.store.close().await;
         Ok(served?)

@@ -363,6 +363,90 @@ impl Store {
     }
 }
 
+/// A reservation with the state of its saga, as operators see it.
+#[derive(Debug, Clone)]
+pub struct SagaStatus {
+    /// The reservation.
+    pub reservation: Reservation,
+    /// Until when its current driver owns the saga.
+    pub lease_until: Instant,
+    /// Why a driver last stopped without finishing it, and when.
+    pub last_error: Option<(String, Instant)>,
+}
+
+#[derive(FromRow)]
+struct SagaRow {
+    #[sqlx(flatten)]
+    row: Row,
+    lease_until_ms: i64,
+    last_error: Option<String>,
+    last_error_ms: Option<i64>,
+}
+
+impl SagaRow {
+    fn into_status(self) -> Result<SagaStatus, Error> {
+        let last_error = self
+            .last_error
+            .map(|e| (e, Instant::from_unix_millis(self.last_error_ms.unwrap_or_default())));
+        Ok(SagaStatus {
+            reservation: self.row.into_domain()?,
+            lease_until: Instant::from_unix_millis(self.lease_until_ms),
+            last_error,
+        })
+    }
+}
+
+/// [`COLUMNS`] with the lease and the last error.
+const SAGA_COLUMNS: &str = "SELECT id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
+     flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
+     hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
+     lease_until_ms, last_error, last_error_ms FROM reservations";
+
+/// What is recorded when a driver stops at the confirm step without a message
+/// (the confirm calls did not get through before its budget ran out).
+const CONFIRM_STOPPED: &str =
+    "the flight or hotel service could not be reached to confirm the holds; confirming is retried";
+
+impl Store {
+    /// One reservation with the state of its saga.
+    pub async fn saga(&self, id: &str) -> Result<SagaStatus, Error> {
+        let sql = sqlx::AssertSqlSafe(format!("{SAGA_COLUMNS} WHERE id = $1"));
+        let row: Option<SagaRow> = sqlx::query_as(sql).bind(id).fetch_optional(self.db.pool()).await?;
+        row.map(SagaRow::into_status)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound(id.to_owned()))
+    }
+
+    /// Up to `limit` reservations whose saga is not done, whoever drives them,
+    /// oldest first, starting after the `(created_ms, id)` cursor.
+    pub async fn unfinished_sagas(&self, after: Option<(i64, String)>, limit: u32) -> Result<Vec<SagaStatus>, Error> {
+        let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SAGA_COLUMNS} WHERE step <> 'DONE' AND (created_ms > $1 OR (created_ms = $1 AND id > $2)) \
+             ORDER BY created_ms, id LIMIT $3"
+        ));
+        let rows: Vec<SagaRow> = sqlx::query_as(sql)
+            .bind(after_ms)
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.into_iter().map(SagaRow::into_status).collect()
+    }
+
+    /// Records why a driver stopped without finishing the saga (`None`: its
+    /// confirm calls did not get through), for operators.
+    pub async fn record_last_error(&self, id: &str, why: Option<&str>, now: Instant) -> Result<(), Error> {
+        sqlx::query("UPDATE reservations SET last_error = $1, last_error_ms = $2 WHERE id = $3")
+            .bind(why.unwrap_or(CONFIRM_STOPPED))
+            .bind(now.unix_millis())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}
+
 fn price(minor: Option<i64>, currency: Option<String>) -> Result<Option<Money>, sqlx::Error> {
     match (minor, currency) {
         (Some(minor), Some(currency)) => money(minor, &currency).map(Some),

@@ -1,6 +1,7 @@
 //! The local stack: starts every service of the platform in one process on its
 //! default port, with one SQLite file per service under a data directory, loads
-//! the demo catalog on first start, and stops them all together.
+//! the demo catalog on first start, and stops them in the reverse order:
+//! reservation first, auth last.
 #![forbid(unsafe_code)]
 
 pub mod demo;
@@ -75,15 +76,37 @@ pub struct StackConfig {
 #[derive(Debug)]
 pub struct Stack;
 
+/// Test seams of the stack; `Seams::default()` is the real wiring.
+#[derive(Default)]
+pub struct Seams {
+    /// Maps the flight service's address to the one the reservation service
+    /// dials for it: a test puts a proxy there, to hold calls in flight.
+    pub flight_route: Option<Box<dyn FnOnce(SocketAddr) -> SocketAddr + Send>>,
+}
+
+impl std::fmt::Debug for Seams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seams")
+            .field("flight_route", &self.flight_route.is_some())
+            .finish()
+    }
+}
+
 impl Stack {
     /// Opens the databases and starts every service — auth first, since the
     /// others fetch its signing keys at start-up — then loads the demo catalog
     /// if this data directory has none yet, through the admin path. Every
     /// service is serving when this returns.
     pub async fn start(config: &StackConfig) -> anyhow::Result<RunningStack> {
+        Self::start_with(config, Seams::default()).await
+    }
+
+    /// As [`Stack::start`], with test seams.
+    pub async fn start_with(config: &StackConfig, seams: Seams) -> anyhow::Result<RunningStack> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
         let mut running = RunningStack::new();
+        let stop_auth = running.tier();
 
         let mut auth_config = travel_auth::Config::new(config.auth_listen, sqlite_url(&config.data_dir, "auth"));
         auth_config.admin_email = Some(config.admin_email.clone());
@@ -94,7 +117,7 @@ impl Stack {
             .await
             .context("cannot start the auth service")?;
         running.auth_addr = auth.local_addr();
-        running.spawn(auth.run_until_stopped(running.stop.clone().cancelled_owned()));
+        running.spawn(auth.run_until_stopped(stop_auth.cancelled_owned()));
 
         let auth_args = travel::access::AuthArgs {
             auth_url: format!("http://{}", dial(running.auth_addr)),
@@ -125,12 +148,14 @@ impl Stack {
         };
         running.flight_addr = flight.local_addr();
         running.hotel_addr = hotel.local_addr();
-        running.spawn(flight.run_until_stopped(running.stop.clone().cancelled_owned()));
-        running.spawn(hotel.run_until_stopped(running.stop.clone().cancelled_owned()));
+        let stop_inventory = running.tier();
+        running.spawn(flight.run_until_stopped(stop_inventory.clone().cancelled_owned()));
+        running.spawn(hotel.run_until_stopped(stop_inventory.cancelled_owned()));
 
         let mut reservation_config =
             travel_reservation::Config::new(config.reservation_listen, sqlite_url(&config.data_dir, "reservation"));
-        reservation_config.flight_url = format!("http://{}", dial(running.flight_addr));
+        let flight_route = seams.flight_route.unwrap_or_else(|| Box::new(|addr| addr));
+        reservation_config.flight_url = format!("http://{}", flight_route(dial(running.flight_addr)));
         reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
@@ -144,7 +169,8 @@ impl Stack {
             }
         };
         running.reservation_addr = reservation.local_addr();
-        running.spawn(reservation.run_until_stopped(running.stop.clone().cancelled_owned()));
+        let stop_reservation = running.tier();
+        running.spawn(reservation.run_until_stopped(stop_reservation.cancelled_owned()));
 
         if !config.no_demo {
             let endpoints = demo::Endpoints {
@@ -174,8 +200,9 @@ impl Stack {
 /// The stack while it serves.
 #[derive(Debug)]
 pub struct RunningStack {
-    stop: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The services in the order they started, each tier depending on the ones
+    /// before it (auth; flight and hotel; reservation): stopped in reverse.
+    tiers: Vec<Tier>,
     /// Where the auth service listens.
     pub auth_addr: SocketAddr,
     /// Where the flight service listens.
@@ -188,12 +215,18 @@ pub struct RunningStack {
     pub demo: Option<demo::Loaded>,
 }
 
+/// Services started together and stopped together.
+#[derive(Debug, Default)]
+struct Tier {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
 impl RunningStack {
     fn new() -> Self {
         let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
-            stop: CancellationToken::new(),
-            tasks: Vec::new(),
+            tiers: Vec::new(),
             auth_addr: unbound,
             flight_addr: unbound,
             hotel_addr: unbound,
@@ -202,33 +235,51 @@ impl RunningStack {
         }
     }
 
-    fn spawn(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
-        self.tasks.push(tokio::spawn(service));
+    /// Starts a tier of services that depend on those started before: the
+    /// signal that stops it.
+    fn tier(&mut self) -> CancellationToken {
+        let tier = Tier::default();
+        let stop = tier.stop.clone();
+        self.tiers.push(tier);
+        stop
     }
 
-    /// Serves until `shutdown` resolves (or a service fails), then stops every service.
+    /// Runs a service in the last tier.
+    fn spawn(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        if let Some(tier) = self.tiers.last_mut() {
+            tier.tasks.push(tokio::spawn(service));
+        }
+    }
+
+    /// Serves until `shutdown` resolves (or a service fails), then stops the
+    /// services in the reverse order of their start, each tier once the one
+    /// after it has stopped: reservation first (it drains its calls and lets its
+    /// sagas finish, within its drain timeout, while flight and hotel still
+    /// serve them), then flight and hotel, then auth.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let failed = tokio::select! {
             () = shutdown => None,
-            finished = first_finished(&mut self.tasks) => Some(finished),
+            finished = first_finished(&mut self.tiers) => Some(finished),
         };
-        self.stop.cancel();
         let mut outcome = Ok(());
-        if let Some((index, result)) = failed {
-            self.tasks.swap_remove(index); // already finished: must not be awaited again
+        if let Some((tier, index, result)) = failed {
+            self.tiers[tier].tasks.swap_remove(index); // already finished: must not be awaited again
             outcome = match result {
                 Ok(Ok(())) => Err(anyhow::anyhow!("a service stopped unexpectedly")),
                 Ok(Err(e)) => Err(e),
                 Err(join) => Err(anyhow::anyhow!("a service crashed: {join}")),
             };
         }
-        for task in self.tasks.drain(..) {
-            let result = match task.await {
-                Ok(result) => result,
-                Err(join) => Err(anyhow::anyhow!("a service crashed: {join}")),
-            };
-            if let (Err(e), true) = (result, outcome.is_ok()) {
-                outcome = Err(e);
+        for tier in self.tiers.drain(..).rev() {
+            tier.stop.cancel();
+            for task in tier.tasks {
+                let result = match task.await {
+                    Ok(result) => result,
+                    Err(join) => Err(anyhow::anyhow!("a service crashed: {join}")),
+                };
+                if let (Err(e), true) = (result, outcome.is_ok()) {
+                    outcome = Err(e);
+                }
             }
         }
         outcome
@@ -256,14 +307,14 @@ impl RunningStack {
     }
 }
 
-/// Waits for the first of the tasks to finish: its index and result.
-async fn first_finished(
-    tasks: &mut [tokio::task::JoinHandle<anyhow::Result<()>>],
-) -> (usize, Result<anyhow::Result<()>, tokio::task::JoinError>) {
+/// Waits for the first of the services to finish: its tier, index and result.
+async fn first_finished(tiers: &mut [Tier]) -> (usize, usize, Result<anyhow::Result<()>, tokio::task::JoinError>) {
     std::future::poll_fn(|cx| {
-        for (i, task) in tasks.iter_mut().enumerate() {
-            if let std::task::Poll::Ready(result) = std::pin::Pin::new(task).poll(cx) {
-                return std::task::Poll::Ready((i, result));
+        for (t, tier) in tiers.iter_mut().enumerate() {
+            for (i, task) in tier.tasks.iter_mut().enumerate() {
+                if let std::task::Poll::Ready(result) = std::pin::Pin::new(task).poll(cx) {
+                    return std::task::Poll::Ready((t, i, result));
+                }
             }
         }
         std::task::Poll::Pending

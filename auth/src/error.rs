@@ -15,12 +15,6 @@ pub enum Error {
     /// The request is malformed.
     #[error("{0}")]
     Invalid(#[from] Violations),
-    /// Register: the email is taken.
-    #[error("an account with this email already exists")]
-    EmailTaken,
-    /// Register: the request id was used before for a different request.
-    #[error("request_id `{0}` was already used for a different request")]
-    RequestIdReused(String),
     /// Login: unknown email or wrong password (never said which).
     #[error("invalid email or password")]
     BadPassword,
@@ -33,6 +27,9 @@ pub enum Error {
     /// Too many failed attempts recently.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     Throttled(Duration),
+    /// Every password-hashing slot is busy and the wait for one ran out.
+    #[error("the service is busy; try again in {} seconds", .0.as_secs().max(1))]
+    Busy(Duration),
     /// The database failed; details are logged, not returned.
     #[error("storage failure: {0}")]
     Store(#[from] sqlx::Error),
@@ -52,9 +49,8 @@ impl From<Error> for Status {
         let message = e.to_string();
         match e {
             Error::Invalid(v) => v.into(),
-            Error::EmailTaken | Error::RequestIdReused(_) => Status::already_exists(message),
             Error::BadPassword | Error::BadRefreshToken | Error::BadClientSecret => Status::unauthenticated(message),
-            Error::Throttled(retry_after) => Status::with_error_details(
+            Error::Throttled(retry_after) | Error::Busy(retry_after) => Status::with_error_details(
                 Code::ResourceExhausted,
                 message,
                 ErrorDetails::with_retry_info(Some(retry_after)),
@@ -84,6 +80,14 @@ mod tests {
         assert_eq!(status.code(), Code::ResourceExhausted);
         let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
         assert_eq!(retry, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn a_busy_hashing_pool_says_when_to_retry() {
+        let status = Status::from(Error::Busy(Duration::from_secs(1)));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
+        assert_eq!(retry, Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -39,7 +39,7 @@ async fn one_client_cannot_lock_everyone_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn correct_logins_are_never_refused_under_concurrency() {
-    let svc = TestAuth::start().await;
+    let svc = TestAuth::start_with(|c| c.max_registers_per_peer = 100).await;
     let emails: Vec<String> = (0..25).map(|i| format!("user{i}@example.com")).collect();
     for email in &emails {
         svc.register(email, PASSWORD).await.expect("register");
@@ -56,7 +56,11 @@ async fn correct_logins_are_never_refused_under_concurrency() {
             .collect::<Vec<_>>()
     };
     assert_eq!(refused(&same_account), [], "six parallel correct logins to one account");
-    assert_eq!(refused(&many_accounts), [], "25 parallel correct logins from one address");
+    assert_eq!(
+        refused(&many_accounts),
+        [],
+        "25 parallel correct logins from one address"
+    );
 }
 
 #[tokio::test]
@@ -68,7 +72,12 @@ async fn register_is_not_an_unthrottled_password_oracle() {
         password: PASSWORD.into(),
         request_id: "signup-1".into(),
     };
-    let first = client.register(victim.clone()).await.expect("register").into_inner().user;
+    let first = client
+        .register(victim.clone())
+        .await
+        .expect("register")
+        .into_inner()
+        .user;
 
     for i in 0..10 {
         let guess = pb::RegisterRequest {
@@ -120,8 +129,14 @@ async fn register_does_not_tell_which_emails_have_accounts() {
     }
 
     let (taken, fresh) = (taken.expect("same answer as a new email"), fresh.expect("register"));
-    assert_eq!((taken.email.as_str(), fresh.email.as_str()), ("ana@example.com", "zoe@example.com"));
-    assert_eq!((taken.role(), taken.create_time.is_some()), (fresh.role(), fresh.create_time.is_some()));
+    assert_eq!(
+        (taken.email.as_str(), fresh.email.as_str()),
+        ("ana@example.com", "zoe@example.com")
+    );
+    assert_eq!(
+        (taken.role(), taken.create_time.is_some()),
+        (fresh.role(), fresh.create_time.is_some())
+    );
     assert_eq!(taken.id.len(), fresh.id.len());
     assert!(
         svc.login("ana@example.com", "another good password").await.is_err(),
@@ -139,8 +154,14 @@ async fn a_service_secret_cannot_be_guessed_without_limit() {
     let svc = TestAuth::start_with(|c| c.service_client_secret = Some(SECRET.into())).await;
 
     for i in 0..6 {
-        let err = svc.service_token("reservation", &format!("guess {i}")).await.unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "guess {i}");
+        let err = svc
+            .service_token("reservation", &format!("guess {i}"))
+            .await
+            .unwrap_err();
+        assert!(
+            [Code::Unauthenticated, Code::ResourceExhausted].contains(&err.code()),
+            "guess {i}: {err:?}"
+        );
     }
     let at_once = svc.service_token("reservation", SECRET).await.unwrap_err();
     let delay = retry_delay(&at_once).expect("RetryInfo");
@@ -148,6 +169,12 @@ async fn a_service_secret_cannot_be_guessed_without_limit() {
     let after_the_delay = svc.service_token("reservation", SECRET).await;
 
     assert_eq!(at_once.code(), Code::ResourceExhausted, "{at_once:?}");
-    assert!(delay <= Duration::from_secs(15 * 60), "a delay, not a long lockout: {delay:?}");
-    assert!(after_the_delay.is_ok(), "the right secret once the delay has passed: {after_the_delay:?}");
+    assert!(
+        delay <= Duration::from_secs(15 * 60),
+        "a delay, not a long lockout: {delay:?}"
+    );
+    assert!(
+        after_the_delay.is_ok(),
+        "the right secret once the delay has passed: {after_the_delay:?}"
+    );
 }

@@ -56,6 +56,10 @@ impl TestAuth {
         config.access_token_ttl = ACCESS_TTL;
         config.refresh_token_ttl = REFRESH_TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
+        // The hashing pool's own refusals are tested apart (the binary's test and
+        // its unit tests); here a busy shared machine must not turn into refusals.
+        config.hashing_wait = Duration::from_secs(60);
+        config.hashing_queue = Some(10_000);
         adjust(&mut config);
         let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
         Self::launch(config, clock, db).await

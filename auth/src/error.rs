@@ -39,9 +39,15 @@ pub enum Error {
     /// The operating system's random generator failed.
     #[error("random generator failed: {0}")]
     Random(#[from] getrandom::Error),
-    /// A blocking task (password hashing) panicked or was cancelled.
+    /// A blocking task panicked or was cancelled.
     #[error("blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// A password-hashing thread could not be started.
+    #[error("could not start a hashing thread: {0}")]
+    Thread(std::io::Error),
+    /// A password-hashing thread stopped (a hash panicked).
+    #[error("the hashing threads stopped")]
+    HashingStopped,
 }
 
 impl From<Error> for Status {
@@ -59,6 +65,8 @@ impl From<Error> for Status {
             Error::Hashing(cause) => travel::error::internal("password hashing failed", &cause),
             Error::Random(cause) => travel::error::internal("random generator failed", &cause),
             Error::Task(cause) => travel::error::internal("blocking task failed", &cause),
+            Error::Thread(cause) => travel::error::internal("hashing thread failed", &cause),
+            Error::HashingStopped => travel::error::internal("hashing thread failed", &Error::HashingStopped),
         }
     }
 }

@@ -137,6 +137,36 @@ impl TestAuth {
         Ok(self.client.clone().login(request).await?.into_inner())
     }
 
+    /// Logs in through a proxy that says the client is `client` (`x-forwarded-for`;
+    /// believed only when 127.0.0.1 is among the service's `trusted_proxies`).
+    pub async fn login_from(&self, client: &str, email: &str, password: &str) -> Result<pb::LoginResponse, tonic::Status> {
+        let mut request = tonic::Request::new(pb::LoginRequest {
+            email: email.into(),
+            password: password.into(),
+        });
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", client.parse().expect("an address"));
+        Ok(self.client.clone().login(request).await?.into_inner())
+    }
+
+    /// Asks for a service token through a proxy that says the client is `client`.
+    pub async fn service_token_from(
+        &self,
+        client: &str,
+        id: &str,
+        secret: &str,
+    ) -> Result<pb::IssueServiceTokenResponse, tonic::Status> {
+        let mut request = tonic::Request::new(pb::IssueServiceTokenRequest {
+            client_id: id.into(),
+            client_secret: secret.into(),
+        });
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", client.parse().expect("an address"));
+        Ok(self.client.clone().issue_service_token(request).await?.into_inner())
+    }
+
     /// Registers `email` and logs in.
     pub async fn signed_up(&self, email: &str) -> pb::LoginResponse {
         self.register(email, PASSWORD).await.expect("register");

@@ -69,6 +69,13 @@ impl AuthApi {
         throttled(&self.throttles.registers, Some(email), peer, now)
             .await?
             .failed(now);
+        // Every Register also meets the email's login gate, so that an email
+        // whose logins are delayed gets the same refusal whether or not this
+        // is a replay (which checks a password, as a login).
+        self.throttles
+            .logins
+            .check(Some(email), peer, now)
+            .map_err(|t| Error::Throttled(t.retry_after))?;
         if let Some(request_id) = &reg.request_id
             && let Some(answer) = self.replay(reg, request_id, peer, now).await?
         {

@@ -178,3 +178,53 @@ async fn a_service_secret_cannot_be_guessed_without_limit() {
         "the right secret once the delay has passed: {after_the_delay:?}"
     );
 }
+
+#[tokio::test]
+async fn registers_are_throttled_per_email_and_per_address() {
+    let svc = TestAuth::start_with(|c| {
+        c.max_registers_per_email = 2;
+        c.max_registers_per_peer = 3;
+    })
+    .await;
+    svc.register("ana@example.com", PASSWORD).await.expect("first");
+    svc.register("ana@example.com", PASSWORD)
+        .await
+        .expect("second: the uniform answer");
+
+    let third = svc.register("ana@example.com", PASSWORD).await.unwrap_err();
+    svc.register("bo@example.com", PASSWORD).await.expect("bo");
+    let carl = svc.register("carl@example.com", PASSWORD).await.unwrap_err();
+    svc.clock.advance(Duration::from_secs(1));
+    let later = svc.register("carl@example.com", PASSWORD).await;
+
+    assert_eq!(third.code(), Code::ResourceExhausted, "per email: {third:?}");
+    assert!(retry_delay(&third).is_some());
+    assert_eq!(carl.code(), Code::ResourceExhausted, "per address: {carl:?}");
+    assert!(later.is_ok(), "after the delay: {later:?}");
+}
+
+#[tokio::test]
+async fn a_register_for_an_email_whose_logins_are_delayed_is_refused_whether_or_not_it_exists() {
+    let svc = TestAuth::start_with(|c| c.max_failed_logins_per_account = 2).await;
+    let mut client = svc.client.clone();
+    let request = |email: &str| pb::RegisterRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        request_id: "signup-1".into(),
+    };
+    client.register(request("ana@example.com")).await.expect("register");
+    for email in ["ana@example.com", "ghost@example.com"] {
+        for _ in 0..2 {
+            svc.login(email, "wrong password!").await.unwrap_err();
+        }
+    }
+
+    let existing = client.register(request("ana@example.com")).await.unwrap_err();
+    let missing = client.register(request("ghost@example.com")).await.unwrap_err();
+
+    assert_eq!(
+        (existing.code(), missing.code()),
+        (Code::ResourceExhausted, Code::ResourceExhausted)
+    );
+    assert_eq!(existing.message(), missing.message());
+}

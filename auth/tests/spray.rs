@@ -9,8 +9,8 @@
 
 mod common;
 
-use futures::StreamExt;
 use common::{PASSWORD, TestAuth};
+use futures::StreamExt;
 use tonic::Code;
 
 const SECRET: &str = "reservation secret 123";
@@ -28,9 +28,13 @@ async fn a_spray_of_1000_wrong_logins_from_one_address_leaves_other_accounts_and
     for email in ["ana@example.com", "carl@example.com", "dora@example.com"] {
         svc.register(email, PASSWORD).await.expect("register");
     }
-    svc.login_from(ANA, "ana@example.com", PASSWORD).await.expect("ana logs in from home");
+    svc.login_from(ANA, "ana@example.com", PASSWORD)
+        .await
+        .expect("ana logs in from home");
     // Dora shares the attacker's address (one NAT) and has logged in from it before.
-    svc.login_from(ATTACKER, "dora@example.com", PASSWORD).await.expect("dora logs in");
+    svc.login_from(ATTACKER, "dora@example.com", PASSWORD)
+        .await
+        .expect("dora logs in");
 
     let spray = futures::stream::iter(0..1000)
         .map(|i| {
@@ -53,14 +57,25 @@ async fn a_spray_of_1000_wrong_logins_from_one_address_leaves_other_accounts_and
     let direct = svc.service_token("reservation", SECRET).await;
     let attacker_on_ana = svc.login_from(ATTACKER, "ana@example.com", PASSWORD).await;
 
-    let codes = |code| spray.iter().filter(|r| r.as_ref().is_err_and(|s| s.code() == code)).count();
+    let codes = |code| {
+        spray
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|s| s.code() == code))
+            .count()
+    };
     let (checked, refused) = (codes(Code::Unauthenticated), codes(Code::ResourceExhausted));
     assert_eq!(checked + refused, 1000, "every guess fails one way or the other");
     assert!(checked <= 5 + 20 + 2, "only the allowances are ever checked: {checked}");
-    assert!(ana.is_ok(), "the sprayed account, from the address its owner used: {ana:?}");
+    assert!(
+        ana.is_ok(),
+        "the sprayed account, from the address its owner used: {ana:?}"
+    );
     assert!(carl.is_ok(), "another account, first login from elsewhere: {carl:?}");
     assert!(dora.is_ok(), "a known client behind the attacker's address: {dora:?}");
-    assert!(service.is_ok(), "the service account, even from the attacker's address: {service:?}");
+    assert!(
+        service.is_ok(),
+        "the service account, even from the attacker's address: {service:?}"
+    );
     assert!(direct.is_ok(), "{direct:?}");
     assert_eq!(
         attacker_on_ana.map(|_| ()).unwrap_err().code(),

@@ -172,7 +172,10 @@ impl Passwords {
 }
 
 /// The thread's argon2 memory, sized for `params` (resized only when they change).
-fn memory_for<'m>(memory: &'m mut Vec<Block>, params: &Params) -> Result<&'m mut [Block], argon2::password_hash::Error> {
+fn memory_for<'m>(
+    memory: &'m mut Vec<Block>,
+    params: &Params,
+) -> Result<&'m mut [Block], argon2::password_hash::Error> {
     let blocks = params.block_count();
     if blocks > MAX_MEMORY_BLOCKS {
         return Err(argon2::password_hash::Error::ParamsInvalid);
@@ -247,7 +250,11 @@ mod tests {
         let ours = passwords.hash(&password).await.unwrap();
 
         assert!(passwords.verify(&password, Some(&theirs)).await.unwrap());
-        assert!(Argon2::default().verify_password(password.expose(), ours.as_str()).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(password.expose(), ours.as_str())
+                .is_ok()
+        );
         assert_eq!(ours.split('$').nth(3), theirs.split('$').nth(3), "the same parameters");
     }
 

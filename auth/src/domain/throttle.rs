@@ -299,6 +299,16 @@ impl Throttle {
         }
     }
 
+    /// Refuses, as [`Throttle::begin`] would, while a gate of `account` and
+    /// `peer` is delayed; counts nothing and never waits.
+    pub fn check(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<(), Throttled> {
+        let account = account.map(str::to_owned);
+        let mut state = self.lock();
+        state.prune_if_due(now, self.limits.window);
+        self.gates(&mut state, account.as_ref(), peer.map(peer_key), now)
+            .map(|_| ())
+    }
+
     /// `Some(known)` when let through, `None` when it must wait.
     fn try_begin(
         &self,
@@ -306,9 +316,38 @@ impl Throttle {
         peer: Option<IpAddr>,
         now: Instant,
     ) -> Result<Option<bool>, Throttled> {
-        let limits = self.limits;
         let mut state = self.lock();
-        state.prune_if_due(now, limits.window);
+        state.prune_if_due(now, self.limits.window);
+        let (known, wait) = self.gates(&mut state, account, peer, now)?;
+        if wait {
+            return Ok(None);
+        }
+        let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
+        if known {
+            if let Some(p) = &pair {
+                state.pairs.enter(p);
+            }
+        } else {
+            if let Some(a) = account {
+                state.accounts.enter(a);
+            }
+            if let Some(p) = &peer {
+                state.peers.enter(p);
+            }
+        }
+        Ok(Some(known))
+    }
+
+    /// Whether the attempt is from a known client, and whether it must wait;
+    /// refused while a gate is delayed.
+    fn gates(
+        &self,
+        state: &mut State,
+        account: Option<&String>,
+        peer: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(bool, bool), Throttled> {
+        let limits = self.limits;
         let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
         let known = pair.as_ref().is_some_and(|p| state.is_known(p, now));
         let gates = if known {
@@ -331,22 +370,7 @@ impl Throttle {
         if !closed.is_zero() {
             return Err(Throttled { retry_after: closed });
         }
-        if wait {
-            return Ok(None);
-        }
-        if known {
-            if let Some(p) = &pair {
-                state.pairs.enter(p);
-            }
-        } else {
-            if let Some(a) = account {
-                state.accounts.enter(a);
-            }
-            if let Some(p) = &peer {
-                state.peers.enter(p);
-            }
-        }
-        Ok(Some(known))
+        Ok((known, wait))
     }
 
     /// How many keys (accounts, peers and pairs) are tracked.

@@ -139,7 +139,12 @@ impl TestAuth {
 
     /// Logs in through a proxy that says the client is `client` (`x-forwarded-for`;
     /// believed only when 127.0.0.1 is among the service's `trusted_proxies`).
-    pub async fn login_from(&self, client: &str, email: &str, password: &str) -> Result<pb::LoginResponse, tonic::Status> {
+    pub async fn login_from(
+        &self,
+        client: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<pb::LoginResponse, tonic::Status> {
         let mut request = tonic::Request::new(pb::LoginRequest {
             email: email.into(),
             password: password.into(),

@@ -386,8 +386,9 @@ impl Throttle {
 }
 
 impl Attempt {
-    /// The password was right: the account's and the pair's failures are
-    /// forgotten, and the peer becomes a known client of the account.
+    /// The password was right: the pair's failures are forgotten (and the
+    /// account's, unless the peer was a known client already), and the peer
+    /// becomes a known client of the account.
     pub fn succeeded(mut self, now: Instant) {
         self.settle(Some(true), now);
     }
@@ -419,7 +420,10 @@ impl Attempt {
             }
             match verdict {
                 Some(true) => {
-                    if let Some(a) = &self.account {
+                    // A known client's success leaves the account's own count
+                    // alone: it is about the others, whose delay must not reset
+                    // each time the owner logs in.
+                    if let Some(a) = self.account.as_ref().filter(|_| !self.known) {
                         state.accounts.forgive(a);
                     }
                     if let Some(p) = pair {

@@ -39,9 +39,6 @@ pub enum Error {
     /// The operating system's random generator failed.
     #[error("random generator failed: {0}")]
     Random(#[from] getrandom::Error),
-    /// A blocking task panicked or was cancelled.
-    #[error("blocking task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
     /// A password-hashing thread could not be started.
     #[error("could not start a hashing thread: {0}")]
     Thread(std::io::Error),
@@ -64,7 +61,6 @@ impl From<Error> for Status {
             Error::Store(cause) => travel::error::internal("auth store failed", &cause),
             Error::Hashing(cause) => travel::error::internal("password hashing failed", &cause),
             Error::Random(cause) => travel::error::internal("random generator failed", &cause),
-            Error::Task(cause) => travel::error::internal("blocking task failed", &cause),
             Error::Thread(cause) => travel::error::internal("hashing thread failed", &cause),
             Error::HashingStopped => travel::error::internal("hashing thread failed", &Error::HashingStopped),
         }

@@ -18,8 +18,9 @@
 //! parallel guesses cannot slip past it while parallel correct logins all pass.
 //! Old entries are pruned and the tables capped, so memory stays bounded.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+mod table;
+
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,11 +28,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use travel::types::Instant;
 
-/// Most keys kept per table; past it, entries that are not delayed are
-/// dropped, and if that is not enough, everything (with a warning).
-const MAX_ENTRIES: usize = 100_000;
-/// Most failures remembered per key (the delay is at its maximum long before).
-const MAX_FAILURES: usize = 64;
+use table::{Gate, MAX_ENTRIES, Table};
+
 /// Longest time between two prunings of expired entries.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How long a successful login makes its peer a known client of the account.
@@ -59,134 +57,6 @@ pub struct Limits {
 pub struct Throttled {
     /// How long until an attempt is checked again.
     pub retry_after: Duration,
-}
-
-/// What a key's record says about a new attempt.
-enum Gate {
-    Open,
-    /// Attempts in flight could use up the allowance: wait for their verdict.
-    Wait,
-    /// Delayed for this long.
-    Closed(Duration),
-}
-
-/// The recent failures of one key and its attempts in flight.
-#[derive(Debug, Default)]
-struct Record {
-    /// When each failure within the window happened, oldest first.
-    failures: VecDeque<Instant>,
-    /// Attempts let through and not settled yet.
-    in_flight: u32,
-}
-
-impl Record {
-    fn forget_before(&mut self, now: Instant, window: Duration) {
-        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now.unix_millis().saturating_sub(window);
-        while self.failures.front().is_some_and(|at| at.unix_millis() <= cutoff) {
-            self.failures.pop_front();
-        }
-    }
-
-    fn gate(&self, allowance: u32, limits: &Limits, now: Instant) -> Gate {
-        let failures = self.failures.len();
-        let allowance = allowance.max(1) as usize;
-        if failures < allowance {
-            return if failures + self.in_flight as usize >= allowance {
-                Gate::Wait
-            } else {
-                Gate::Open
-            };
-        }
-        let doublings = u32::try_from(failures - allowance).unwrap_or(u32::MAX).min(30);
-        let delay = limits.first_delay.saturating_mul(1 << doublings).min(limits.max_delay);
-        let last: i64 = self.failures.back().map_or(0, |at| at.unix_millis());
-        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-        let wait = last.saturating_add(delay_ms).saturating_sub(now.unix_millis());
-        if wait > 0 {
-            Gate::Closed(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
-        } else if self.in_flight > 0 {
-            Gate::Wait // one attempt at a time past the allowance
-        } else {
-            Gate::Open
-        }
-    }
-
-    fn fail(&mut self, now: Instant) {
-        if self.failures.len() >= MAX_FAILURES {
-            self.failures.pop_front();
-        }
-        self.failures.push_back(now);
-    }
-
-    fn idle(&self) -> bool {
-        self.failures.is_empty() && self.in_flight == 0
-    }
-}
-
-/// The records of one kind of key.
-#[derive(Debug)]
-struct Table<K> {
-    records: HashMap<K, Record>,
-    allowance: u32,
-}
-
-impl<K: Hash + Eq + Clone> Table<K> {
-    fn new(allowance: u32) -> Self {
-        Self {
-            records: HashMap::new(),
-            allowance,
-        }
-    }
-
-    fn gate(&mut self, key: &K, limits: &Limits, now: Instant) -> Gate {
-        match self.records.get_mut(key) {
-            Some(record) => {
-                record.forget_before(now, limits.window);
-                record.gate(self.allowance, limits, now)
-            }
-            None => Gate::Open,
-        }
-    }
-
-    fn enter(&mut self, key: &K) {
-        self.records.entry(key.clone()).or_default().in_flight += 1;
-    }
-
-    fn leave(&mut self, key: &K) {
-        if let Some(record) = self.records.get_mut(key) {
-            record.in_flight = record.in_flight.saturating_sub(1);
-        }
-    }
-
-    fn fail(&mut self, key: &K, now: Instant) {
-        self.records.entry(key.clone()).or_default().fail(now);
-    }
-
-    fn forgive(&mut self, key: &K) {
-        if let Some(record) = self.records.get_mut(key) {
-            record.failures.clear();
-        }
-    }
-
-    fn prune(&mut self, now: Instant, window: Duration) {
-        self.records.retain(|_, r| {
-            r.forget_before(now, window);
-            !r.idle()
-        });
-        let allowance = self.allowance as usize;
-        if self.records.len() > MAX_ENTRIES {
-            self.records
-                .retain(|_, r| r.in_flight > 0 || r.failures.len() >= allowance);
-        }
-        if self.records.len() > MAX_ENTRIES {
-            tracing::warn!(
-                entries = self.records.len(),
-                "throttle table full; forgetting its failures"
-            );
-            self.records.retain(|_, r| r.in_flight > 0);
-        }
-    }
 }
 
 type Pair = (String, IpAddr);

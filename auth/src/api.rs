@@ -11,6 +11,7 @@ use travel::pb::auth::v1::auth_service_server::AuthService;
 use travel::token::Role;
 use travel::types::{Instant, RequestId};
 
+use crate::client_addr::ClientAddr;
 use crate::convert;
 use crate::domain::password::Passwords;
 use crate::domain::refresh::SessionRules;
@@ -23,6 +24,19 @@ use crate::tokens::Issuer;
 /// How access tokens are presented.
 const TOKEN_TYPE: &str = "Bearer";
 
+/// The throttles of one process, and how the client's address is found.
+#[derive(Debug, Clone)]
+pub struct Throttles {
+    /// Login, and the password check of a replayed Register.
+    pub logins: Throttle,
+    /// IssueServiceToken, keyed by client id: customer logins never touch it.
+    pub services: Throttle,
+    /// Every Register, per email and per client address.
+    pub registers: Throttle,
+    /// The client address the throttles count.
+    pub client_addr: ClientAddr,
+}
+
 /// The gRPC face of the auth service.
 #[derive(Debug)]
 pub struct AuthApi {
@@ -30,7 +44,7 @@ pub struct AuthApi {
     clock: SharedClock,
     passwords: Passwords,
     issuer: Issuer,
-    throttle: Throttle,
+    throttles: Throttles,
     /// Grace window and lifetime of refresh-token sessions.
     sessions: SessionRules,
 }
@@ -39,13 +53,13 @@ type Reply<T> = Result<Response<T>, Status>;
 
 impl AuthApi {
     /// A service over `store`, minting tokens with `issuer` at the time of `clock`.
-    pub fn new(store: Store, clock: SharedClock, passwords: Passwords, issuer: Issuer, throttle: Throttle) -> Self {
+    pub fn new(store: Store, clock: SharedClock, passwords: Passwords, issuer: Issuer, throttles: Throttles) -> Self {
         Self {
             store,
             clock,
             passwords,
             issuer,
-            throttle,
+            throttles,
             sessions: SessionRules::default(),
         }
     }
@@ -56,11 +70,26 @@ impl AuthApi {
         self
     }
 
-    async fn register_user(&self, reg: &Registration, now: Instant) -> Result<User, Error> {
+    /// Registers, answering the same way whether or not the email had an
+    /// account: the new user, or a stand-in for a taken email (see the proto).
+    /// Every call costs one argon2 computation, whichever way it goes.
+    async fn register_user(&self, reg: &Registration, peer: Option<IpAddr>, now: Instant) -> Result<User, Error> {
+        let email = reg.email.as_str();
+        // Every Register counts, replays included, before any hashing.
+        throttled(&self.throttles.registers, Some(email), peer, now)
+            .await?
+            .failed(now);
+        // Every Register also meets the email's login gate, so that an email
+        // whose logins are delayed gets the same refusal whether or not this
+        // is a replay (which checks a password, as a login).
+        self.throttles
+            .logins
+            .check(Some(email), peer, now)
+            .map_err(|t| Error::Throttled(t.retry_after))?;
         if let Some(request_id) = &reg.request_id
-            && let Some(first) = self.replay(reg, request_id).await?
+            && let Some(answer) = self.replay(reg, request_id, peer, now).await?
         {
-            return Ok(first);
+            return Ok(answer);
         }
         let hash = self.passwords.hash(&reg.password).await?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -74,24 +103,36 @@ impl AuthApi {
         if let Some(user) = self.store.insert_user(&new, now).await? {
             return Ok(user);
         }
-        // Taken: by a concurrent retry under the same request id, or by another account.
+        // Taken: by a concurrent retry of this very request, or by another account.
         if let Some(request_id) = &reg.request_id
-            && let Some(first) = self.replay(reg, request_id).await?
+            && let Some(answer) = self.replay(reg, request_id, peer, now).await?
         {
-            return Ok(first);
+            return Ok(answer);
         }
-        Err(Error::EmailTaken)
+        tracing::info!("register for a taken email answered with a stand-in");
+        Ok(stand_in(reg, now))
     }
 
-    /// The user Register created under `request_id`, if the request is the same.
-    async fn replay(&self, reg: &Registration, request_id: &RequestId) -> Result<Option<User>, Error> {
-        let Some((user, hash)) = self.store.user_by_request_id(request_id.as_str()).await? else {
+    /// A retry of the Register that created an account under this email and
+    /// request id: the account if the password is right, checked through the
+    /// login throttle (a replay is a password guess like any other), else a stand-in.
+    async fn replay(
+        &self,
+        reg: &Registration,
+        request_id: &RequestId,
+        peer: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Option<User>, Error> {
+        let Some((user, hash)) = self.store.user_by_request(&reg.email, request_id.as_str()).await? else {
             return Ok(None);
         };
-        if user.email == reg.email.as_str() && self.passwords.verify(&reg.password, Some(&hash)).await? {
+        let attempt = throttled(&self.throttles.logins, Some(reg.email.as_str()), peer, now).await?;
+        if self.passwords.verify(&reg.password, Some(&hash)).await? {
+            attempt.succeeded(now);
             Ok(Some(user))
         } else {
-            Err(Error::RequestIdReused(request_id.as_str().to_owned()))
+            attempt.failed(now);
+            Ok(Some(stand_in(reg, now)))
         }
     }
 
@@ -102,34 +143,55 @@ impl AuthApi {
         let verified = self.passwords.verify(&creds.password, hash).await?;
         Ok(found.filter(|_| verified).map(|(user, _)| user))
     }
+}
 
-    fn begin(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<Attempt, Error> {
-        self.throttle
-            .begin(account, peer, now)
-            .map_err(|t| Error::Throttled(t.retry_after))
+/// Lets an attempt through `throttle`, or says when to come back.
+async fn throttled(
+    throttle: &Throttle,
+    key: Option<&str>,
+    peer: Option<IpAddr>,
+    now: Instant,
+) -> Result<Attempt, Error> {
+    throttle
+        .begin(key, peer, now)
+        .await
+        .map_err(|t| Error::Throttled(t.retry_after))
+}
+
+/// Register's answer for an email that already has an account, shaped like a
+/// new account's: the normalised email, CUSTOMER, now, and a fresh id that
+/// names no account. Nothing is stored or changed.
+fn stand_in(reg: &Registration, now: Instant) -> User {
+    User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: reg.email.as_str().to_owned(),
+        role: Role::Customer,
+        created_at: now,
     }
 }
 
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Reply<pb::RegisterResponse> {
+        let peer = self.throttles.client_addr.of(&request);
         let reg = Registration::try_from(request.into_inner())?;
-        let user = self.register_user(&reg, self.clock.now()).await?;
+        let user = self.register_user(&reg, peer, self.clock.now()).await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user.into()),
         }))
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::LoginResponse> {
-        let peer = request.remote_addr().map(|a| a.ip());
+        let peer = self.throttles.client_addr.of(&request);
         let creds = Credentials::try_from(request.into_inner())?;
         let now = self.clock.now();
-        let attempt = self.begin(Some(creds.email.as_str()), peer, now)?;
+        let attempt = throttled(&self.throttles.logins, Some(creds.email.as_str()), peer, now).await?;
         let Some(user) = self.check_password(&creds).await? else {
+            attempt.failed(now);
             tracing::info!(peer = ?peer, "login refused: invalid email or password");
             return Err(Error::BadPassword.into());
         };
-        self.throttle.succeeded(attempt);
+        attempt.succeeded(now);
         let refresh = self.issuer.refresh_token(now).map_err(Error::from)?;
         let family_id = uuid::Uuid::now_v7().to_string();
         self.store.start_family(&user.id, &family_id, &refresh, now).await?;
@@ -193,18 +255,20 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::IssueServiceTokenRequest>,
     ) -> Reply<pb::IssueServiceTokenResponse> {
-        let peer = request.remote_addr().map(|a| a.ip());
+        let peer = self.throttles.client_addr.of(&request);
         let creds = ClientCredentials::try_from(request.into_inner())?;
         let now = self.clock.now();
-        // Per peer only: a lockout per client id would let anyone lock the
-        // reservation service out of its tokens.
-        let attempt = self.begin(None, peer, now)?;
+        // Its own table, per client id, with delays rather than lockouts; the
+        // address the service account logged in from before is gated apart,
+        // so guesses from elsewhere do not delay the real service.
+        let attempt = throttled(&self.throttles.services, Some(creds.client_id.as_str()), peer, now).await?;
         let stored = self.store.service_secret_hash(&creds.client_id).await?;
         if !self.passwords.verify(&creds.secret, stored.as_deref()).await? {
+            attempt.failed(now);
             tracing::info!(peer = ?peer, "service token refused: invalid client id or client secret");
             return Err(Error::BadClientSecret.into());
         }
-        self.throttle.succeeded(attempt);
+        attempt.succeeded(now);
         let access = self.issuer.access_token(creds.client_id.subject(), Role::Service, now);
         Ok(Response::new(pb::IssueServiceTokenResponse {
             access_token: access.token,

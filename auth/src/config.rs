@@ -11,6 +11,7 @@ use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;
 
 use crate::domain::refresh::SessionRules;
+use crate::domain::password::Pool;
 use crate::domain::throttle::Limits;
 
 /// Environment variable holding the bootstrapped admin's password.
@@ -83,18 +84,48 @@ pub struct Config {
     /// The service account's secret: from AUTH_SERVICE_CLIENT_SECRET only; none, no account.
     #[arg(skip = secret_from_env(SERVICE_SECRET_ENV))]
     pub service_client_secret: Option<String>,
-    /// Failed logins for one email within the window that lock it out (per process).
+    /// Free failed logins for one email (and for each address that logged in to it before)
+    /// within the window; past it, each attempt waits a delay that doubles per failure.
     #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT", default_value_t = 5)]
     pub max_failed_logins_per_account: u32,
-    /// Failed logins from one peer address within the window that lock it out (per process).
+    /// Free failed logins from one client address within the window (per process); past it,
+    /// its logins to accounts it never logged in to before wait a growing delay.
     #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_PEER", default_value_t = 20)]
     pub max_failed_logins_per_peer: u32,
-    /// How far back failed logins count.
+    /// Free wrong secrets for one service client id within the window (IssueServiceToken has
+    /// its own table: customer logins never throttle it).
+    #[arg(long, env = "AUTH_MAX_FAILED_SERVICE_LOGINS", default_value_t = 5)]
+    pub max_failed_service_logins: u32,
+    /// Registers for one email within the window before each further one waits a delay.
+    #[arg(long, env = "AUTH_MAX_REGISTERS_PER_EMAIL", default_value_t = 5)]
+    pub max_registers_per_email: u32,
+    /// Registers from one client address within the window before each further one waits.
+    #[arg(long, env = "AUTH_MAX_REGISTERS_PER_PEER", default_value_t = 20)]
+    pub max_registers_per_peer: u32,
+    /// How far back failures (and Registers) count.
     #[arg(long, env = "AUTH_LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = parse_duration)]
     pub login_failure_window: Duration,
-    /// How long a locked-out email or peer is refused with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "AUTH_LOGIN_LOCKOUT", default_value = "15m", value_parser = parse_duration)]
-    pub login_lockout: Duration,
+    /// The delay once an allowance is used up; it doubles with each further failure.
+    #[arg(long, env = "AUTH_LOGIN_FIRST_DELAY", default_value = "1s", value_parser = parse_duration)]
+    pub login_first_delay: Duration,
+    /// The longest delay (never a lockout: once it has passed, a right password is accepted).
+    #[arg(long, env = "AUTH_LOGIN_MAX_DELAY", default_value = "15m", value_parser = parse_duration)]
+    pub login_max_delay: Duration,
+    /// Proxies whose `x-forwarded-for` is believed, as CIDRs or addresses, comma-separated
+    /// (e.g. `10.0.0.0/8,192.168.1.7`); the client is the rightmost untrusted hop. Empty: the
+    /// TCP peer is the client and the header is ignored.
+    #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_addr::parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Password hashes run at once (each takes ~19 MiB); default: one per core.
+    #[arg(long, env = "AUTH_HASHING_THREADS")]
+    pub hashing_threads: Option<usize>,
+    /// Calls that may wait for a hashing slot; past it, RESOURCE_EXHAUSTED at once.
+    /// Default: 32 per hashing thread.
+    #[arg(long, env = "AUTH_HASHING_QUEUE")]
+    pub hashing_queue: Option<usize>,
+    /// Longest wait for a hashing slot before RESOURCE_EXHAUSTED (with a retry delay).
+    #[arg(long, env = "AUTH_HASHING_WAIT", default_value = "2s", value_parser = parse_duration)]
+    pub hashing_wait: Duration,
     /// How often expired refresh tokens are deleted.
     #[arg(long, env = "AUTH_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration)]
     pub sweep_interval: Duration,
@@ -140,8 +171,16 @@ impl Config {
             service_client_secret: None,
             max_failed_logins_per_account: 5,
             max_failed_logins_per_peer: 20,
+            max_failed_service_logins: 5,
+            max_registers_per_email: 5,
+            max_registers_per_peer: 20,
             login_failure_window: Duration::from_secs(15 * 60),
-            login_lockout: Duration::from_secs(15 * 60),
+            login_first_delay: Duration::from_secs(1),
+            login_max_delay: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
+            hashing_threads: None,
+            hashing_queue: None,
+            hashing_wait: Duration::from_secs(2),
             sweep_interval: Duration::from_secs(3600),
             refresh_reuse_grace: SessionRules::default().reuse_grace,
             session_max_lifetime: SessionRules::default().max_lifetime,
@@ -157,7 +196,37 @@ impl Config {
             per_account: self.max_failed_logins_per_account,
             per_peer: self.max_failed_logins_per_peer,
             window: self.login_failure_window,
-            lockout: self.login_lockout,
+            first_delay: self.login_first_delay,
+            max_delay: self.login_max_delay,
+        }
+    }
+
+    /// The service-account throttle's limits: per client id (and per known client of it).
+    pub fn service_limits(&self) -> Limits {
+        Limits {
+            per_account: self.max_failed_service_logins,
+            per_peer: u32::MAX,
+            ..self.limits()
+        }
+    }
+
+    /// Register's limits: every Register counts, per email and per client address.
+    pub fn register_limits(&self) -> Limits {
+        Limits {
+            per_account: self.max_registers_per_email,
+            per_peer: self.max_registers_per_peer,
+            ..self.limits()
+        }
+    }
+
+    /// The password-hashing pool.
+    pub fn hashing(&self) -> Pool {
+        let default = Pool::per_core();
+        let threads = self.hashing_threads.unwrap_or(default.threads).max(1);
+        Pool {
+            threads,
+            queue: self.hashing_queue.unwrap_or(threads * 32),
+            wait: self.hashing_wait,
         }
     }
 }
@@ -210,6 +279,10 @@ impl std::fmt::Debug for Config {
             .field("service_client_id", &self.service_client_id)
             .field("service_client_secret", &hidden(&self.service_client_secret))
             .field("limits", &self.limits())
+            .field("service_limits", &self.service_limits())
+            .field("register_limits", &self.register_limits())
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("hashing", &self.hashing())
             .field("sweep_interval", &self.sweep_interval)
             .field("sessions", &self.session_rules())
             .field("database", &self.database)
@@ -232,6 +305,10 @@ mod tests {
         assert_eq!(parsed.listen, "0.0.0.0:50051".parse().unwrap());
         assert_eq!(parsed.database_url, "sqlite://data/auth.db?mode=rwc");
         assert_eq!(format!("{:?}", parsed.limits()), format!("{:?}", built.limits()));
+        assert_eq!(parsed.register_limits(), built.register_limits());
+        assert_eq!(parsed.service_limits(), built.service_limits());
+        assert_eq!(parsed.hashing(), built.hashing());
+        assert!(parsed.trusted_proxies.is_empty());
         assert_eq!(parsed.access_token_ttl, built.access_token_ttl);
         assert_eq!(parsed.refresh_token_ttl, built.refresh_token_ttl);
         assert_eq!((parsed.issuer, parsed.audience), (built.issuer, built.audience));
@@ -249,6 +326,14 @@ mod tests {
         config.signing_keys = Some("k=seed-that-is-secret".into());
         let shown = format!("{config:?}");
         assert!(!shown.contains("password-123") && !shown.contains("secret-123") && !shown.contains("seed-that"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_comma_separated_list_of_networks() {
+        let parsed = Config::try_parse_from(["travel-auth", "--trusted-proxies", "10.0.0.0/8,192.168.1.7"]).unwrap();
+        let shown: Vec<_> = parsed.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.168.1.7/32"]);
+        assert!(Config::try_parse_from(["travel-auth", "--trusted-proxies", "10.0.0.0/99"]).is_err());
     }
 
     #[test]

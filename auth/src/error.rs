@@ -15,12 +15,6 @@ pub enum Error {
     /// The request is malformed.
     #[error("{0}")]
     Invalid(#[from] Violations),
-    /// Register: the email is taken.
-    #[error("an account with this email already exists")]
-    EmailTaken,
-    /// Register: the request id was used before for a different request.
-    #[error("request_id `{0}` was already used for a different request")]
-    RequestIdReused(String),
     /// Login: unknown email or wrong password (never said which).
     #[error("invalid email or password")]
     BadPassword,
@@ -33,6 +27,9 @@ pub enum Error {
     /// Too many failed attempts recently.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     Throttled(Duration),
+    /// Every password-hashing slot is busy and the wait for one ran out.
+    #[error("the service is busy; try again in {} seconds", .0.as_secs().max(1))]
+    Busy(Duration),
     /// The database failed; details are logged, not returned.
     #[error("storage failure: {0}")]
     Store(#[from] sqlx::Error),
@@ -42,9 +39,12 @@ pub enum Error {
     /// The operating system's random generator failed.
     #[error("random generator failed: {0}")]
     Random(#[from] getrandom::Error),
-    /// A blocking task (password hashing) panicked or was cancelled.
-    #[error("blocking task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    /// A password-hashing thread could not be started.
+    #[error("could not start a hashing thread: {0}")]
+    Thread(std::io::Error),
+    /// A password-hashing thread stopped (a hash panicked).
+    #[error("the hashing threads stopped")]
+    HashingStopped,
 }
 
 impl From<Error> for Status {
@@ -52,9 +52,8 @@ impl From<Error> for Status {
         let message = e.to_string();
         match e {
             Error::Invalid(v) => v.into(),
-            Error::EmailTaken | Error::RequestIdReused(_) => Status::already_exists(message),
             Error::BadPassword | Error::BadRefreshToken | Error::BadClientSecret => Status::unauthenticated(message),
-            Error::Throttled(retry_after) => Status::with_error_details(
+            Error::Throttled(retry_after) | Error::Busy(retry_after) => Status::with_error_details(
                 Code::ResourceExhausted,
                 message,
                 ErrorDetails::with_retry_info(Some(retry_after)),
@@ -62,7 +61,8 @@ impl From<Error> for Status {
             Error::Store(cause) => travel::error::internal("auth store failed", &cause),
             Error::Hashing(cause) => travel::error::internal("password hashing failed", &cause),
             Error::Random(cause) => travel::error::internal("random generator failed", &cause),
-            Error::Task(cause) => travel::error::internal("blocking task failed", &cause),
+            Error::Thread(cause) => travel::error::internal("hashing thread failed", &cause),
+            Error::HashingStopped => travel::error::internal("hashing thread failed", &Error::HashingStopped),
         }
     }
 }
@@ -84,6 +84,14 @@ mod tests {
         assert_eq!(status.code(), Code::ResourceExhausted);
         let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
         assert_eq!(retry, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn a_busy_hashing_pool_says_when_to_retry() {
+        let status = Status::from(Error::Busy(Duration::from_secs(1)));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
+        assert_eq!(retry, Some(Duration::from_secs(1)));
     }
 
     #[test]

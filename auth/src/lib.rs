@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod bootstrap;
+pub mod client_addr;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -30,6 +31,7 @@ pub use error::Error;
 pub use signing::SigningKeys;
 pub use store::Store;
 
+use crate::client_addr::ClientAddr;
 use crate::domain::password::Passwords;
 use crate::domain::throttle::Throttle;
 use crate::tokens::Issuer;
@@ -75,7 +77,7 @@ impl Application {
                 SigningKeys::generated(&store, clock.now()).await?
             }
         };
-        let passwords = Passwords::new().await?;
+        let passwords = Passwords::new(config.hashing()).await?;
         bootstrap::accounts(&config, &store, &passwords, clock.now()).await?;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
@@ -119,9 +121,20 @@ impl Application {
             // A Login's refresh token never outlives its session.
             config.refresh_token_ttl.min(config.session_max_lifetime),
         );
-        let throttle = Throttle::new(config.limits());
-        let api = api::AuthApi::new(self.store.clone(), self.clock.clone(), self.passwords, issuer, throttle)
-            .with_sessions(config.session_rules());
+        let throttles = api::Throttles {
+            logins: Throttle::new(config.limits()),
+            services: Throttle::new(config.service_limits()),
+            registers: Throttle::new(config.register_limits()),
+            client_addr: ClientAddr::new(config.trusted_proxies.clone()),
+        };
+        let api = api::AuthApi::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.passwords,
+            issuer,
+            throttles,
+        )
+        .with_sessions(config.session_rules());
         let max = config.server.max_message_bytes;
         let service = AuthServiceServer::new(api)
             .max_decoding_message_size(max)

@@ -58,10 +58,10 @@ impl Store {
         self.db.close().await;
     }
 
-    /// Adds a user; `None` when the email or the request id is taken.
+    /// Adds a user; `None` when the email is taken.
     pub async fn insert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<Option<User>, Error> {
         let inserted = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, request_id, created_ms, updated_ms) \
+            "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
         )
         .bind(new.id)
@@ -84,7 +84,7 @@ impl Store {
     pub async fn upsert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<User, Error> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, request_id, created_ms, updated_ms) \
+            "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
              SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
         )
@@ -106,9 +106,16 @@ impl Store {
         self.user_where("email", email.as_str()).await
     }
 
-    /// The user that Register created under this request id, and their password hash.
-    pub async fn user_by_request_id(&self, request_id: &str) -> Result<Option<(User, String)>, Error> {
-        self.user_where("request_id", request_id).await
+    /// The user that Register created for this email under this request id
+    /// (request ids are scoped per email), and their password hash.
+    pub async fn user_by_request(&self, email: &Email, request_id: &str) -> Result<Option<(User, String)>, Error> {
+        let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE email = $1 AND register_request_id = $2"));
+        let row: Option<UserRow> = sqlx::query_as(sql)
+            .bind(email.as_str())
+            .bind(request_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(UserRow::into_domain).transpose()
     }
 
     /// The stored password hash of the user with this email (for tests and tools).

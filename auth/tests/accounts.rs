@@ -38,15 +38,24 @@ async fn a_registered_customer_logs_in_with_a_token_the_services_can_verify() {
 }
 
 #[tokio::test]
-async fn an_email_is_taken_whatever_its_case_or_surrounding_space() {
-    let svc = TestAuth::start().await;
-    svc.register("ana@example.com", PASSWORD).await.expect("register");
+async fn an_email_is_one_account_whatever_its_case_or_surrounding_space() {
+    let svc = TestAuth::start_with(|c| c.max_registers_per_email = 4).await;
+    let first = svc.register("ana@example.com", PASSWORD).await.expect("register");
 
     for email in ["ana@example.com", "ANA@Example.com", "  ana@example.com\t"] {
-        let err = svc.register(email, "another good password").await.expect_err(email);
-        assert_eq!(err.code(), Code::AlreadyExists, "{email}");
-        assert_eq!(err.message(), "an account with this email already exists");
+        // Issue 7: the same answer as for a new email (no ALREADY_EXISTS), and nothing changes.
+        let again = svc.register(email, "another good password").await.expect(email);
+        assert_eq!(again.email, "ana@example.com", "{email}");
+        assert_ne!(again.id, first.id, "{email}: a stand-in, not the account");
+        let err = svc.login("ana@example.com", "another good password").await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{email}: the account keeps its password"
+        );
     }
+    let login = svc.login("ana@example.com", PASSWORD).await.expect("login");
+    assert_eq!(login.user.map(|u| u.id), Some(first.id));
 }
 
 #[tokio::test]
@@ -67,20 +76,31 @@ async fn a_register_retried_with_its_request_id_returns_the_first_user() {
             ..request.clone()
         })
         .await
-        .unwrap_err();
+        .unwrap()
+        .into_inner()
+        .user;
     let other_email = client
         .register(pb::RegisterRequest {
             email: "bo@example.com".into(),
             ..request
         })
         .await
-        .unwrap_err();
+        .unwrap()
+        .into_inner()
+        .user;
 
     assert!(first.is_some());
     assert_eq!(first, retry);
-    assert_eq!(other_password.code(), Code::AlreadyExists);
-    assert_eq!(other_email.code(), Code::AlreadyExists);
-    assert!(other_email.message().contains("request_id"), "{other_email:?}");
+    // Issue 7: a different request under the key gets the uniform answer for a
+    // taken email (not ALREADY_EXISTS), and keys are scoped per email.
+    assert_ne!(other_password.map(|u| u.id), first.as_ref().map(|u| u.id.clone()));
+    let bo = other_email.expect("bo registered under the same request id");
+    assert_eq!(bo.email, "bo@example.com");
+    let login = svc
+        .login("bo@example.com", PASSWORD)
+        .await
+        .expect("bo's account exists");
+    assert_eq!(login.user.map(|u| u.id), Some(bo.id));
 }
 
 #[tokio::test]
@@ -116,12 +136,19 @@ async fn the_configured_admin_logs_in_with_the_admin_role() {
     assert_eq!(login.user.as_ref().map(|u| u.role()), Some(pb::Role::Admin));
     let claims = svc.verify(&login.access_token).await.expect("verifies");
     assert_eq!(claims.role, Role::Admin);
-    let register = svc.register("root@example.com", PASSWORD).await.unwrap_err();
+    let register = svc
+        .register("root@example.com", PASSWORD)
+        .await
+        .expect("the uniform answer");
+    assert_eq!(register.role(), pb::Role::Customer);
+    assert_ne!(Some(register.id), login.user.map(|u| u.id), "a stand-in, not the admin");
+    let taken = svc.login("root@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(
-        register.code(),
-        Code::AlreadyExists,
+        taken.code(),
+        Code::Unauthenticated,
         "nobody can register the admin's email"
     );
+    assert!(svc.login("root@example.com", "admin password 123").await.is_ok());
 }
 
 #[tokio::test]

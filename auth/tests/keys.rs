@@ -147,10 +147,10 @@ async fn without_a_configured_secret_there_is_no_service_account() {
 }
 
 #[tokio::test]
-async fn repeated_bad_client_secrets_from_one_peer_are_throttled() {
+async fn repeated_bad_client_secrets_for_one_client_id_are_throttled() {
     let svc = TestAuth::start_with(|c| {
         c.service_client_secret = Some("reservation secret 123".into());
-        c.max_failed_logins_per_peer = 3;
+        c.max_failed_service_logins = 3;
     })
     .await;
     for _ in 0..3 {

@@ -8,6 +8,8 @@ pub mod throttle;
 
 use travel::token::Role;
 use travel::types::{Instant, RequestId};
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest email address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -16,20 +18,27 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted.
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
-/// An email address, normalised: trimmed and lower-cased.
+/// An email address, normalised by one documented rule (the proto's too):
+/// Unicode NFKC, then surrounding white space trimmed, then lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
     /// Normalises and checks an address: at most 254 characters, one `@` between
-    /// a non-empty local part and a domain with a dot, no white space inside.
+    /// a non-empty local part and a domain with a dot, no white space inside, and
+    /// no control character or Unicode format character (category Cf: bidi
+    /// overrides and isolates, zero-width characters, the byte-order mark), which
+    /// would make two addresses that look the same name different accounts.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let email = raw.trim().to_lowercase();
+        let email = raw.nfkc().collect::<String>().trim().to_lowercase();
         if email.is_empty() {
             return Err("is required");
         }
         if email.chars().count() > MAX_EMAIL_CHARS {
             return Err("must be at most 254 characters");
+        }
+        if email.chars().any(invisible) {
+            return Err("must not contain control characters or invisible formatting characters");
         }
         let shaped = match email.split_once('@') {
             Some((local, domain)) => {
@@ -42,7 +51,7 @@ impl Email {
             }
             None => false,
         };
-        if !shaped || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if !shaped || email.chars().any(char::is_whitespace) {
             return Err("must be an email address such as ana@example.com");
         }
         Ok(Self(email))
@@ -52,6 +61,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A control character (Cc) or a format character (Cf), such as U+202E.
+fn invisible(c: char) -> bool {
+    c.is_control() || c.general_category() == GeneralCategory::Format
 }
 
 /// A password as given (never trimmed). Its `Debug` does not show it.
@@ -169,6 +183,28 @@ mod tests {
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
         assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
+    }
+
+    #[test]
+    fn emails_are_nfkc_normalised_before_they_are_checked() {
+        // Full-width letters and the "ﬁ" ligature fold to their plain forms.
+        assert_eq!(
+            Email::parse("ＡＮＡ@ﬁ.example.com").unwrap().as_str(),
+            "ana@fi.example.com"
+        );
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused() {
+        for bad in [
+            "ana\u{202e}@x.io",
+            "a\u{200b}na@x.io",
+            "ana@x\u{2066}.io",
+            "\u{feff}ana@x.io",
+            "an\u{7f}a@x.io",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,169 +1,124 @@
-//! Login throttling, in memory and per process (each replica counts on its own;
-//! a restart forgets). Failures are counted per account key
-//! (a normalised email) and per peer (an IPv4 address or an IPv6 /64); once a
-//! key reaches its limit within the window, attempts for it are refused for the
-//! lockout, whether or not the account exists. An attempt counts as a failure
-//! from the moment it starts, so parallel guesses cannot slip past the limit; a
-//! success takes its count back and clears the account's failures. Old entries
-//! are pruned, and the tables are capped, so memory stays bounded.
+//! Throttling of password checks, in memory and per process (each replica
+//! counts on its own; a restart forgets). Only FAILURES count, per account key
+//! (a normalised email, or a client id), per peer (an IPv4 address or an IPv6
+//! /64), and per pair of both. Each key has an allowance of free failures within
+//! the window; past it, the key's next attempt waits a delay that doubles with
+//! each further failure (from `first_delay` up to `max_delay`), and attempts
+//! before then are refused unchecked, whether or not the account exists.
+//!
+//! A peer that has logged in to an account before is a *known client* of it:
+//! its attempts for that account are gated by the pair's failures only, so an
+//! attacker spraying wrong passwords from elsewhere delays neither the owner
+//! nor, behind a shared address, the other people who logged in from it. Other
+//! attempts are gated by the account and by the peer. A correct password that
+//! passes its gates is always accepted.
+//!
+//! Attempts in flight are never counted as failures; they only make an attempt
+//! that could go past an allowance wait (bounded) for their verdict, so that
+//! parallel guesses cannot slip past it while parallel correct logins all pass.
+//! Old entries are pruned and the tables capped, so memory stays bounded.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+mod table;
+
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use travel::types::Instant;
 
-/// Most keys kept per table; past it, entries that are not locked out are
-/// dropped, and if that is not enough, everything (with a warning).
-const MAX_ENTRIES: usize = 100_000;
+use table::{Gate, MAX_ENTRIES, Table};
+
 /// Longest time between two prunings of expired entries.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How long a successful login makes its peer a known client of the account.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest wait for attempts in flight to settle before refusing.
+const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// The throttle's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Failures for one account key within `window` that trigger a lockout.
+    /// Free failures for one account key (and for one known client of it) within `window`.
     pub per_account: u32,
-    /// Failures from one peer within `window` that trigger a lockout.
+    /// Free failures from one peer within `window`.
     pub per_peer: u32,
     /// How far back failures count.
     pub window: Duration,
-    /// How long a locked-out key is refused.
-    pub lockout: Duration,
+    /// The delay after the allowance is used up; it doubles with each further failure.
+    pub first_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
 }
 
 /// Refused: too many recent failures; try again after `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
-    /// How long until attempts are accepted again.
+    /// How long until an attempt is checked again.
     pub retry_after: Duration,
 }
 
-/// The recent failures of one key, and its lockout.
-#[derive(Debug, Default)]
-struct Record {
-    /// When each failure within the window happened, oldest first.
-    failures: VecDeque<Instant>,
-    /// Refused until then.
-    locked_until: Option<Instant>,
-}
-
-impl Record {
-    fn forget_before(&mut self, now: Instant, window: Duration) {
-        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now.unix_millis().saturating_sub(window);
-        while self.failures.front().is_some_and(|at| at.unix_millis() <= cutoff) {
-            self.failures.pop_front();
-        }
-        if self.locked_until.is_some_and(|until| until <= now) {
-            self.locked_until = None;
-        }
-    }
-
-    fn count(&mut self, now: Instant, limit: u32, lockout: Duration) {
-        self.failures.push_back(now);
-        if self.failures.len() >= limit as usize {
-            self.locked_until = Some(now.plus(lockout));
-        }
-    }
-
-    /// Takes back one counted attempt; a lockout no longer justified is lifted.
-    fn undo(&mut self, limit: u32) {
-        self.failures.pop_back();
-        if self.failures.len() < limit as usize {
-            self.locked_until = None;
-        }
-    }
-}
-
-/// The records of one kind of key.
-#[derive(Debug)]
-struct Table<K> {
-    records: HashMap<K, Record>,
-    limit: u32,
-}
-
-impl<K: Hash + Eq + Clone> Table<K> {
-    fn new(limit: u32) -> Self {
-        Self {
-            records: HashMap::new(),
-            limit: limit.max(1),
-        }
-    }
-
-    /// Until when `key` is locked out, if it is at `now`.
-    fn locked(&mut self, key: &K, now: Instant, window: Duration) -> Option<Instant> {
-        let record = self.records.get_mut(key)?;
-        record.forget_before(now, window);
-        record.locked_until
-    }
-
-    fn count(&mut self, key: &K, now: Instant, lockout: Duration) {
-        let limit = self.limit;
-        self.records.entry(key.clone()).or_default().count(now, limit, lockout);
-    }
-
-    fn undo(&mut self, key: &K) {
-        let limit = self.limit;
-        if let Some(record) = self.records.get_mut(key) {
-            record.undo(limit);
-        }
-    }
-
-    fn prune(&mut self, now: Instant, window: Duration) {
-        self.records.retain(|_, r| {
-            r.forget_before(now, window);
-            !r.failures.is_empty() || r.locked_until.is_some()
-        });
-        if self.records.len() > MAX_ENTRIES {
-            self.records.retain(|_, r| r.locked_until.is_some());
-        }
-        if self.records.len() > MAX_ENTRIES {
-            tracing::warn!(
-                entries = self.records.len(),
-                "login throttle table full of lockouts; forgetting them all"
-            );
-            self.records.clear();
-        }
-    }
-}
+type Pair = (String, IpAddr);
 
 #[derive(Debug)]
 struct State {
     accounts: Table<String>,
     peers: Table<IpAddr>,
+    pairs: Table<Pair>,
+    /// Known clients: when each last logged in to the account.
+    known: HashMap<Pair, Instant>,
     last_prune: Option<Instant>,
 }
 
 impl State {
     fn prune_if_due(&mut self, now: Instant, window: Duration) {
+        let full = |n: usize| n > MAX_ENTRIES;
         let due = self
             .last_prune
             .is_none_or(|last| last.plus(PRUNE_EVERY.min(window)) <= now)
-            || self.accounts.records.len() > MAX_ENTRIES
-            || self.peers.records.len() > MAX_ENTRIES;
-        if due {
-            self.accounts.prune(now, window);
-            self.peers.prune(now, window);
-            self.last_prune = Some(now);
+            || full(self.accounts.records.len())
+            || full(self.peers.records.len())
+            || full(self.pairs.records.len())
+            || full(self.known.len());
+        if !due {
+            return;
         }
+        self.accounts.prune(now, window);
+        self.peers.prune(now, window);
+        self.pairs.prune(now, window);
+        self.known.retain(|_, at| at.plus(KNOWN_FOR) > now);
+        if full(self.known.len()) {
+            tracing::warn!(entries = self.known.len(), "known-client table full; forgetting it");
+            self.known.clear();
+        }
+        self.last_prune = Some(now);
+    }
+
+    fn is_known(&self, pair: &Pair, now: Instant) -> bool {
+        self.known.get(pair).is_some_and(|at| at.plus(KNOWN_FOR) > now)
     }
 }
 
-/// The login throttle of one process; cheap to clone.
+/// One throttle (a process has one for logins, one for service accounts and
+/// one for Register); cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     limits: Limits,
     state: Arc<Mutex<State>>,
+    settled: Arc<Notify>,
 }
 
-/// An attempt let through: report its success with [`Throttle::succeeded`].
+/// An attempt let through; report its verdict with [`Attempt::succeeded`] or
+/// [`Attempt::failed`]. Dropped without one (the caller went away, or checking
+/// failed), it counts as nothing.
 #[derive(Debug)]
 pub struct Attempt {
+    throttle: Throttle,
     account: Option<String>,
     peer: Option<IpAddr>,
+    known: bool,
+    settled: bool,
 }
 
 impl Throttle {
@@ -174,60 +129,201 @@ impl Throttle {
             state: Arc::new(Mutex::new(State {
                 accounts: Table::new(limits.per_account),
                 peers: Table::new(limits.per_peer),
+                pairs: Table::new(limits.per_account),
+                known: HashMap::new(),
                 last_prune: None,
             })),
+            settled: Arc::new(Notify::new()),
         }
     }
 
     /// Lets an attempt for `account` (if counted per account) from `peer` (if
-    /// known) through, counting it as a failure until it succeeds, or refuses it
-    /// while either is locked out.
-    pub fn begin(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<Attempt, Throttled> {
-        let Limits { window, lockout, .. } = self.limits;
+    /// known) through, or refuses it while one of its gates is delayed. Waits
+    /// (at most a few seconds) while attempts in flight could use up an allowance.
+    pub async fn begin(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<Attempt, Throttled> {
         let peer = peer.map(peer_key);
         let account = account.map(str::to_owned);
-        let mut state = self.lock();
-        state.prune_if_due(now, window);
-        let locked = [
-            account.as_ref().and_then(|a| state.accounts.locked(a, now, window)),
-            peer.and_then(|p| state.peers.locked(&p, now, window)),
-        ];
-        if let Some(until) = locked.into_iter().flatten().max() {
-            let wait = u64::try_from(until.unix_millis().saturating_sub(now.unix_millis())).unwrap_or(0);
-            return Err(Throttled {
-                retry_after: Duration::from_millis(wait),
-            });
-        }
-        if let Some(a) = &account {
-            state.accounts.count(a, now, lockout);
-        }
-        if let Some(p) = &peer {
-            state.peers.count(p, now, lockout);
-        }
-        Ok(Attempt { account, peer })
-    }
-
-    /// The attempt succeeded: the account's failures are forgotten, and the
-    /// peer's count of this attempt is taken back.
-    pub fn succeeded(&self, attempt: Attempt) {
-        let mut state = self.lock();
-        if let Some(account) = &attempt.account {
-            state.accounts.records.remove(account);
-        }
-        if let Some(peer) = attempt.peer {
-            state.peers.undo(&peer);
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            match self.try_begin(account.as_ref(), peer, now) {
+                Ok(Some(known)) => {
+                    return Ok(Attempt {
+                        throttle: self.clone(),
+                        account,
+                        peer,
+                        known,
+                        settled: false,
+                    });
+                }
+                Ok(None) => {}
+                Err(throttled) => return Err(throttled),
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return Err(Throttled {
+                    retry_after: Duration::from_secs(1),
+                });
+            }
         }
     }
 
-    /// How many keys (accounts and peers) are tracked.
+    /// Refuses, as [`Throttle::begin`] would, while a gate of `account` and
+    /// `peer` is delayed; counts nothing and never waits.
+    pub fn check(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<(), Throttled> {
+        let account = account.map(str::to_owned);
+        let mut state = self.lock();
+        state.prune_if_due(now, self.limits.window);
+        self.gates(&mut state, account.as_ref(), peer.map(peer_key), now)
+            .map(|_| ())
+    }
+
+    /// `Some(known)` when let through, `None` when it must wait.
+    fn try_begin(
+        &self,
+        account: Option<&String>,
+        peer: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Option<bool>, Throttled> {
+        let mut state = self.lock();
+        state.prune_if_due(now, self.limits.window);
+        let (known, wait) = self.gates(&mut state, account, peer, now)?;
+        if wait {
+            return Ok(None);
+        }
+        let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
+        if known {
+            if let Some(p) = &pair {
+                state.pairs.enter(p);
+            }
+        } else {
+            if let Some(a) = account {
+                state.accounts.enter(a);
+            }
+            if let Some(p) = &peer {
+                state.peers.enter(p);
+            }
+        }
+        Ok(Some(known))
+    }
+
+    /// Whether the attempt is from a known client, and whether it must wait;
+    /// refused while a gate is delayed.
+    fn gates(
+        &self,
+        state: &mut State,
+        account: Option<&String>,
+        peer: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(bool, bool), Throttled> {
+        let limits = self.limits;
+        let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
+        let known = pair.as_ref().is_some_and(|p| state.is_known(p, now));
+        let gates = if known {
+            vec![pair.as_ref().map(|p| state.pairs.gate(p, &limits, now))]
+        } else {
+            vec![
+                account.map(|a| state.accounts.gate(a, &limits, now)),
+                peer.map(|p| state.peers.gate(&p, &limits, now)),
+            ]
+        };
+        let mut wait = false;
+        let mut closed = Duration::ZERO;
+        for gate in gates.into_iter().flatten() {
+            match gate {
+                Gate::Open => {}
+                Gate::Wait => wait = true,
+                Gate::Closed(d) => closed = closed.max(d),
+            }
+        }
+        if !closed.is_zero() {
+            return Err(Throttled { retry_after: closed });
+        }
+        Ok((known, wait))
+    }
+
+    /// How many keys (accounts, peers and pairs) are tracked.
     pub fn tracked(&self) -> usize {
         let state = self.lock();
-        state.accounts.records.len() + state.peers.records.len()
+        state.accounts.records.len() + state.peers.records.len() + state.pairs.records.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: keep using it.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Attempt {
+    /// The password was right: the pair's failures are forgotten (and the
+    /// account's, unless the peer was a known client already), and the peer
+    /// becomes a known client of the account.
+    pub fn succeeded(mut self, now: Instant) {
+        self.settle(Some(true), now);
+    }
+
+    /// The password was wrong (or, for Register, the attempt is simply counted):
+    /// a failure for the account, the peer and the pair.
+    pub fn failed(mut self, now: Instant) {
+        self.settle(Some(false), now);
+    }
+
+    fn settle(&mut self, verdict: Option<bool>, now: Instant) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let pair = self.account.clone().zip(self.peer);
+        {
+            let mut state = self.throttle.lock();
+            if self.known {
+                if let Some(p) = &pair {
+                    state.pairs.leave(p);
+                }
+            } else {
+                if let Some(a) = &self.account {
+                    state.accounts.leave(a);
+                }
+                if let Some(p) = &self.peer {
+                    state.peers.leave(p);
+                }
+            }
+            match verdict {
+                Some(true) => {
+                    // A known client's success leaves the account's own count
+                    // alone: it is about the others, whose delay must not reset
+                    // each time the owner logs in.
+                    if let Some(a) = self.account.as_ref().filter(|_| !self.known) {
+                        state.accounts.forgive(a);
+                    }
+                    if let Some(p) = pair {
+                        state.pairs.forgive(&p);
+                        state.known.insert(p, now);
+                    }
+                }
+                Some(false) => {
+                    if let Some(a) = &self.account {
+                        state.accounts.fail(a, now);
+                    }
+                    if let Some(p) = &self.peer {
+                        state.peers.fail(p, now);
+                    }
+                    if let Some(p) = &pair {
+                        state.pairs.fail(p, now);
+                    }
+                }
+                None => {}
+            }
+        }
+        self.throttle.settled.notify_waiters();
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        // No verdict: the attempt counted as nothing. Its time is unknown here,
+        // but none is needed to only take it out of flight.
+        self.settle(None, Instant::from_unix_millis(0));
     }
 }
 
@@ -244,108 +340,4 @@ fn peer_key(ip: IpAddr) -> IpAddr {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINUTE: Duration = Duration::from_secs(60);
-
-    fn throttle(per_account: u32, per_peer: u32) -> Throttle {
-        Throttle::new(Limits {
-            per_account,
-            per_peer,
-            window: 15 * MINUTE,
-            lockout: 15 * MINUTE,
-        })
-    }
-
-    fn at(minutes: u32) -> Instant {
-        Instant::from_unix_millis(0).plus(MINUTE * minutes)
-    }
-
-    const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-
-    #[test]
-    fn an_account_is_locked_after_its_limit_of_failures_then_released_after_the_lockout() {
-        let t = throttle(3, 100);
-        for _ in 0..3 {
-            assert!(t.begin(Some("a@x.io"), PEER, at(0)).is_ok());
-        }
-        let refused = t.begin(Some("a@x.io"), PEER, at(1)).unwrap_err();
-        assert_eq!(refused.retry_after, 14 * MINUTE);
-        assert!(
-            t.begin(Some("b@x.io"), PEER, at(1)).is_ok(),
-            "other accounts are unaffected"
-        );
-        assert!(
-            t.begin(Some("a@x.io"), PEER, at(15)).is_ok(),
-            "released after the lockout"
-        );
-    }
-
-    #[test]
-    fn failures_older_than_the_window_do_not_count() {
-        let t = throttle(3, 100);
-        t.begin(Some("a@x.io"), None, at(0)).unwrap();
-        t.begin(Some("a@x.io"), None, at(1)).unwrap();
-        assert!(
-            t.begin(Some("a@x.io"), None, at(16)).is_ok(),
-            "the first two are forgotten"
-        );
-        assert!(t.begin(Some("a@x.io"), None, at(17)).is_ok());
-    }
-
-    #[test]
-    fn a_success_clears_the_account_and_takes_back_its_peer_count() {
-        let t = throttle(3, 3);
-        t.begin(Some("a@x.io"), PEER, at(0)).unwrap();
-        t.begin(Some("a@x.io"), PEER, at(0)).unwrap();
-        let third = t.begin(Some("a@x.io"), PEER, at(0)).unwrap();
-        t.succeeded(third);
-        assert!(
-            t.begin(Some("a@x.io"), PEER, at(0)).is_ok(),
-            "account and peer unlocked"
-        );
-    }
-
-    #[test]
-    fn a_peer_is_locked_across_accounts() {
-        let t = throttle(100, 3);
-        for who in ["a@x.io", "b@x.io", "c@x.io"] {
-            t.begin(Some(who), PEER, at(0)).unwrap();
-        }
-        assert!(t.begin(Some("d@x.io"), PEER, at(0)).is_err());
-        let other: Option<IpAddr> = Some("10.0.0.2".parse().unwrap());
-        assert!(
-            t.begin(Some("d@x.io"), other, at(0)).is_ok(),
-            "other peers are unaffected"
-        );
-    }
-
-    #[test]
-    fn ipv6_peers_are_counted_by_their_slash_64() {
-        let t = throttle(100, 2);
-        t.begin(Some("a@x.io"), Some("2001:db8::1".parse().unwrap()), at(0))
-            .unwrap();
-        t.begin(Some("b@x.io"), Some("2001:db8::2".parse().unwrap()), at(0))
-            .unwrap();
-        assert!(
-            t.begin(Some("c@x.io"), Some("2001:db8::3".parse().unwrap()), at(0))
-                .is_err()
-        );
-        assert!(
-            t.begin(Some("c@x.io"), Some("2001:db8:0:1::3".parse().unwrap()), at(0))
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn expired_entries_are_pruned() {
-        let t = throttle(5, 20);
-        for i in 0..50 {
-            t.begin(Some(&format!("user{i}@x.io")), None, at(0)).unwrap();
-        }
-        assert_eq!(t.tracked(), 50);
-        t.begin(Some("late@x.io"), None, at(60)).unwrap();
-        assert_eq!(t.tracked(), 1, "only the new attempt is left");
-    }
-}
+mod tests;

@@ -56,6 +56,10 @@ impl TestAuth {
         config.access_token_ttl = ACCESS_TTL;
         config.refresh_token_ttl = REFRESH_TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
+        // The hashing pool's own refusals are tested apart (the binary's test and
+        // its unit tests); here a busy shared machine must not turn into refusals.
+        config.hashing_wait = Duration::from_secs(60);
+        config.hashing_queue = Some(10_000);
         adjust(&mut config);
         let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
         Self::launch(config, clock, db).await
@@ -131,6 +135,41 @@ impl TestAuth {
             password: password.into(),
         };
         Ok(self.client.clone().login(request).await?.into_inner())
+    }
+
+    /// Logs in through a proxy that says the client is `client` (`x-forwarded-for`;
+    /// believed only when 127.0.0.1 is among the service's `trusted_proxies`).
+    pub async fn login_from(
+        &self,
+        client: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<pb::LoginResponse, tonic::Status> {
+        let mut request = tonic::Request::new(pb::LoginRequest {
+            email: email.into(),
+            password: password.into(),
+        });
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", client.parse().expect("an address"));
+        Ok(self.client.clone().login(request).await?.into_inner())
+    }
+
+    /// Asks for a service token through a proxy that says the client is `client`.
+    pub async fn service_token_from(
+        &self,
+        client: &str,
+        id: &str,
+        secret: &str,
+    ) -> Result<pb::IssueServiceTokenResponse, tonic::Status> {
+        let mut request = tonic::Request::new(pb::IssueServiceTokenRequest {
+            client_id: id.into(),
+            client_secret: secret.into(),
+        });
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", client.parse().expect("an address"));
+        Ok(self.client.clone().issue_service_token(request).await?.into_inner())
     }
 
     /// Registers `email` and logs in.

@@ -1,0 +1,157 @@
+//! The throttle's rules, on a manual timeline.
+
+use super::*;
+
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn throttle(per_account: u32, per_peer: u32) -> Throttle {
+    Throttle::new(Limits {
+        per_account,
+        per_peer,
+        window: 15 * MINUTE,
+        first_delay: SECOND,
+        max_delay: 15 * MINUTE,
+    })
+}
+
+fn at(seconds: u64) -> Instant {
+    Instant::from_unix_millis(0).plus(SECOND * u32::try_from(seconds).unwrap())
+}
+
+const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+const ELSEWHERE: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)));
+
+async fn fail(t: &Throttle, account: &str, peer: Option<IpAddr>, now: Instant) {
+    t.begin(Some(account), peer, now)
+        .await
+        .expect("let through")
+        .failed(now);
+}
+
+#[tokio::test]
+async fn past_its_allowance_an_account_waits_a_delay_that_doubles_with_each_failure() {
+    let t = throttle(3, 100);
+    for _ in 0..3 {
+        fail(&t, "a@x.io", PEER, at(0)).await;
+    }
+    assert_eq!(
+        t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap_err().retry_after,
+        SECOND
+    );
+    assert!(
+        t.begin(Some("b@x.io"), PEER, at(0)).await.is_ok(),
+        "other accounts are unaffected"
+    );
+
+    fail(&t, "a@x.io", PEER, at(1)).await;
+    assert_eq!(
+        t.begin(Some("a@x.io"), PEER, at(1)).await.unwrap_err().retry_after,
+        2 * SECOND
+    );
+    fail(&t, "a@x.io", PEER, at(3)).await;
+    assert_eq!(
+        t.begin(Some("a@x.io"), PEER, at(3)).await.unwrap_err().retry_after,
+        4 * SECOND
+    );
+    let right = t.begin(Some("a@x.io"), PEER, at(7)).await.expect("after the delay");
+    right.succeeded(at(7));
+    assert!(
+        t.begin(Some("a@x.io"), ELSEWHERE, at(7)).await.is_ok(),
+        "a success forgives"
+    );
+}
+
+#[tokio::test]
+async fn the_delay_never_exceeds_its_maximum() {
+    let t = throttle(1, 1000);
+    let mut now = 0;
+    for _ in 0..40 {
+        let attempt = match t.begin(Some("a@x.io"), ELSEWHERE, at(now)).await {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                assert!(refused.retry_after <= 15 * MINUTE, "{refused:?}");
+                now += refused.retry_after.as_secs();
+                t.begin(Some("a@x.io"), ELSEWHERE, at(now)).await.unwrap()
+            }
+        };
+        attempt.failed(at(now));
+    }
+}
+
+#[tokio::test]
+async fn a_known_client_is_not_delayed_by_failures_from_elsewhere() {
+    let t = throttle(3, 3);
+    t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap().succeeded(at(0));
+    for i in 0..10 {
+        let _ = t.begin(Some("a@x.io"), ELSEWHERE, at(i)).await.map(|a| a.failed(at(i)));
+        let other = format!("other{i}@x.io");
+        let _ = t.begin(Some(&other), PEER, at(i)).await.map(|a| a.failed(at(i)));
+    }
+
+    assert!(
+        t.begin(Some("a@x.io"), ELSEWHERE, at(10)).await.is_err(),
+        "the sprayer is delayed"
+    );
+    assert!(
+        t.begin(Some("a@x.io"), PEER, at(10)).await.is_ok(),
+        "the owner's address is not, although it failed for other accounts"
+    );
+    assert!(
+        t.begin(Some("new@x.io"), PEER, at(10)).await.is_err(),
+        "the peer is delayed for strangers"
+    );
+}
+
+#[tokio::test]
+async fn a_known_client_that_fails_is_delayed_on_its_own() {
+    let t = throttle(2, 100);
+    t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap().succeeded(at(0));
+    fail(&t, "a@x.io", PEER, at(0)).await;
+    fail(&t, "a@x.io", PEER, at(0)).await;
+    assert_eq!(
+        t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap_err().retry_after,
+        SECOND
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_in_flight_is_not_a_failure_and_a_dropped_one_counts_nothing() {
+    let t = throttle(2, 2);
+    let first = t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap();
+    drop(first);
+    let second = t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap();
+    let third = t.begin(Some("b@x.io"), PEER, at(0)).await.unwrap();
+    second.succeeded(at(0));
+    third.succeeded(at(0));
+    assert!(
+        t.begin(Some("c@x.io"), PEER, at(0)).await.is_ok(),
+        "no failure was counted"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_peers_are_counted_by_their_slash_64() {
+    let t = throttle(100, 2);
+    fail(&t, "a@x.io", Some("2001:db8::1".parse().unwrap()), at(0)).await;
+    fail(&t, "b@x.io", Some("2001:db8::2".parse().unwrap()), at(0)).await;
+    let same = t
+        .begin(Some("c@x.io"), Some("2001:db8::3".parse().unwrap()), at(0))
+        .await;
+    let other = t
+        .begin(Some("c@x.io"), Some("2001:db8:0:1::3".parse().unwrap()), at(0))
+        .await;
+    assert!(same.is_err());
+    assert!(other.is_ok());
+}
+
+#[tokio::test]
+async fn expired_entries_are_pruned() {
+    let t = throttle(5, 20);
+    for i in 0..50 {
+        fail(&t, &format!("user{i}@x.io"), None, at(0)).await;
+    }
+    assert_eq!(t.tracked(), 50);
+    fail(&t, "late@x.io", None, at(3600)).await;
+    assert_eq!(t.tracked(), 1, "only the new failure is left");
+}

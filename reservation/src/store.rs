@@ -91,11 +91,17 @@ const UNFINISHED: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
      ORDER BY CASE step WHEN 'CONFIRMING' THEN 0 WHEN 'CANCELLING' THEN 1 WHEN 'COMPENSATING' THEN 2 ELSE 3 END, \
      lease_until_ms, created_ms, id LIMIT $2";
 
-const COLUMNS: &str = "SELECT id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
-     flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
-     hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
-     flight_hold_expires_ms, hotel_hold_expires_ms \
-     FROM reservations";
+/// The columns a [`Row`] reads, in one place for every query that makes one.
+macro_rules! row_columns {
+    () => {
+        "id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
+         flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
+         hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
+         flight_hold_expires_ms, hotel_hold_expires_ms"
+    };
+}
+
+const COLUMNS: &str = concat!("SELECT ", row_columns!(), " FROM reservations");
 
 impl Store {
     /// A store over a migrated database.
@@ -397,10 +403,11 @@ impl SagaRow {
 }
 
 /// [`COLUMNS`] with the lease and the last error.
-const SAGA_COLUMNS: &str = "SELECT id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
-     flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
-     hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
-     lease_until_ms, last_error, last_error_ms FROM reservations";
+const SAGA_COLUMNS: &str = concat!(
+    "SELECT ",
+    row_columns!(),
+    ", lease_until_ms, last_error, last_error_ms FROM reservations"
+);
 
 /// What is recorded when a driver stops at the confirm step without a message
 /// (the confirm calls did not get through before its budget ran out).

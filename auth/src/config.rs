@@ -10,8 +10,8 @@ use travel::db::{DatabaseArgs, parse_duration};
 use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;
 
-use crate::domain::refresh::SessionRules;
 use crate::domain::password::Pool;
+use crate::domain::refresh::SessionRules;
 use crate::domain::throttle::Limits;
 
 /// Environment variable holding the bootstrapped admin's password.

@@ -5,10 +5,11 @@
 use travel::Violations;
 use travel::page;
 use travel::pb::flight::v1 as pb;
-use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, Instant, Money, RequestId, parse_count, parse_id};
+use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, Instant, RequestId, parse_count, parse_id};
 
 use crate::domain::{
     Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
+    seat_price,
 };
 
 impl TryFrom<pb::CreateFlightRequest> for NewFlight {
@@ -21,7 +22,7 @@ impl TryFrom<pb::CreateFlightRequest> for NewFlight {
         let destination = v.check("destination", Airport::parse(&r.destination));
         let departure = v.check("departure_time", instant_in_window(r.departure_time.as_ref()));
         let arrival = v.check("arrival_time", instant_in_window(r.arrival_time.as_ref()));
-        let seat_price = v.check("seat_price", Money::parse(r.seat_price.as_ref()));
+        let seat_price = v.check("seat_price", seat_price(r.seat_price.as_ref()));
         let capacity = v.check("capacity", parse_count(r.capacity, 1, MAX_CAPACITY));
         let request_id = v.check("request_id", RequestId::parse_optional(&r.request_id));
         if let (Some(o), Some(d)) = (&origin, &destination)

@@ -65,6 +65,19 @@ impl fmt::Display for Airport {
 pub const MAX_SEATS_PER_HOLD: i32 = 9;
 /// Most seats a flight may have.
 pub const MAX_CAPACITY: i32 = 1000;
+/// Highest seat price, in minor units: low enough that a hold's price (seat
+/// price × [`MAX_SEATS_PER_HOLD`] seats), and a reservation's total with a
+/// hotel stay, cannot overflow a 64-bit integer.
+pub const MAX_SEAT_PRICE_MINOR: i64 = 1_000_000_000_000_000;
+
+/// Parses a seat price: a valid [`Money`] of at most [`MAX_SEAT_PRICE_MINOR`].
+pub fn seat_price(m: Option<&travel::pb::common::v1::Money>) -> Result<Money, String> {
+    let price = Money::parse(m)?;
+    if price.amount_minor > MAX_SEAT_PRICE_MINOR {
+        return Err(format!("amount_minor must be at most {MAX_SEAT_PRICE_MINOR}"));
+    }
+    Ok(price)
+}
 
 /// A flight to add to the catalog, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +223,21 @@ mod tests {
         assert!(Airport::parse("lis").is_err());
         assert!(Airport::parse("LISB").is_err());
         assert!(Airport::parse("L1S").is_err());
+    }
+
+    #[test]
+    fn seat_prices_are_capped_so_that_a_hold_cannot_overflow() {
+        let money = |amount_minor| travel::pb::common::v1::Money {
+            amount_minor,
+            currency_code: "EUR".into(),
+        };
+        assert!(seat_price(Some(&money(MAX_SEAT_PRICE_MINOR))).is_ok());
+        assert!(seat_price(Some(&money(MAX_SEAT_PRICE_MINOR + 1))).is_err());
+        assert!(seat_price(Some(&money(i64::MAX))).is_err());
+        assert!(seat_price(Some(&money(-1))).is_err());
+        assert!(seat_price(None).is_err());
+        let price = seat_price(Some(&money(MAX_SEAT_PRICE_MINOR))).expect("the cap is a valid price");
+        assert!(price.times(i64::from(MAX_SEATS_PER_HOLD)).is_some());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One request to any RPC of the stack, and the clients that send it: the
 //! public RPCs anonymously, the catalog as the admin, holds as the service
-//! account, checkouts as a signed-in user.
+//! account, the reservation service's RPCs as the admin.
 
 use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
@@ -37,6 +37,8 @@ pub enum Call {
     GetReservation(reservation::GetReservationRequest),
     ListReservations(reservation::ListReservationsRequest),
     CancelReservation(reservation::CancelReservationRequest),
+    ListUnfinishedReservations(reservation::ListUnfinishedReservationsRequest),
+    DriveReservation(reservation::DriveReservationRequest),
 }
 
 type Signed = InterceptedService<Channel, Bearer>;
@@ -121,6 +123,8 @@ impl Clients {
             Call::GetReservation(r) => c.reservation.get_reservation(r).await.map(drop),
             Call::ListReservations(r) => c.reservation.list_reservations(r).await.map(drop),
             Call::CancelReservation(r) => c.reservation.cancel_reservation(r).await.map(drop),
+            Call::ListUnfinishedReservations(r) => c.reservation.list_unfinished_reservations(r).await.map(drop),
+            Call::DriveReservation(r) => c.reservation.drive_reservation(r).await.map(drop),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use travel::pb::auth::v1::{IssueServiceTokenRequest, LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
 
-use super::{ID, KEY, Row, fresh, longest, pending, row, times, token};
+use super::{ID, KEY, Row, fresh, longest, row, times, token};
 use crate::calls::Call;
 
 const P: &str = "travel.auth.v1.";
@@ -48,13 +48,22 @@ fn register_rows() -> Vec<Row> {
             with_email(format!("  {}  ", email(20).to_uppercase())),
             with_email(" \t ".into()),
         ),
-        pending(row(
+        row(
             r("email"),
             EMAIL,
             "email",
             with_email(email(20)),
             with_email(format!("\u{202e}{}", email(20))),
-        )),
+        ),
+        // Counted after NFKC: "\u{fb01}" is one character as given, two ("fi") once
+        // normalised; so 254 characters as given can be 255, one too many.
+        row(
+            r("email"),
+            EMAIL,
+            "email",
+            with_email(format!("\u{fb01}{}", email(252))),
+            with_email(format!("\u{fb01}{}", email(253))),
+        ),
         longest(
             &r("password"),
             NEW_PASSWORD,
@@ -105,13 +114,14 @@ fn login_rows() -> Vec<Row> {
         email_row(ok, "an a@example.com"),
         email_row(ok, "ana\u{7}@example.com"),
         email_row("\u{ff41}na@example.com", "ana\u{a0}@example.com"),
-        pending(email_row(ok, "ana\u{202e}@example.com")),
-        pending(email_row(ok, "ana\u{200b}@example.com")),
-        pending(email_row(ok, "ana@exa\u{feff}mple.com")),
-        pending(email_row(
+        email_row(ok, "ana\u{202e}@example.com"),
+        email_row(ok, "ana\u{200b}@example.com"),
+        email_row(ok, "ana@exa\u{feff}mple.com"),
+        // Counted after NFKC: 254 characters as given, 255 once "\u{fb01}" is "fi".
+        email_row(
             &format!("{}@example.com", times('a', 242)),
             &format!("\u{fb01}{}@example.com", times('a', 241)),
-        )),
+        ),
         longest(
             &p,
             PASSWORD,

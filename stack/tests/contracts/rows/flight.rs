@@ -11,18 +11,24 @@ use super::{DATE, HOLD_ID, ID, KEY, LETTERS3, PAGE_SIZE, Row, fresh, ints, row, 
 use crate::calls::Call;
 
 const P: &str = "travel.flight.v1.";
-/// The last second a Timestamp may name: 9999-12-31T23:59:59Z.
-pub const LAST_SECOND: i64 = 253_402_300_799;
+/// The first second of the date window: 2000-01-01T00:00:00Z.
+const FIRST_SECOND: i64 = 946_684_800;
+/// The last second of the date window: 2100-12-31T23:59:59Z.
+const LAST_SECOND: i64 = 4_133_980_799;
 /// 2030-01-01T10:00:00Z.
 const DEPARTURE: i64 = 1_893_492_000;
 
 const FLIGHT_NUMBER: &str = "two of A-Z a-z 0-9, at least one of them a letter (the airline), then 1 to 4 \
      digits 0-9; white space at either end is ignored and letters are upper-cased.";
 const DESTINATION: &str = "exactly three upper-case letters A-Z, other than origin.";
-const DEPARTURE_TIME: &str = "a Timestamp from 1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999999999Z; required.";
-const ARRIVAL_TIME: &str = "a Timestamp from 1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999999999Z, \
-     later than departure_time once both are cut to the millisecond; required.";
-const SEAT_PRICE: &str = "a valid Money (see Money); required.";
+const DEPARTURE_TIME: &str = "a Timestamp from 2000-01-01T00:00:00Z through 2100-12-31T23:59:59.999999999Z \
+     (its UTC date within the window of Date); required.";
+const ARRIVAL_TIME: &str = "a Timestamp from 2000-01-01T00:00:00Z through 2100-12-31T23:59:59.999999999Z \
+     (its UTC date within the window of Date), later than departure_time once both are cut to the \
+     millisecond; required.";
+const SEAT_PRICE: &str = "a valid Money (see Money) with amount_minor at most 1000000000000000 (10^15); required.";
+/// The highest seat price the rule allows.
+pub const TOP_SEAT_PRICE: i64 = 1_000_000_000_000_000;
 const PAGE_TOKEN: &str = "empty (the first page), or the next_page_token of a previous response to the same search.";
 
 pub fn ts(seconds: i64, nanos: i32) -> Option<Timestamp> {
@@ -104,7 +110,13 @@ fn create_rows() -> Vec<Row> {
     let number = |ok, bad| pair("flight_number", FLIGHT_NUMBER, flight_number(ok), flight_number(bad));
     let departure = |ok, bad| pair("departure_time", DEPARTURE_TIME, ok, bad);
     let arrival = |ok, bad| pair("arrival_time", ARRIVAL_TIME, ok, bad);
-    let (zero, hour, last) = (ts(0, 0), ts(3600, 0), ts(LAST_SECOND, 999_999_999));
+    // A departure in the window but in the past is FAILED_PRECONDITION
+    // (DEPARTURE_IN_PAST): not malformed, so it passes as "accepted" here.
+    let (first, later, last) = (
+        ts(FIRST_SECOND, 0),
+        ts(FIRST_SECOND + 3600, 0),
+        ts(LAST_SECOND, 999_999_999),
+    );
     let mut rows = vec![
         number("TP1234", "TP12345"),
         number("TP1", "TP"),
@@ -125,15 +137,23 @@ fn create_rows() -> Vec<Row> {
             airports("LIS", "JFK"),
             airports("LIS", "JF"),
         ),
-        departure(times(zero, hour), times(ts(-1, 999_999_999), hour)),
-        departure(times(ts(0, 999_999_999), hour), times(ts(0, 1_000_000_000), hour)),
+        departure(times(first, later), times(ts(FIRST_SECOND - 1, 999_999_999), later)),
+        departure(times(first, later), times(ts(0, 0), later)),
+        departure(
+            times(ts(FIRST_SECOND, 999_999_999), later),
+            times(ts(FIRST_SECOND, 1_000_000_000), later),
+        ),
         departure(times(ts(LAST_SECOND - 1, 0), last), times(ts(LAST_SECOND + 1, 0), last)),
-        departure(create(), times(None, hour)),
+        departure(create(), times(None, later)),
         arrival(
             times(ts(DEPARTURE, 0), ts(DEPARTURE, 1_000_000)),
             times(ts(DEPARTURE, 0), ts(DEPARTURE, 999_999)),
         ),
-        arrival(times(zero, last), times(zero, ts(LAST_SECOND + 1, 0))),
+        arrival(times(first, last), times(first, ts(LAST_SECOND + 1, 0))),
+        arrival(
+            times(ts(DEPARTURE, 0), last),
+            times(ts(DEPARTURE, 0), ts(253_402_300_799, 0)),
+        ),
         arrival(create(), times(ts(DEPARTURE, 0), None)),
         pair(
             "seat_price",
@@ -141,6 +161,27 @@ fn create_rows() -> Vec<Row> {
             create(),
             CreateFlightRequest {
                 seat_price: None,
+                ..create()
+            },
+        ),
+        pair(
+            "seat_price",
+            SEAT_PRICE,
+            CreateFlightRequest {
+                seat_price: eur(TOP_SEAT_PRICE),
+                ..create()
+            },
+            CreateFlightRequest {
+                seat_price: eur(TOP_SEAT_PRICE + 1),
+                ..create()
+            },
+        ),
+        pair(
+            "seat_price",
+            SEAT_PRICE,
+            create(),
+            CreateFlightRequest {
+                seat_price: eur(i64::MAX),
                 ..create()
             },
         ),

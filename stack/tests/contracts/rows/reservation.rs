@@ -1,8 +1,8 @@
 //! The documented boundaries of the reservation service's requests.
 
 use travel::pb::reservation::v1::{
-    CancelReservationRequest, CheckoutRequest, FlightSelection, GetReservationRequest, HotelSelection,
-    ListReservationsRequest,
+    CancelReservationRequest, CheckoutRequest, DriveAction, DriveReservationRequest, FlightSelection,
+    GetReservationRequest, HotelSelection, ListReservationsRequest, ListUnfinishedReservationsRequest,
 };
 
 use super::hotel::{dates, stay};
@@ -13,6 +13,10 @@ const P: &str = "travel.reservation.v1.";
 const FLIGHT: &str = "a FlightSelection, or unset; at least one of flight and hotel must be set.";
 const HOTEL: &str = "a HotelSelection, or unset; at least one of flight and hotel must be set.";
 const PAGE_TOKEN: &str = "empty (the first page), or the next_page_token of a previous response to the same caller.";
+const UNFINISHED_PAGE_TOKEN: &str =
+    "empty (the first page), or the next_page_token of a previous ListUnfinishedReservations response.";
+const ACTION: &str = "DRIVE_ACTION_RETRY_FORWARD or DRIVE_ACTION_COMPENSATE; unset (DRIVE_ACTION_UNSPECIFIED) \
+     and unknown values are refused.";
 
 fn flight() -> FlightSelection {
     FlightSelection {
@@ -128,6 +132,48 @@ pub fn rows() -> Vec<Row> {
         "page_token",
         list(0, ""),
         list(0, "bm90IGEgdG9rZW4"),
+    ));
+    rows.extend(admin_rows());
+    rows
+}
+
+/// ListUnfinishedReservations and DriveReservation, sent as the admin.
+fn admin_rows() -> Vec<Row> {
+    let u = |name: &str| format!("{P}ListUnfinishedReservationsRequest.{name}");
+    let unfinished = |page_size, page_token: &str| {
+        Call::ListUnfinishedReservations(ListUnfinishedReservationsRequest {
+            page_size,
+            page_token: page_token.into(),
+        })
+    };
+    let mut rows = ints(&u("page_size"), PAGE_SIZE, "page_size", (0, 100), |n| unfinished(n, ""));
+    rows.push(row(
+        u("page_token"),
+        UNFINISHED_PAGE_TOKEN,
+        "page_token",
+        unfinished(0, ""),
+        unfinished(0, "bm90IGEgdG9rZW4"),
+    ));
+    let d = |name: &str| format!("{P}DriveReservationRequest.{name}");
+    // A well-formed id that names no reservation: NOT_FOUND, not malformed.
+    let drive = |id: String, action: i32| Call::DriveReservation(DriveReservationRequest { id, action });
+    rows.extend(token(&d("id"), ID, "id", |id| {
+        drive(id, DriveAction::Compensate.into())
+    }));
+    let act = |action: i32| drive("no-such-reservation".into(), action);
+    rows.push(row(
+        d("action"),
+        ACTION,
+        "action",
+        act(DriveAction::RetryForward.into()),
+        act(DriveAction::Unspecified.into()),
+    ));
+    rows.push(row(
+        d("action"),
+        ACTION,
+        "action",
+        act(DriveAction::Compensate.into()),
+        act(3),
     ));
     rows
 }

@@ -1,6 +1,10 @@
 //! The client's address, as the throttles count it: the TCP peer, or, when the
 //! peer is a configured trusted proxy (`--trusted-proxies`), the rightmost
-//! address in `x-forwarded-for` that is not itself a trusted proxy. Without
+//! address in `x-forwarded-for` that is not itself a trusted proxy. The header
+//! is split on `,` as raw bytes and walked from the right, so bytes a client put
+//! in front (non-ASCII included) cannot hide the hops the proxies appended; a hop
+//! that is not an address stops the walk, and the client is then the last hop
+//! walked (the view of the last trusted proxy: the peer itself if none). Without
 //! trusted proxies the header is ignored: anyone can write it.
 
 use std::net::{IpAddr, SocketAddr};
@@ -33,13 +37,14 @@ impl ClientAddr {
             .metadata()
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .collect::<Vec<_>>();
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             // A hop that is not an address: stop at the last one a trusted proxy vouched for.
-            let Some(ip) = parse_hop(hop.trim()) else { break };
+            let Some(ip) = std::str::from_utf8(hop).ok().and_then(|h| parse_hop(h.trim())) else {
+                break;
+            };
             client = ip;
             if !self.trusts(ip) {
                 break;
@@ -115,6 +120,21 @@ mod tests {
         assert_eq!(a.of(&request("8.8.8.8:1", &["1.2.3.4"])), ip("8.8.8.8"));
         assert_eq!(a.of(&request("10.0.0.9:1", &["1.2.3.4, nonsense"])), ip("10.0.0.9"));
         assert_eq!(a.of(&request("10.0.0.9:1", &[])), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn a_non_ascii_byte_in_the_header_does_not_hide_the_appended_client() {
+        let a = addrs(&["10.0.0.0/8"]);
+        // nginx: "$http_x_forwarded_for, $remote_addr": the client's bytes, then its address.
+        let mut r = request("10.0.0.9:1", &[]);
+        let value = tonic::metadata::MetadataValue::try_from(&b"\xff, 6.6.6.6"[..]).unwrap();
+        r.metadata_mut().append("x-forwarded-for", value);
+        assert_eq!(a.of(&r), ip("6.6.6.6"), "the hop the proxy appended is the client");
+        // Garbage nearer than the proxy's hop: the walk stops at the trusted proxy's view.
+        let mut r = request("10.0.0.9:1", &["1.2.3.4"]);
+        let value = tonic::metadata::MetadataValue::try_from(&b"10.0.0.7, \xff"[..]).unwrap();
+        r.metadata_mut().append("x-forwarded-for", value);
+        assert_eq!(a.of(&r), ip("10.0.0.9"));
     }
 
     #[test]

@@ -225,10 +225,13 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
     ] {
         cases.push((name, client.register(req).await.unwrap_err(), field));
     }
+    let padded_email = format!("{}ana@example.com", " ".repeat(1002));
     for (name, req, field) in [
         ("login without email", login("", PASSWORD), "email"),
         ("login with a malformed email", login("ana", PASSWORD), "email"),
         ("login without password", login("ana@example.com", ""), "password"),
+        // Valid once trimmed, but longer than 4 × 254 bytes raw: refused before NFKC runs.
+        ("login with a raw email past 1016 bytes", login(&padded_email, PASSWORD), "email"),
     ] {
         cases.push((name, client.login(req).await.unwrap_err(), field));
     }

@@ -13,6 +13,9 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest email address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest raw email accepted before normalising, in bytes: four per character
+/// of the longest address, so that NFKC never runs over a large input.
+pub const MAX_RAW_EMAIL_BYTES: usize = 4 * MAX_EMAIL_CHARS;
 /// Shortest password accepted at Register.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted.
@@ -29,7 +32,11 @@ impl Email {
     /// no control character or Unicode format character (category Cf: bidi
     /// overrides and isolates, zero-width characters, the byte-order mark), which
     /// would make two addresses that look the same name different accounts.
+    /// A raw address longer than [`MAX_RAW_EMAIL_BYTES`] is refused before normalising.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.len() > MAX_RAW_EMAIL_BYTES {
+            return Err("must be at most 254 characters");
+        }
         let email = raw.nfkc().collect::<String>().trim().to_lowercase();
         if email.is_empty() {
             return Err("is required");
@@ -205,6 +212,19 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_raw_email_longer_than_four_bytes_per_character_is_refused_before_normalising() {
+        // White space that trimming would remove: accepted only if the raw input is short enough.
+        let padded = |n: usize| format!("{}ana@example.com", " ".repeat(n - "ana@example.com".len()));
+        assert_eq!(Email::parse(&padded(MAX_RAW_EMAIL_BYTES)).unwrap().as_str(), "ana@example.com");
+        assert_eq!(
+            Email::parse(&padded(MAX_RAW_EMAIL_BYTES + 1)),
+            Err("must be at most 254 characters")
+        );
+        // A character NFKC expands 18-fold is refused without being normalised.
+        assert!(Email::parse(&"\u{FDFA}".repeat(1024 * 1024 / 3)).is_err());
     }
 
     #[test]

@@ -127,7 +127,11 @@ impl AuthApi {
             return Ok(None);
         };
         let attempt = throttled(&self.throttles.logins, Some(reg.email.as_str()), peer, now).await?;
-        if self.passwords.verify(&reg.password, Some(&hash)).await? {
+        let verified = self
+            .passwords
+            .verify_with(&reg.password, Some(&hash), || attempt.checking())
+            .await?;
+        if verified {
             attempt.succeeded(now);
             Ok(Some(user))
         } else {
@@ -136,11 +140,15 @@ impl AuthApi {
         }
     }
 
-    async fn check_password(&self, creds: &Credentials) -> Result<Option<User>, Error> {
+    /// The user if the password is right; `attempt` is told when the check begins.
+    async fn check_password(&self, creds: &Credentials, attempt: &Attempt) -> Result<Option<User>, Error> {
         let found = self.store.user_by_email(&creds.email).await?;
         // An unknown email is verified against the dummy hash: same time, same answer.
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
-        let verified = self.passwords.verify(&creds.password, hash).await?;
+        let verified = self
+            .passwords
+            .verify_with(&creds.password, hash, || attempt.checking())
+            .await?;
         Ok(found.filter(|_| verified).map(|(user, _)| user))
     }
 }
@@ -186,7 +194,7 @@ impl AuthService for AuthApi {
         let creds = Credentials::try_from(request.into_inner())?;
         let now = self.clock.now();
         let attempt = throttled(&self.throttles.logins, Some(creds.email.as_str()), peer, now).await?;
-        let Some(user) = self.check_password(&creds).await? else {
+        let Some(user) = self.check_password(&creds, &attempt).await? else {
             attempt.failed(now);
             tracing::info!(peer = ?peer, "login refused: invalid email or password");
             return Err(Error::BadPassword.into());
@@ -263,7 +271,11 @@ impl AuthService for AuthApi {
         // so guesses from elsewhere do not delay the real service.
         let attempt = throttled(&self.throttles.services, Some(creds.client_id.as_str()), peer, now).await?;
         let stored = self.store.service_secret_hash(&creds.client_id).await?;
-        if !self.passwords.verify(&creds.secret, stored.as_deref()).await? {
+        let verified = self
+            .passwords
+            .verify_with(&creds.secret, stored.as_deref(), || attempt.checking())
+            .await?;
+        if !verified {
             attempt.failed(now);
             tracing::info!(peer = ?peer, "service token refused: invalid client id or client secret");
             return Err(Error::BadClientSecret.into());

@@ -123,10 +123,24 @@ impl Passwords {
     /// Whether `password` matches `stored`. With no stored hash, the password is
     /// checked against the dummy hash (and `false` returned), taking the same time.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, Error> {
+        self.verify_with(password, stored, || {}).await
+    }
+
+    /// As [`Passwords::verify`], calling `started` once the hash is handed to a
+    /// hashing thread (it then runs to the end even if this call is cancelled);
+    /// never called when the call is refused or cancelled before.
+    pub async fn verify_with(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+        started: impl FnOnce(),
+    ) -> Result<bool, Error> {
         let known = stored.is_some();
         let phc: Arc<str> = stored.map_or_else(|| self.dummy.clone(), Arc::from);
         let password = password.expose().to_vec();
-        let matches = self.run(move |memory| verify_in(memory, &password, &phc)).await??;
+        let matches = self
+            .run_with(move |memory| verify_in(memory, &password, &phc), started)
+            .await??;
         Ok(matches && known)
     }
 
@@ -143,6 +157,15 @@ impl Passwords {
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, Error> {
+        self.run_with(work, || {}).await
+    }
+
+    /// As [`Passwords::run`], calling `started` once the job is handed over.
+    async fn run_with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+        started: impl FnOnce(),
+    ) -> Result<T, Error> {
         let slot = self.slot().await?;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
@@ -151,6 +174,7 @@ impl Passwords {
             let _ = tx.send(done);
         });
         self.jobs.send(job).map_err(|_| Error::HashingStopped)?;
+        started();
         rx.await.map_err(|_| Error::HashingStopped)
     }
 
@@ -279,10 +303,17 @@ mod tests {
         let refused = passwords.hash(&password).await.unwrap_err();
 
         assert!(matches!(refused, Error::Busy(_)), "{refused:?}");
+        let mut started = false;
+        let refused = passwords.verify_with(&password, None, || started = true).await;
+        assert!(matches!(refused, Err(Error::Busy(_))), "{refused:?}");
+        assert!(!started, "a refused verification never started hashing");
         drop(held);
         assert!(
             passwords.hash(&password).await.is_ok(),
             "served again once a slot is free"
         );
+        let mut started = false;
+        assert!(!passwords.verify_with(&password, None, || started = true).await.unwrap());
+        assert!(started);
     }
 }

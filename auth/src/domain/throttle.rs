@@ -16,12 +16,16 @@
 //! Attempts in flight are never counted as failures; they only make an attempt
 //! that could go past an allowance wait (bounded) for their verdict, so that
 //! parallel guesses cannot slip past it while parallel correct logins all pass.
+//! An attempt dropped without a verdict after its password check began (the
+//! client cancelled while argon2 ran) counts as a failure: cancelling cannot
+//! buy uncounted guesses.
 //! Old entries are pruned and the tables capped, so memory stays bounded.
 
 mod table;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,8 +114,9 @@ pub struct Throttle {
 }
 
 /// An attempt let through; report its verdict with [`Attempt::succeeded`] or
-/// [`Attempt::failed`]. Dropped without one (the caller went away, or checking
-/// failed), it counts as nothing.
+/// [`Attempt::failed`]. Dropped without one, it counts as a failure if
+/// [`Attempt::checking`] was called (the password check began: the caller went
+/// away while it ran), and as nothing otherwise (refused before any hashing).
 #[derive(Debug)]
 pub struct Attempt {
     throttle: Throttle,
@@ -119,6 +124,10 @@ pub struct Attempt {
     peer: Option<IpAddr>,
     known: bool,
     settled: bool,
+    /// Whether the password check began.
+    checking: AtomicBool,
+    /// When the attempt was let through: the time of a failure counted on drop.
+    at: Instant,
 }
 
 impl Throttle {
@@ -156,6 +165,8 @@ impl Throttle {
                         peer,
                         known,
                         settled: false,
+                        checking: AtomicBool::new(false),
+                        at: now,
                     });
                 }
                 Ok(None) => {}
@@ -256,6 +267,12 @@ impl Throttle {
 }
 
 impl Attempt {
+    /// The password check began (a hash was handed to the pool): from now on,
+    /// dropping the attempt without a verdict counts as a failure.
+    pub fn checking(&self) {
+        self.checking.store(true, Ordering::SeqCst);
+    }
+
     /// The password was right: the pair's failures are forgotten (and the
     /// account's, unless the peer was a known client already), and the peer
     /// becomes a known client of the account.
@@ -321,9 +338,10 @@ impl Attempt {
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        // No verdict: the attempt counted as nothing. Its time is unknown here,
-        // but none is needed to only take it out of flight.
-        self.settle(None, Instant::from_unix_millis(0));
+        // No verdict. Once the check began, the guess was made (argon2 runs to
+        // the end): a failure at the time it was let through. Before, nothing.
+        let verdict = self.checking.load(Ordering::SeqCst).then_some(false);
+        self.settle(verdict, self.at);
     }
 }
 

@@ -155,3 +155,24 @@ async fn expired_entries_are_pruned() {
     fail(&t, "late@x.io", None, at(3600)).await;
     assert_eq!(t.tracked(), 1, "only the new failure is left");
 }
+
+#[tokio::test]
+async fn an_attempt_cancelled_once_its_check_began_counts_as_a_failure() {
+    let t = throttle(2, 100);
+    for _ in 0..2 {
+        let attempt = t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap();
+        attempt.checking();
+        drop(attempt); // the client went away while argon2 ran
+    }
+    assert_eq!(
+        t.begin(Some("a@x.io"), PEER, at(0)).await.unwrap_err().retry_after,
+        SECOND,
+        "two cancelled guesses used up the allowance"
+    );
+    let refused_before_hashing = t.begin(Some("b@x.io"), PEER, at(0)).await.unwrap();
+    drop(refused_before_hashing);
+    assert!(
+        t.begin(Some("b@x.io"), PEER, at(0)).await.is_ok(),
+        "no check began: nothing counted"
+    );
+}

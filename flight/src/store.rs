@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, money, overflow};
-use travel::types::{HoldId, Instant};
+use travel::types::{HoldId, Instant, RequestId};
 
 use crate::domain::{Cursor, Flight, Hold, HoldRequest, HoldState, NewFlight, Search};
 use crate::error::Error;
@@ -133,6 +133,16 @@ impl Store {
         };
         tx.commit().await?;
         flight.ok_or_else(|| Error::FlightNotFound(id.to_owned()))
+    }
+
+    /// True when a flight was already created with `request_id`.
+    pub async fn request_seen(&self, request_id: Option<&RequestId>) -> Result<bool, Error> {
+        let Some(request_id) = request_id else { return Ok(false) };
+        let seen: Option<(String,)> = sqlx::query_as("SELECT id FROM flights WHERE request_id = $1")
+            .bind(request_id.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(seen.is_some())
     }
 
     /// One flight.

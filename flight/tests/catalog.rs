@@ -413,3 +413,39 @@ async fn dates_outside_2000_to_2100_are_refused_and_past_departures_cannot_be_cr
         assert_eq!(reason.as_deref(), Some("DEPARTURE_IN_PAST"));
     }
 }
+
+#[tokio::test]
+async fn a_create_retried_after_departure_returns_the_first_flight() {
+    // Arrange: a flight created with a request id, departing in a day.
+    let svc = TestFlight::start().await;
+    let mut client = svc.admin.clone();
+    let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
+    req.request_id = "create-late".into();
+    let first = client
+        .create_flight(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .flight
+        .unwrap();
+
+    // Act: the retry of that same request arrives after the departure.
+    svc.clock.advance(std::time::Duration::from_millis(2 * DAY_MS as u64));
+    let mut client = svc.client_with_token(Some(&svc.token(travel::token::Role::Admin, 3600)));
+    let retry = client.create_flight(req.clone()).await;
+
+    // Assert: the idempotent replay wins over the past-departure check; a new
+    // request id is still refused.
+    assert_eq!(
+        retry
+            .expect("the replay of the first request")
+            .into_inner()
+            .flight
+            .unwrap()
+            .id,
+        first.id
+    );
+    req.request_id = "create-new".into();
+    let err = client.create_flight(req).await.expect_err("departed");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}

@@ -9,7 +9,7 @@
 use sqlx::FromRow;
 use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, date, money};
-use travel::types::{HoldId, Instant, Money};
+use travel::types::{HoldId, Instant, Money, RequestId};
 
 use crate::clients::Held;
 use crate::domain::{Checkout, FlightBooking, HotelBooking, Reservation, State, Step};
@@ -168,6 +168,17 @@ impl Store {
         }
         let reservation = self.get(&existing_id).await?;
         Ok((reservation, inserted == 1))
+    }
+
+    /// True when `user_id` already checked out with `request_id`.
+    pub async fn request_seen(&self, user_id: &str, request_id: &RequestId) -> Result<bool, Error> {
+        let seen: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM reservations WHERE user_id = $1 AND request_id = $2")
+                .bind(user_id)
+                .bind(request_id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(seen.is_some())
     }
 
     /// One reservation, whoever's it is.

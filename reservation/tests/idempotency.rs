@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{World, bundle, checkout, flight_only};
+use common::{World, bundle, checkout, flight_only, hotel_only};
 use futures::future::join_all;
 use tonic::Code;
 use travel::pb::reservation::v1::ReservationState::Confirmed;
@@ -73,4 +73,24 @@ async fn the_same_request_id_with_a_different_request_is_refused() {
     // Assert
     assert_eq!(refused.code(), Code::AlreadyExists);
     assert_eq!(world.flight.inventory(&flight).await, (8, 0, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_after_the_check_in_day_returns_the_reservation() {
+    // Arrange: a stay checked out with req-1.
+    let world = World::start().await;
+    let room_type = world.hotel.create(5, "EUR").await;
+    let res = world.reservations().await;
+    let first = checkout(&res.customer("user-a"), hotel_only("req-1", &room_type, 1, 2))
+        .await
+        .unwrap();
+
+    // Act: the same request is retried after its check-in day (2030-03-01).
+    world.clock.advance(std::time::Duration::from_secs(60 * 86_400));
+    let again = checkout(&res.customer("user-a"), hotel_only("req-1", &room_type, 1, 2)).await;
+    let new = checkout(&res.customer("user-a"), hotel_only("req-2", &room_type, 1, 2)).await;
+
+    // Assert: the replay returns the first result; a new request is refused.
+    assert_eq!(again.expect("the replay of the first checkout"), first);
+    assert_eq!(new.expect_err("a stay in the past").code(), Code::FailedPrecondition);
 }

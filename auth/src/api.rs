@@ -29,7 +29,8 @@ const TOKEN_TYPE: &str = "Bearer";
 pub struct Throttles {
     /// Login, and the password check of a replayed Register.
     pub logins: Throttle,
-    /// IssueServiceToken, keyed by client id: customer logins never touch it.
+    /// IssueServiceToken, keyed by client id and address, and by address
+    /// ([`Throttle::per_pair`]): customer logins never touch it.
     pub services: Throttle,
     /// Every Register, per email and per client address.
     pub registers: Throttle,
@@ -266,9 +267,9 @@ impl AuthService for AuthApi {
         let peer = self.throttles.client_addr.of(&request);
         let creds = ClientCredentials::try_from(request.into_inner())?;
         let now = self.clock.now();
-        // Its own table, per client id, with delays rather than lockouts; the
-        // address the service account logged in from before is gated apart,
-        // so guesses from elsewhere do not delay the real service.
+        // Its own table, per (client id, address) and per address, with delays
+        // rather than lockouts; never per client id alone, so guesses from
+        // elsewhere never delay the real service, from whatever address.
         let attempt = throttled(&self.throttles.services, Some(creds.client_id.as_str()), peer, now).await?;
         let stored = self.store.service_secret_hash(&creds.client_id).await?;
         let verified = self

@@ -92,8 +92,9 @@ pub struct Config {
     /// its logins to accounts it never logged in to before wait a growing delay.
     #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_PEER", default_value_t = 20)]
     pub max_failed_logins_per_peer: u32,
-    /// Free wrong secrets for one service client id within the window (IssueServiceToken has
-    /// its own table: customer logins never throttle it).
+    /// Free wrong secrets for one service client id from one client address within the
+    /// window (IssueServiceToken has its own table, never gated by the client id alone:
+    /// customer logins and guesses from other addresses never throttle the real service).
     #[arg(long, env = "AUTH_MAX_FAILED_SERVICE_LOGINS", default_value_t = 5)]
     pub max_failed_service_logins: u32,
     /// Registers for one email within the window before each further one waits a delay.
@@ -201,11 +202,12 @@ impl Config {
         }
     }
 
-    /// The service-account throttle's limits: per client id (and per known client of it).
+    /// The service-account throttle's limits: per (client id, address), and per address
+    /// as for logins; never per client id alone.
     pub fn service_limits(&self) -> Limits {
         Limits {
             per_account: self.max_failed_service_logins,
-            per_peer: u32::MAX,
+            per_peer: self.max_failed_logins_per_peer,
             ..self.limits()
         }
     }

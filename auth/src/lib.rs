@@ -123,7 +123,7 @@ impl Application {
         );
         let throttles = api::Throttles {
             logins: Throttle::new(config.limits()),
-            services: Throttle::new(config.service_limits()),
+            services: Throttle::per_pair(config.service_limits()),
             registers: Throttle::new(config.register_limits()),
             client_addr: ClientAddr::new(config.trusted_proxies.clone()),
         };

@@ -231,7 +231,11 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
         ("login with a malformed email", login("ana", PASSWORD), "email"),
         ("login without password", login("ana@example.com", ""), "password"),
         // Valid once trimmed, but longer than 4 × 254 bytes raw: refused before NFKC runs.
-        ("login with a raw email past 1016 bytes", login(&padded_email, PASSWORD), "email"),
+        (
+            "login with a raw email past 1016 bytes",
+            login(&padded_email, PASSWORD),
+            "email",
+        ),
     ] {
         cases.push((name, client.login(req).await.unwrap_err(), field));
     }

@@ -36,3 +36,27 @@ async fn cancelled_wrong_logins_are_counted() {
         "the cancelled guesses were counted ({answered} answered before the client gave up): {next:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_service_secrets_from_one_address_never_refuse_the_service_from_another() {
+    let svc = TestAuth::start_with(|c| {
+        c.service_client_secret = Some(SECRET.into());
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let mut refused = 0;
+    for i in 0..50 {
+        let err = svc
+            .service_token_from("203.0.113.66", "reservation", &format!("wrong secret {i}"))
+            .await
+            .unwrap_err();
+        refused += usize::from(err.code() == Code::ResourceExhausted);
+    }
+    // The service, from an address never seen (a restarted auth, a new replica's address).
+    let service = svc.service_token_from("10.1.2.3", "reservation", SECRET).await;
+    let guesser = svc.service_token_from("203.0.113.66", "reservation", SECRET).await;
+
+    assert!(service.is_ok(), "the right secret from elsewhere, at once: {service:?}");
+    assert!(refused >= 40, "the guesses were throttled: {refused} of 50 refused");
+    assert_eq!(guesser.unwrap_err().code(), Code::ResourceExhausted, "still delayed there");
+}

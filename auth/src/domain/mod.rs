@@ -218,7 +218,10 @@ mod tests {
     fn a_raw_email_longer_than_four_bytes_per_character_is_refused_before_normalising() {
         // White space that trimming would remove: accepted only if the raw input is short enough.
         let padded = |n: usize| format!("{}ana@example.com", " ".repeat(n - "ana@example.com".len()));
-        assert_eq!(Email::parse(&padded(MAX_RAW_EMAIL_BYTES)).unwrap().as_str(), "ana@example.com");
+        assert_eq!(
+            Email::parse(&padded(MAX_RAW_EMAIL_BYTES)).unwrap().as_str(),
+            "ana@example.com"
+        );
         assert_eq!(
             Email::parse(&padded(MAX_RAW_EMAIL_BYTES + 1)),
             Err("must be at most 254 characters")

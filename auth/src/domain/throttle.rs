@@ -13,6 +13,11 @@
 //! attempts are gated by the account and by the peer. A correct password that
 //! passes its gates is always accepted.
 //!
+//! A throttle made with [`Throttle::per_pair`] (service accounts) never gates
+//! by the account alone: only by the pair and by the peer, so that wrong
+//! secrets from one address are delayed while the real service, from another
+//! address, is never refused (a new replica's address, a restarted process).
+//!
 //! Attempts in flight are never counted as failures; they only make an attempt
 //! that could go past an allowance wait (bounded) for their verdict, so that
 //! parallel guesses cannot slip past it while parallel correct logins all pass.
@@ -109,6 +114,8 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct Throttle {
     limits: Limits,
+    /// Gated per pair and per peer only, never per account (see [`Throttle::per_pair`]).
+    by_pair: bool,
     state: Arc<Mutex<State>>,
     settled: Arc<Notify>,
 }
@@ -133,8 +140,20 @@ pub struct Attempt {
 impl Throttle {
     /// A throttle with these limits.
     pub fn new(limits: Limits) -> Self {
+        Self::build(limits, false)
+    }
+
+    /// A throttle that gates each attempt by its (account, peer) pair, with the
+    /// `per_account` allowance, and by its peer, with `per_peer`; never by the
+    /// account alone. A request without a peer counts under the unspecified address.
+    pub fn per_pair(limits: Limits) -> Self {
+        Self::build(limits, true)
+    }
+
+    fn build(limits: Limits, by_pair: bool) -> Self {
         Self {
             limits,
+            by_pair,
             state: Arc::new(Mutex::new(State {
                 accounts: Table::new(limits.per_account),
                 peers: Table::new(limits.per_peer),
@@ -150,7 +169,7 @@ impl Throttle {
     /// known) through, or refuses it while one of its gates is delayed. Waits
     /// (at most a few seconds) while attempts in flight could use up an allowance.
     pub async fn begin(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<Attempt, Throttled> {
-        let peer = peer.map(peer_key);
+        let peer = self.peer_key(peer);
         let account = account.map(str::to_owned);
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         loop {
@@ -186,8 +205,14 @@ impl Throttle {
         let account = account.map(str::to_owned);
         let mut state = self.lock();
         state.prune_if_due(now, self.limits.window);
-        self.gates(&mut state, account.as_ref(), peer.map(peer_key), now)
+        self.gates(&mut state, account.as_ref(), self.peer_key(peer), now)
             .map(|_| ())
+    }
+
+    fn peer_key(&self, peer: Option<IpAddr>) -> Option<IpAddr> {
+        let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let peer = if self.by_pair { peer.or(Some(unspecified)) } else { peer };
+        peer.map(peer_key)
     }
 
     /// `Some(known)` when let through, `None` when it must wait.
@@ -204,7 +229,14 @@ impl Throttle {
             return Ok(None);
         }
         let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
-        if known {
+        if self.by_pair {
+            if let Some(p) = &pair {
+                state.pairs.enter(p);
+            }
+            if let Some(p) = &peer {
+                state.peers.enter(p);
+            }
+        } else if known {
             if let Some(p) = &pair {
                 state.pairs.enter(p);
             }
@@ -230,8 +262,13 @@ impl Throttle {
     ) -> Result<(bool, bool), Throttled> {
         let limits = self.limits;
         let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
-        let known = pair.as_ref().is_some_and(|p| state.is_known(p, now));
-        let gates = if known {
+        let known = !self.by_pair && pair.as_ref().is_some_and(|p| state.is_known(p, now));
+        let gates = if self.by_pair {
+            vec![
+                pair.as_ref().map(|p| state.pairs.gate(p, &limits, now)),
+                peer.map(|p| state.peers.gate(&p, &limits, now)),
+            ]
+        } else if known {
             vec![pair.as_ref().map(|p| state.pairs.gate(p, &limits, now))]
         } else {
             vec![
@@ -292,8 +329,16 @@ impl Attempt {
         }
         let pair = self.account.clone().zip(self.peer);
         {
+            let by_pair = self.throttle.by_pair;
             let mut state = self.throttle.lock();
-            if self.known {
+            if by_pair {
+                if let Some(p) = &pair {
+                    state.pairs.leave(p);
+                }
+                if let Some(p) = &self.peer {
+                    state.peers.leave(p);
+                }
+            } else if self.known {
                 if let Some(p) = &pair {
                     state.pairs.leave(p);
                 }
@@ -310,16 +355,18 @@ impl Attempt {
                     // A known client's success leaves the account's own count
                     // alone: it is about the others, whose delay must not reset
                     // each time the owner logs in.
-                    if let Some(a) = self.account.as_ref().filter(|_| !self.known) {
+                    if let Some(a) = self.account.as_ref().filter(|_| !self.known && !by_pair) {
                         state.accounts.forgive(a);
                     }
                     if let Some(p) = pair {
                         state.pairs.forgive(&p);
-                        state.known.insert(p, now);
+                        if !by_pair {
+                            state.known.insert(p, now);
+                        }
                     }
                 }
                 Some(false) => {
-                    if let Some(a) = &self.account {
+                    if let Some(a) = self.account.as_ref().filter(|_| !by_pair) {
                         state.accounts.fail(a, now);
                     }
                     if let Some(p) = &self.peer {

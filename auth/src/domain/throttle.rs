@@ -24,11 +24,15 @@
 //! An attempt dropped without a verdict after its password check began (the
 //! client cancelled while argon2 ran) counts as a failure: cancelling cannot
 //! buy uncounted guesses.
-//! Old entries are pruned and the tables capped, so memory stays bounded.
+//! Old entries are pruned and the tables capped, so memory stays bounded: past
+//! a cap the least recently seen entries are dropped, never a whole table, and
+//! known clients are also capped per account and per peer, so that one client
+//! logging in from very many addresses (or to very many accounts) cannot flush
+//! the others' known-client protection.
 
+mod known;
 mod table;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +41,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use travel::types::Instant;
 
+use known::{Caps, Known, MAX_ACCOUNTS_PER_PEER, MAX_PEERS_PER_ACCOUNT};
 use table::{Gate, MAX_ENTRIES, Table};
 
 /// Longest time between two prunings of expired entries.
@@ -75,39 +80,52 @@ struct State {
     accounts: Table<String>,
     peers: Table<IpAddr>,
     pairs: Table<Pair>,
-    /// Known clients: when each last logged in to the account.
-    known: HashMap<Pair, Instant>,
+    /// Known clients: when each last logged in to the account (bounded on insert).
+    known: Known,
     last_prune: Option<Instant>,
 }
 
 impl State {
+    fn new(limits: Limits, caps: Caps) -> Self {
+        Self {
+            accounts: Table::new(limits.per_account, caps.entries),
+            peers: Table::new(limits.per_peer, caps.entries),
+            pairs: Table::new(limits.per_account, caps.entries),
+            known: Known::new(caps),
+            last_prune: None,
+        }
+    }
+
     fn prune_if_due(&mut self, now: Instant, window: Duration) {
-        let full = |n: usize| n > MAX_ENTRIES;
         let due = self
             .last_prune
             .is_none_or(|last| last.plus(PRUNE_EVERY.min(window)) <= now)
-            || full(self.accounts.records.len())
-            || full(self.peers.records.len())
-            || full(self.pairs.records.len())
-            || full(self.known.len());
+            || self.accounts.full()
+            || self.peers.full()
+            || self.pairs.full();
         if !due {
             return;
         }
         self.accounts.prune(now, window);
         self.peers.prune(now, window);
         self.pairs.prune(now, window);
-        self.known.retain(|_, at| at.plus(KNOWN_FOR) > now);
-        if full(self.known.len()) {
-            tracing::warn!(entries = self.known.len(), "known-client table full; forgetting it");
-            self.known.clear();
-        }
+        self.known.prune(now, KNOWN_FOR);
         self.last_prune = Some(now);
     }
 
     fn is_known(&self, pair: &Pair, now: Instant) -> bool {
-        self.known.get(pair).is_some_and(|at| at.plus(KNOWN_FOR) > now)
+        self.known
+            .last(&pair.0, pair.1)
+            .is_some_and(|at| at.plus(KNOWN_FOR) > now)
     }
 }
+
+/// The default bounds of the tables.
+const CAPS: Caps = Caps {
+    entries: MAX_ENTRIES,
+    per_account: MAX_PEERS_PER_ACCOUNT,
+    per_peer: MAX_ACCOUNTS_PER_PEER,
+};
 
 /// One throttle (a process has one for logins, one for service accounts and
 /// one for Register); cheap to clone.
@@ -151,16 +169,15 @@ impl Throttle {
     }
 
     fn build(limits: Limits, by_pair: bool) -> Self {
+        Self::with_caps(limits, by_pair, CAPS)
+    }
+
+    /// A throttle whose tables are bounded by `caps` (the tests' small ones).
+    fn with_caps(limits: Limits, by_pair: bool, caps: Caps) -> Self {
         Self {
             limits,
             by_pair,
-            state: Arc::new(Mutex::new(State {
-                accounts: Table::new(limits.per_account),
-                peers: Table::new(limits.per_peer),
-                pairs: Table::new(limits.per_account),
-                known: HashMap::new(),
-                last_prune: None,
-            })),
+            state: Arc::new(Mutex::new(State::new(limits, caps))),
             settled: Arc::new(Notify::new()),
         }
     }
@@ -231,21 +248,21 @@ impl Throttle {
         let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
         if self.by_pair {
             if let Some(p) = &pair {
-                state.pairs.enter(p);
+                state.pairs.enter(p, now);
             }
             if let Some(p) = &peer {
-                state.peers.enter(p);
+                state.peers.enter(p, now);
             }
         } else if known {
             if let Some(p) = &pair {
-                state.pairs.enter(p);
+                state.pairs.enter(p, now);
             }
         } else {
             if let Some(a) = account {
-                state.accounts.enter(a);
+                state.accounts.enter(a, now);
             }
             if let Some(p) = &peer {
-                state.peers.enter(p);
+                state.peers.enter(p, now);
             }
         }
         Ok(Some(known))
@@ -361,7 +378,7 @@ impl Attempt {
                     if let Some(p) = pair {
                         state.pairs.forgive(&p);
                         if !by_pair {
-                            state.known.insert(p, now);
+                            state.known.insert(&p.0, p.1, now);
                         }
                     }
                 }

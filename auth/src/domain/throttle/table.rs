@@ -10,8 +10,9 @@ use travel::types::Instant;
 
 use super::Limits;
 
-/// Most keys kept per table; past it, entries that are not delayed are
-/// dropped, and if that is not enough, everything (with a warning).
+/// Most keys kept per table by default; past it, the least recently seen keys
+/// that are not in flight are dropped, down to nine tenths of the cap, never
+/// the whole table.
 pub(super) const MAX_ENTRIES: usize = 100_000;
 /// Most failures remembered per key (the delay is at its maximum long before).
 const MAX_FAILURES: usize = 64;
@@ -32,6 +33,8 @@ pub(super) struct Record {
     failures: VecDeque<Instant>,
     /// Attempts let through and not settled yet.
     in_flight: u32,
+    /// When an attempt was last let through or failed under this key.
+    last_seen: Option<Instant>,
 }
 
 impl Record {
@@ -72,6 +75,11 @@ impl Record {
             self.failures.pop_front();
         }
         self.failures.push_back(now);
+        self.seen(now);
+    }
+
+    fn seen(&mut self, now: Instant) {
+        self.last_seen = Some(self.last_seen.map_or(now, |at| at.max(now)));
     }
 
     pub(super) fn idle(&self) -> bool {
@@ -84,14 +92,22 @@ impl Record {
 pub(super) struct Table<K> {
     pub(super) records: HashMap<K, Record>,
     allowance: u32,
+    /// Most keys kept (see [`MAX_ENTRIES`]).
+    cap: usize,
 }
 
 impl<K: Hash + Eq + Clone> Table<K> {
-    pub(super) fn new(allowance: u32) -> Self {
+    pub(super) fn new(allowance: u32, cap: usize) -> Self {
         Self {
             records: HashMap::new(),
             allowance,
+            cap: cap.max(1),
         }
+    }
+
+    /// Whether the table holds more keys than its cap.
+    pub(super) fn full(&self) -> bool {
+        self.records.len() > self.cap
     }
 
     pub(super) fn gate(&mut self, key: &K, limits: &Limits, now: Instant) -> Gate {
@@ -104,8 +120,10 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    pub(super) fn enter(&mut self, key: &K) {
-        self.records.entry(key.clone()).or_default().in_flight += 1;
+    pub(super) fn enter(&mut self, key: &K, now: Instant) {
+        let record = self.records.entry(key.clone()).or_default();
+        record.in_flight += 1;
+        record.seen(now);
     }
 
     pub(super) fn leave(&mut self, key: &K) {
@@ -129,17 +147,34 @@ impl<K: Hash + Eq + Clone> Table<K> {
             r.forget_before(now, window);
             !r.idle()
         });
-        let allowance = self.allowance as usize;
-        if self.records.len() > MAX_ENTRIES {
-            self.records
-                .retain(|_, r| r.in_flight > 0 || r.failures.len() >= allowance);
+        if !self.full() {
+            return;
         }
-        if self.records.len() > MAX_ENTRIES {
-            tracing::warn!(
-                entries = self.records.len(),
-                "throttle table full; forgetting its failures"
-            );
-            self.records.retain(|_, r| r.in_flight > 0);
+        // Over the cap: drop the least recently seen keys not in flight, down to
+        // nine tenths of the cap (so that this O(n) pass runs once per tenth of
+        // the cap of new keys, not on each). Recency alone decides: a key under
+        // attack now is always among the most recent.
+        let keep = self.cap - self.cap / 10;
+        let mut evictable: Vec<(Option<Instant>, K)> = self
+            .records
+            .iter()
+            .filter(|(_, r)| r.in_flight == 0)
+            .map(|(k, r)| (r.last_seen, k.clone()))
+            .collect();
+        let excess = self.records.len().saturating_sub(keep).min(evictable.len());
+        if excess == 0 {
+            return;
         }
+        if excess < evictable.len() {
+            evictable.select_nth_unstable_by_key(excess, |(rank, _)| *rank);
+        }
+        for (_, key) in evictable.into_iter().take(excess) {
+            self.records.remove(&key);
+        }
+        tracing::warn!(
+            evicted = excess,
+            entries = self.records.len(),
+            "throttle table full; forgot its least recently seen keys"
+        );
     }
 }

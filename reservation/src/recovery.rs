@@ -18,7 +18,8 @@ use crate::domain::Step;
 use crate::error::Error;
 use crate::saga::Saga;
 
-/// Most sagas one pass takes on.
+/// Most sagas one pass takes on past the pivot, and most at the other steps
+/// (a share of their own, so that sagas stuck confirming cannot starve them).
 const BATCH: u32 = 100;
 
 /// What one pass did.
@@ -55,7 +56,7 @@ impl Recovery {
     pub async fn run_once(&self) -> Result<Pass, Error> {
         let _one = self.one_at_a_time.lock().await;
         let due = self.saga.store().unfinished(self.clock.now(), BATCH).await?;
-        // Started in the order of the query (CONFIRMING first), `concurrency` at a time.
+        // Started in the order of the queries (CONFIRMING first), `concurrency` at a time.
         let mut driven = futures::stream::iter(due)
             .map(|reservation| async move {
                 let id = reservation.id.clone();

@@ -81,14 +81,20 @@ struct Row {
     hotel_hold_expires_ms: Option<i64>,
 }
 
-/// The unfinished sagas whose lease ran out by `$1`, at most `$2` of them:
-/// those past the pivot first (their holds must be confirmed before they
-/// expire), then cancellations, then compensations; within a step, the
-/// longest-waiting first. `step <> 'DONE'` is the predicate of the partial
-/// index `reservations_unfinished_sagas`, spelled the same so that both
-/// databases' planners read that index and nothing else.
-const UNFINISHED: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
-     ORDER BY CASE step WHEN 'CONFIRMING' THEN 0 WHEN 'CANCELLING' THEN 1 WHEN 'COMPENSATING' THEN 2 ELSE 3 END, \
+/// The unfinished sagas past the pivot whose lease ran out by `$1`, at most
+/// `$2` of them, the longest-waiting first: their holds must be confirmed
+/// before they expire. `step <> 'DONE'` is the predicate of the partial index
+/// `reservations_unfinished_sagas`, spelled the same in both queries so that
+/// both databases' planners read that index and nothing else.
+const UNFINISHED_CONFIRMING: &str = "WHERE step <> 'DONE' AND step = 'CONFIRMING' AND lease_until_ms <= $1 \
+     ORDER BY lease_until_ms, created_ms, id LIMIT $2";
+
+/// The other unfinished sagas whose lease ran out by `$1`, at most `$2` of
+/// them, with a limit of their own, so that sagas stuck past the pivot on a
+/// service that is down cannot starve them: cancellations first, then
+/// compensations, then interrupted holds; within a step, the longest-waiting first.
+const UNFINISHED_OTHERS: &str = "WHERE step <> 'DONE' AND step <> 'CONFIRMING' AND lease_until_ms <= $1 \
+     ORDER BY CASE step WHEN 'CANCELLING' THEN 0 WHEN 'COMPENSATING' THEN 1 ELSE 2 END, \
      lease_until_ms, created_ms, id LIMIT $2";
 
 /// The columns a [`Row`] reads, in one place for every query that makes one.
@@ -335,28 +341,42 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Up to `limit` reservations whose saga is unfinished and whose lease has
-    /// run out at `now`: CONFIRMING first, then CANCELLING, then COMPENSATING
-    /// and HOLDING, each the longest-waiting first.
+    /// The reservations whose saga is unfinished and whose lease has run out
+    /// at `now`: up to `limit` at CONFIRMING, then up to `limit` more at the
+    /// other steps (CANCELLING, COMPENSATING, HOLDING), each the longest-waiting first.
     pub async fn unfinished(&self, now: Instant, limit: u32) -> Result<Vec<Reservation>, Error> {
-        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {UNFINISHED}"));
-        let rows: Vec<Row> = sqlx::query_as(sql)
-            .bind(now.unix_millis())
-            .bind(i64::from(limit))
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.into_iter().map(Row::into_domain).collect()
+        let mut due = Vec::new();
+        for condition in [UNFINISHED_CONFIRMING, UNFINISHED_OTHERS] {
+            let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {condition}"));
+            let rows: Vec<Row> = sqlx::query_as(sql)
+                .bind(now.unix_millis())
+                .bind(i64::from(limit))
+                .fetch_all(self.db.pool())
+                .await?;
+            for row in rows {
+                due.push(row.into_domain()?);
+            }
+        }
+        Ok(due)
     }
 
-    /// Test helper: the database's plan for the query of [`Store::unfinished`],
-    /// as text (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL with
-    /// sequential scans discouraged, as on a table too large to read whole).
+    /// Test helper: the database's plans for the queries of [`Store::unfinished`],
+    /// as text, one per query (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    /// PostgreSQL with sequential scans discouraged, as on a table too large to read whole).
     #[doc(hidden)]
-    pub async fn explain_unfinished(&self) -> Result<String, Error> {
+    pub async fn explain_unfinished(&self) -> Result<Vec<String>, Error> {
+        let mut plans = Vec::new();
+        for condition in [UNFINISHED_CONFIRMING, UNFINISHED_OTHERS] {
+            plans.push(self.explain(condition).await?);
+        }
+        Ok(plans)
+    }
+
+    async fn explain(&self, condition: &str) -> Result<String, Error> {
         let mut tx = self.db.begin_write().await?;
         let lines: Vec<String> = match self.db.dialect() {
             Dialect::Sqlite => {
-                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {COLUMNS} {UNFINISHED}"));
+                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {COLUMNS} {condition}"));
                 let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
                     .bind(0_i64)
                     .bind(100_i64)
@@ -369,7 +389,7 @@ impl Store {
                 // EXPLAIN takes no parameters: the plan of the same statement with literals.
                 let sql = sqlx::AssertSqlSafe(format!(
                     "EXPLAIN {COLUMNS} {}",
-                    UNFINISHED.replace("$1", "0").replace("$2", "100")
+                    condition.replace("$1", "0").replace("$2", "100")
                 ));
                 let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut *tx).await?;
                 rows.into_iter().map(|r| r.0).collect()

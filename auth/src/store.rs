@@ -5,7 +5,7 @@
 mod keys;
 mod tokens;
 
-pub use tokens::{Rotated, Rotation};
+pub use tokens::{FamilyToken, Rotated, Rotation};
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::Database;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{PASSWORD, TestAuth};
 use tonic::Code;
+use travel_auth::domain::refresh::token_hash;
 
 const SECRET: &str = "reservation secret 123";
 
@@ -58,5 +59,72 @@ async fn wrong_service_secrets_from_one_address_never_refuse_the_service_from_an
 
     assert!(service.is_ok(), "the right secret from elsewhere, at once: {service:?}");
     assert!(refused >= 40, "the guesses were throttled: {refused} of 50 refused");
-    assert_eq!(guesser.unwrap_err().code(), Code::ResourceExhausted, "still delayed there");
+    assert_eq!(
+        guesser.unwrap_err().code(),
+        Code::ResourceExhausted,
+        "still delayed there"
+    );
+}
+
+/// What the grace rules promise for N concurrent refreshes of one live token
+/// (all within the grace window): they are serialised, never taken for reuse.
+/// Every call is answered OK; the presented token is spent, not revoked (no
+/// family revocation); every other token of the family was handed to one of
+/// the calls; exactly one of them is live — it refreshes again — and the others
+/// were superseded by the later calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_of_one_live_token_never_end_the_session() {
+    let svc = TestAuth::start().await;
+    let mut logins = Vec::new();
+    for i in 0..10 {
+        logins.push(svc.signed_up(&format!("ana{i}@example.com")).await);
+    }
+
+    let calls = logins.iter().flat_map(|login| {
+        (0..4).map(|_| async { (login.refresh_token.clone(), svc.refresh(&login.refresh_token).await) })
+    });
+    let results = futures::future::join_all(calls).await;
+
+    for login in &logins {
+        let presented = token_hash(&login.refresh_token);
+        let answers: Vec<_> = results
+            .iter()
+            .filter(|(token, _)| *token == login.refresh_token)
+            .map(|(_, answer)| answer.as_ref().map(|r| token_hash(&r.refresh_token)))
+            .collect();
+        let family = svc.store.family_of(&presented).await.unwrap();
+        let codes: Vec<_> = answers
+            .iter()
+            .map(|a| a.as_ref().map(|_| "ok").map_err(|s| s.code()))
+            .collect();
+        let live: Vec<_> = family
+            .iter()
+            .filter(|t| t.used_ms.is_none() && t.revoked_ms.is_none())
+            .map(|t| t.token_hash.clone())
+            .collect();
+        assert!(answers.iter().all(Result::is_ok), "every refresh answered: {codes:?}");
+        assert_eq!(
+            live.len(),
+            1,
+            "one live token, not a revoked session: {codes:?} {family:?}"
+        );
+        let first = family.iter().find(|t| t.token_hash == presented).expect("stored");
+        assert!(
+            first.used_ms.is_some() && first.revoked_ms.is_none(),
+            "spent, not revoked: {first:?}"
+        );
+        let handed: Vec<_> = answers.iter().flatten().cloned().collect();
+        assert_eq!(family.len(), 1 + handed.len(), "{family:?}");
+        for token in family.iter().filter(|t| t.token_hash != presented) {
+            assert!(handed.contains(&token.token_hash), "a token no call got: {token:?}");
+            assert_eq!(token.parent_hash.as_deref(), Some(presented.as_str()));
+        }
+        let keeper = results
+            .iter()
+            .filter_map(|(_, a)| a.as_ref().ok())
+            .find(|r| token_hash(&r.refresh_token) == live[0])
+            .expect("the live token was handed out");
+        let next = svc.refresh(&keeper.refresh_token).await;
+        assert!(next.is_ok(), "the session goes on: {next:?}");
+    }
 }

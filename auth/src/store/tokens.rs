@@ -3,11 +3,18 @@
 //! and adds its successor to the family in the same write transaction. A retry
 //! of the token just rotated, within the grace window, instead revokes (supersedes)
 //! its still-unused successor and adds a new one, so a family never has more than
-//! one live token. A conditional update that finds its row changed by a
-//! concurrent refresh makes the attempt start over once, seeing that refresh's
-//! outcome; any other presentation of a spent token revokes the whole family.
+//! one live token. Concurrent refreshes are serialised before anything is
+//! decided — on PostgreSQL by locking the presented row and the successor it
+//! would supersede (`SELECT … FOR UPDATE`), on SQLite by the write transaction
+//! (`BEGIN IMMEDIATE`) — so each sees the outcome of those before it, and
+//! contention is never mistaken for reuse: N concurrent refreshes of one live
+//! token within the grace window all succeed, the first rotating it and each
+//! later one superseding the token the one before it got; exactly one token of
+//! the family is then live, the one the last of them returned. Any other
+//! presentation of a spent token revokes the whole family.
 
 use sqlx::FromRow;
+use travel::db::Dialect;
 use travel::types::Instant;
 
 use super::{Store, fetch_user};
@@ -60,6 +67,19 @@ impl TokenRow {
     }
 }
 
+/// A stored token of a family, as tests and tools inspect it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct FamilyToken {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// The token it was rotated from (`None` for the Login's).
+    pub parent_hash: Option<String>,
+    /// When it was spent, if it was.
+    pub used_ms: Option<i64>,
+    /// When it was revoked (family revoked, or superseded), if it was.
+    pub revoked_ms: Option<i64>,
+}
+
 /// A token to insert into a family.
 struct Insert<'a> {
     user_id: &'a str,
@@ -91,7 +111,8 @@ impl Store {
     }
 
     /// Spends the token stored under `hash` and stores `next` in its family,
-    /// by the session `rules`.
+    /// by the session `rules`, serialised with every other refresh of that token
+    /// (see the module comment).
     pub async fn rotate(
         &self,
         hash: &str,
@@ -99,53 +120,42 @@ impl Store {
         rules: &SessionRules,
         now: Instant,
     ) -> Result<Rotation, Error> {
-        for _ in 0..2 {
-            if let Some(done) = self.try_rotate(hash, next, rules, now).await? {
-                return Ok(done);
-            }
-        }
-        // Overtaken twice by concurrent refreshes of one family: treat as reuse.
-        self.revoke_family_of(hash, now).await?;
-        Ok(Rotation::Reused)
-    }
-
-    /// One attempt at [`Store::rotate`]; `None` when a concurrent refresh changed
-    /// a row this one meant to update (rolled back, to be tried again).
-    async fn try_rotate(
-        &self,
-        hash: &str,
-        next: &NewRefreshToken,
-        rules: &SessionRules,
-        now: Instant,
-    ) -> Result<Option<Rotation>, Error> {
+        // Rows read to decide are locked until the commit (SQLite's write
+        // transaction already excludes every other writer).
+        let lock = match self.db.dialect() {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
         let mut tx = self.db.begin_write().await?;
-        let row: Option<TokenRow> = sqlx::query_as(
+        let sql = format!(
             "SELECT family_id, user_id, expires_ms, used_ms, revoked_ms, session_started_ms \
-             FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?;
+             FROM refresh_tokens WHERE token_hash = $1{lock}"
+        );
+        let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(hash)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
-            return Ok(Some(Rotation::Unknown));
+            return Ok(Rotation::Unknown);
         };
         let retry = match rules.state(&row.stored(), now) {
-            TokenState::Expired => return Ok(Some(Rotation::Expired)),
-            TokenState::Spent => return revoke_and_commit(tx, &row.family_id, now).await.map(Some),
+            TokenState::Expired => return Ok(Rotation::Expired),
+            TokenState::Spent => return revoke_and_commit(tx, &row.family_id, now).await,
             TokenState::Live => false,
             TokenState::JustRotated => true,
         };
         let changed = if retry {
             // Still the newest rotated token of its family only if its successor is unused.
-            let successor: Option<String> = sqlx::query_scalar(
+            let sql = format!(
                 "SELECT token_hash FROM refresh_tokens \
-                 WHERE parent_hash = $1 AND used_ms IS NULL AND revoked_ms IS NULL",
-            )
-            .bind(hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+                 WHERE parent_hash = $1 AND used_ms IS NULL AND revoked_ms IS NULL{lock}"
+            );
+            let successor: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some(successor) = successor else {
-                return revoke_and_commit(tx, &row.family_id, now).await.map(Some);
+                return revoke_and_commit(tx, &row.family_id, now).await;
             };
             sqlx::query(
                 "UPDATE refresh_tokens SET revoked_ms = $2 \
@@ -168,10 +178,13 @@ impl Store {
             .rows_affected()
         };
         if changed == 0 {
-            return Ok(None);
+            // Impossible under the locks above; never taken for reuse.
+            return Err(Error::Store(sqlx::Error::Protocol(
+                "a locked refresh token changed".into(),
+            )));
         }
         let Some((user, _)) = fetch_user(&mut tx, "id", &row.user_id).await? else {
-            return Ok(Some(Rotation::Unknown));
+            return Ok(Rotation::Unknown);
         };
         let session_started = Instant::from_unix_millis(row.session_started_ms);
         let successor = Insert {
@@ -184,11 +197,25 @@ impl Store {
         };
         insert_token(&mut *tx, &successor, now).await?;
         tx.commit().await?;
-        Ok(Some(Rotation::Rotated(Rotated {
+        Ok(Rotation::Rotated(Rotated {
             user,
             expires_at: successor.expires_at,
             retry,
-        })))
+        }))
+    }
+
+    /// Every stored token of the family of the token stored under `hash`,
+    /// in the order they were issued (for tests and tools).
+    pub async fn family_of(&self, hash: &str) -> Result<Vec<FamilyToken>, Error> {
+        let tokens = sqlx::query_as(
+            "SELECT token_hash, parent_hash, used_ms, revoked_ms FROM refresh_tokens \
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) \
+             ORDER BY issued_ms, token_hash",
+        )
+        .bind(hash)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(tokens)
     }
 
     /// Revokes the family of the token stored under `hash`, if there is one.

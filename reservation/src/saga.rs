@@ -234,11 +234,8 @@ impl Saga {
             let mv = match next {
                 Next::Move(mv) => mv,
                 Next::Stop(why) => {
-                    self.store.drop_lease(&r.id, owner, self.clock.now()).await?;
                     let last_error = why.as_deref().or(unavailable.as_deref());
-                    self.store
-                        .record_last_error(&r.id, last_error, self.clock.now())
-                        .await?;
+                    self.store.stop(&r.id, owner, last_error, self.clock.now()).await?;
                     return match why.or(unavailable) {
                         Some(why) => Err(Error::Unavailable(why)),
                         None => self.store.get(&r.id).await,

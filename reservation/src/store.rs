@@ -309,18 +309,26 @@ impl Store {
         Ok(started == 1)
     }
 
-    /// Gives up `owner`'s lease so that the next recovery pass (or a retry)
-    /// may take the saga over at once.
-    pub async fn drop_lease(&self, id: &str, owner: &str, now: Instant) -> Result<(), Error> {
+    /// A driver `owner` stopping without finishing the saga: records why
+    /// (`None`: its confirm calls did not get through), for operators, and
+    /// gives up its lease so that the next recovery pass (or a retry) may take
+    /// the saga over at once — in one update, and only while `owner` still
+    /// drives it, so that a driver that lost the saga cannot write over the
+    /// row of the one that has it now.
+    pub async fn stop(&self, id: &str, owner: &str, why: Option<&str>, now: Instant) -> Result<(), Error> {
         // Expired as of now, not of the epoch: recovery takes the longest-waiting
         // sagas first, so one stuck on a service that is down goes to the back of
         // the queue instead of starving the others.
-        sqlx::query("UPDATE reservations SET lease_until_ms = $3 WHERE id = $1 AND lease_owner = $2")
-            .bind(id)
-            .bind(owner)
-            .bind(now.unix_millis())
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE reservations SET last_error = $1, last_error_ms = $2, lease_until_ms = $2 \
+             WHERE id = $3 AND lease_owner = $4",
+        )
+        .bind(why.unwrap_or(CONFIRM_STOPPED))
+        .bind(now.unix_millis())
+        .bind(id)
+        .bind(owner)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 
@@ -470,18 +478,6 @@ impl Store {
             .fetch_all(self.db.pool())
             .await?;
         rows.into_iter().map(SagaRow::into_status).collect()
-    }
-
-    /// Records why a driver stopped without finishing the saga (`None`: its
-    /// confirm calls did not get through), for operators.
-    pub async fn record_last_error(&self, id: &str, why: Option<&str>, now: Instant) -> Result<(), Error> {
-        sqlx::query("UPDATE reservations SET last_error = $1, last_error_ms = $2 WHERE id = $3")
-            .bind(why.unwrap_or(CONFIRM_STOPPED))
-            .bind(now.unix_millis())
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
     }
 }
 

@@ -301,3 +301,34 @@ async fn unfinished_sagas_are_listed_oldest_first_a_page_at_a_time() {
     assert!(second.next_page_token.is_empty());
     assert!(second.sagas.iter().all(|s| step(s) == pb::SagaStep::Holding));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_driver_that_lost_the_saga_does_not_record_its_error_on_it() {
+    // Arrange: a saga another driver finished (CONFIRMED, its lease owner someone else).
+    let world = World::start().await;
+    let flight = world.flight.create(10, "EUR").await;
+    let room_type = world.hotel.create(5, "EUR").await;
+    let res = world.reservations().await;
+    let done = checkout(&res.customer("user-a"), bundle("req-1", &flight, 1, &room_type, 1, 2))
+        .await
+        .unwrap();
+
+    // Act: a previous driver, whose lease ran out, stops with an error.
+    let now = travel::Clock::now(&world.clock);
+    res.store
+        .stop(
+            &done.id,
+            "a-previous-driver",
+            Some("the hotel service is unavailable"),
+            now,
+        )
+        .await
+        .unwrap();
+
+    // Assert: the finished saga shows no error of the driver that lost it.
+    let saga = res.store.saga(&done.id).await.unwrap();
+    assert_eq!(
+        saga.last_error, None,
+        "a stale driver's error overwrote a finished saga"
+    );
+}

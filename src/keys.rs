@@ -9,7 +9,7 @@
 //!
 //! A failed fetch does not count against `min_refetch` (a service that started
 //! before auth accepts tokens as soon as auth answers); failures have their own
-//! short, growing, jittered backoff instead. When auth is down, the cached keys
+//! short, growing, jittered backoff instead, never above a few seconds. When auth is down, the cached keys
 //! keep verifying however old they are: keys are withdrawn only by a successful
 //! fetch that no longer lists them, so auth being down never takes services down.
 
@@ -28,6 +28,11 @@ use crate::token::{ALGORITHM, PublicKey};
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Wait after a first failed fetch; it doubles with each failure in a row.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
+/// Longest wait after failed fetches, jitter included (and never more than the
+/// refetch interval): while auth is down, tokens with a key id the ring lacks
+/// (all of them, for a service that started before auth) are refused until the
+/// next fetch, so that fetch must come soon after auth is back.
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where keys come from.
 #[derive(Debug)]
@@ -80,10 +85,10 @@ impl Fetches {
             };
         } else {
             self.failures = self.failures.saturating_add(1);
-            let backoff = FIRST_RETRY
-                .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
-                .min(cap.max(FIRST_RETRY));
-            self.retry_at = Some(now + jitter(backoff));
+            let cap = MAX_FAILURE_BACKOFF.min(cap.max(FIRST_RETRY));
+            let backoff = FIRST_RETRY.saturating_mul(1 << self.failures.min(16).saturating_sub(1));
+            // Jitter spreads 50% to 150%: of at most two thirds of the cap, so within it.
+            self.retry_at = Some(now + jitter(backoff.min(cap * 2 / 3)));
         }
     }
 
@@ -470,5 +475,24 @@ mod tests {
         // Assert: at most a couple of fetches (the failure backoff), not one per token.
         let during = auth.fetches() - before;
         assert!(during <= 2, "{during} fetches for 50 forged tokens");
+    }
+
+    #[tokio::test]
+    async fn after_many_failed_fetches_the_next_one_is_at_most_seconds_away() {
+        // Arrange: auth is down when the service starts, and stays down a while.
+        let (auth, url) = fake_auth().await;
+        auth.down.store(true, Ordering::SeqCst);
+        let ring = KeyRing::from_auth(&url, Duration::from_secs(30), MAX_AGE).expect("ring");
+
+        // Act: many failed fetches in a row.
+        for _ in 0..12 {
+            assert!(ring.refresh().await.is_err());
+        }
+
+        // Assert: the ring is empty, so every token is refused until the next
+        // fetch; that must be seconds after auth is back, not the refetch interval.
+        let retry_at = ring.shared.fetches.lock().await.retry_at.expect("backing off");
+        let wait = retry_at.saturating_duration_since(std::time::Instant::now());
+        assert!(wait <= MAX_FAILURE_BACKOFF, "the next fetch is {wait:?} away");
     }
 }

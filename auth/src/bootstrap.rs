@@ -1,6 +1,7 @@
-//! Accounts that come from configuration, set up at start-up: the admin (created,
-//! or given the configured password and the admin role) and the service account
-//! for the client-credentials exchange (created, or given the configured secret).
+//! Set up at start-up: emails stored under the rule before NFKC re-normalised,
+//! and the accounts that come from configuration: the admin (created, or given
+//! the configured password and the admin role) and the service account for the
+//! client-credentials exchange (created, or given the configured secret).
 
 use anyhow::Context as _;
 use travel::token::Role;
@@ -9,7 +10,39 @@ use travel::types::Instant;
 use crate::config::{ADMIN_PASSWORD_ENV, Config, SERVICE_SECRET_ENV};
 use crate::domain::password::Passwords;
 use crate::domain::{ClientId, Email, Password};
-use crate::store::{NewUser, Store};
+use crate::store::{NewUser, Renamed, Store};
+
+/// Re-normalises the stored emails that differ from their form under today's
+/// rule (NFKC, trimmed, lower-cased): those stored before NFKC (trimmed and
+/// lower-cased only) could neither log in nor stop Register from creating a
+/// second account. An email whose new form another account has is left as it
+/// is, with a warning naming the user id (never the email); so is one the rule
+/// now refuses. Idempotent: a second run changes nothing.
+pub async fn normalise_emails(store: &Store, now: Instant) -> anyhow::Result<()> {
+    let mut renamed = 0;
+    for (id, stored) in store.non_ascii_emails().await.context("listing stored emails")? {
+        let email = match Email::parse(&stored) {
+            Ok(email) if email.as_str() == stored => continue,
+            Ok(email) => email,
+            Err(why) => {
+                tracing::warn!(user_id = %id, why, "a stored email is not valid under the NFKC rule; left as it is");
+                continue;
+            }
+        };
+        match store.rename_email(&id, &stored, &email, now).await? {
+            Renamed::Done => renamed += 1,
+            Renamed::Taken => tracing::warn!(
+                user_id = %id,
+                "a stored email's NFKC form belongs to another account; left as it is (it cannot log in)"
+            ),
+            Renamed::Changed => {}
+        }
+    }
+    if renamed > 0 {
+        tracing::info!(renamed, "stored emails re-normalised to NFKC");
+    }
+    Ok(())
+}
 
 /// Creates or updates the configured admin and service account.
 pub async fn accounts(config: &Config, store: &Store, passwords: &Passwords, now: Instant) -> anyhow::Result<()> {

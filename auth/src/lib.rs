@@ -78,6 +78,7 @@ impl Application {
             }
         };
         let passwords = Passwords::new(config.hashing()).await?;
+        bootstrap::normalise_emails(&store, clock.now()).await?;
         bootstrap::accounts(&config, &store, &passwords, clock.now()).await?;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {

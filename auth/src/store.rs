@@ -1,5 +1,5 @@
 //! All SQL of the auth service, the same statements for SQLite and PostgreSQL:
-//! users here; refresh tokens in `tokens`; service accounts and generated
+//! users here (and the re-normalisation of emails stored under an older rule); refresh tokens in `tokens`; service accounts and generated
 //! signing keys in `keys`. Times are i64 milliseconds since the Unix epoch.
 
 mod keys;
@@ -8,7 +8,7 @@ mod tokens;
 pub use tokens::{FamilyToken, Rotated, Rotation};
 
 use sqlx::{Any, FromRow, Transaction};
-use travel::db::Database;
+use travel::db::{Database, Dialect};
 use travel::token::Role;
 use travel::types::Instant;
 
@@ -127,6 +127,53 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE {column} = $1"));
         let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(self.db.pool()).await?;
         row.map(UserRow::into_domain).transpose()
+    }
+}
+
+/// What became of a stored email given its normalised form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renamed {
+    /// Stored under the new form.
+    Done,
+    /// Another account has the new form: left as it is.
+    Taken,
+    /// The row changed meanwhile (or is gone): left as it is.
+    Changed,
+}
+
+impl Store {
+    /// Users whose stored email has a character outside printable ASCII: the
+    /// only ones the NFKC rule can change (an ASCII email stored under the
+    /// older rule, trimmed and lower-cased, is already normalised).
+    pub async fn non_ascii_emails(&self) -> Result<Vec<(String, String)>, Error> {
+        let sql = match self.db.dialect() {
+            Dialect::Postgres => "SELECT id, email FROM users WHERE email ~ '[^ -~]' ORDER BY id",
+            Dialect::Sqlite => "SELECT id, email FROM users WHERE email GLOB '*[^ -~]*' ORDER BY id",
+        };
+        Ok(sqlx::query_as(sql).fetch_all(self.db.pool()).await?)
+    }
+
+    /// Stores `to` as the email of user `id` if it still is `from` and no other
+    /// account has `to`.
+    pub async fn rename_email(&self, id: &str, from: &str, to: &Email, now: Instant) -> Result<Renamed, Error> {
+        let renamed = sqlx::query(
+            "UPDATE users SET email = $3, updated_ms = $4 WHERE id = $1 AND email = $2 \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE email = $3)",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to.as_str())
+        .bind(now.unix_millis())
+        .execute(self.db.pool())
+        .await;
+        match renamed {
+            Ok(done) if done.rows_affected() == 1 => Ok(Renamed::Done),
+            Ok(_) if self.user_by_email(to).await?.is_some() => Ok(Renamed::Taken),
+            Ok(_) => Ok(Renamed::Changed),
+            // A concurrent Register took it between the check and the write.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Renamed::Taken),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -128,3 +128,59 @@ async fn concurrent_refreshes_of_one_live_token_never_end_the_session() {
         assert!(next.is_ok(), "the session goes on: {next:?}");
     }
 }
+
+/// Plants what the rule before NFKC (trimmed and lower-cased only) stored.
+async fn store_as_before_nfkc(svc: &TestAuth, email: &str, stored: &str) {
+    let pool = sqlx::AnyPool::connect(svc.database_url()).await.unwrap();
+    let updated = sqlx::query("UPDATE users SET email = $1 WHERE email = $2")
+        .bind(stored)
+        .bind(email)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+    pool.close().await;
+}
+
+async fn stored_emails(svc: &TestAuth) -> Vec<String> {
+    let pool = sqlx::AnyPool::connect(svc.database_url()).await.unwrap();
+    let mut emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    emails.sort();
+    emails
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_stored_before_the_nfkc_rule_are_renormalised_at_start_up() {
+    sqlx::any::install_default_drivers();
+    let svc = TestAuth::start().await;
+    let andre = svc.register("andre@example.com", PASSWORD).await.unwrap();
+    svc.register("jose@example.com", PASSWORD).await.unwrap();
+    svc.register("jos\u{e9}@example.com", PASSWORD).await.unwrap();
+    // "andré" and "josé" in NFD, as the older rule kept them; an NFC "josé" exists.
+    store_as_before_nfkc(&svc, "andre@example.com", "andre\u{301}@example.com").await;
+    store_as_before_nfkc(&svc, "jose@example.com", "jose\u{301}@example.com").await;
+
+    let svc = svc.restart().await;
+    let nfc = svc.login("andr\u{e9}@example.com", PASSWORD).await;
+    let nfd = svc.login("andre\u{301}@example.com", PASSWORD).await;
+    svc.register("andre\u{301}@example.com", PASSWORD).await.unwrap();
+    let emails = stored_emails(&svc).await;
+    let svc = svc.restart().await;
+
+    assert_eq!(nfc.expect("logs in under the NFKC form").user.unwrap().id, andre.id);
+    assert!(nfd.is_ok(), "and as typed before: {nfd:?}");
+    assert_eq!(
+        emails,
+        [
+            "andr\u{e9}@example.com",
+            "jose\u{301}@example.com",
+            "jos\u{e9}@example.com",
+        ],
+        "no second account; the colliding row is left as it is"
+    );
+    assert_eq!(stored_emails(&svc).await, emails, "a second start-up changes nothing");
+}

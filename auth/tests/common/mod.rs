@@ -91,6 +91,11 @@ impl TestAuth {
         }
     }
 
+    /// The URL of the service's database (to plant rows an older version wrote).
+    pub fn database_url(&self) -> &str {
+        &self.db.url
+    }
+
     /// Changes the settings the next [`TestAuth::restart`] uses.
     pub fn set_config(&mut self, adjust: impl FnOnce(&mut Config)) {
         adjust(&mut self.config);

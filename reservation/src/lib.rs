@@ -78,7 +78,8 @@ pub struct Config {
     #[arg(long, env = "RESERVATION_RECOVERY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub recovery_interval: Duration,
     /// How long a running saga belongs to its driver before recovery may take it
-    /// over. Must be above the checkout timeout (checked at start-up).
+    /// over; never renewed. Must be above the checkout timeout plus twice the call
+    /// timeout, the longest a driver may take (checked at start-up).
     #[arg(long, env = "RESERVATION_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub lease: Duration,
     /// Least time both holds must have left for a checkout to pass its pivot;

@@ -1,6 +1,7 @@
-//! The start-up check of the settings against each other: a checkout must
-//! finish within its lease, and a booking past its pivot must be confirmed
-//! (by its call or, at worst, a recovery pass) before the holds expire.
+//! The start-up check of the settings against each other: a driver must
+//! finish within its lease (a checkout's budget and a compensation after it),
+//! and a booking past its pivot must be confirmed (by its call or, at worst, a
+//! recovery pass) before the holds expire.
 
 use crate::Config;
 
@@ -18,10 +19,15 @@ pub fn check(config: &Config) -> Result<(), Inconsistent> {
             config.call_timeout, config.checkout_timeout
         ));
     }
-    if config.lease <= config.checkout_timeout {
+    // Leases are never renewed: a driver may spend a checkout's whole budget,
+    // then compensate (a call timeout) after a confirm refused at the deadline's
+    // edge (another call timeout).
+    let driving = config.checkout_timeout + 2 * config.call_timeout;
+    if config.lease <= driving {
         problems.push(format!(
-            "--lease ({:?}) must be longer than --checkout-timeout ({:?}), or recovery could take over a checkout still being driven",
-            config.lease, config.checkout_timeout
+            "--lease ({:?}) must be longer than --checkout-timeout + 2 x --call-timeout ({driving:?}), \
+             or recovery could take over a saga still being driven",
+            config.lease
         ));
     }
     // After the pivot, recovery retries a confirm at the latest a lease and an
@@ -90,5 +96,21 @@ mod tests {
         for flag in ["--call-timeout", "--lease (", "--hold-ttl"] {
             assert!(message.contains(flag), "{message}");
         }
+    }
+
+    #[test]
+    fn a_lease_must_outlast_a_checkout_and_the_compensation_after_its_deadline() {
+        // Arrange: a lease longer than the checkout budget, but not by two call timeouts.
+        let mut c = config();
+        c.lease = c.checkout_timeout + c.call_timeout;
+
+        // Act
+        let checked = check(&c);
+
+        // Assert
+        let message = checked.expect_err("a lease a driver can outlive").to_string();
+        assert!(message.contains("--lease ("), "{message}");
+        c.lease = c.checkout_timeout + 2 * c.call_timeout + std::time::Duration::from_millis(1);
+        assert!(check(&c).is_ok());
     }
 }

@@ -174,7 +174,7 @@ async fn outgoing_calls_get_the_remaining_budget_not_a_fresh_timeout() {
     let res = world
         .reservations_with(|c| {
             c.hotel_url = hotel_url;
-            c.call_timeout = Duration::from_secs(20);
+            c.call_timeout = Duration::from_secs(15);
         })
         .await;
     let alice = res.customer("user-a");

@@ -131,23 +131,23 @@ async fn concurrent_refreshes_of_one_live_token_never_end_the_session() {
 
 /// Plants what the rule before NFKC (trimmed and lower-cased only) stored.
 async fn store_as_before_nfkc(svc: &TestAuth, email: &str, stored: &str) {
-    let pool = sqlx::AnyPool::connect(svc.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(svc.database_url()).await.expect("connect");
     let updated = sqlx::query("UPDATE users SET email = $1 WHERE email = $2")
         .bind(stored)
         .bind(email)
         .execute(&pool)
         .await
-        .unwrap();
+        .expect("plant an email");
     assert_eq!(updated.rows_affected(), 1);
     pool.close().await;
 }
 
 async fn stored_emails(svc: &TestAuth) -> Vec<String> {
-    let pool = sqlx::AnyPool::connect(svc.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(svc.database_url()).await.expect("connect");
     let mut emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
         .fetch_all(&pool)
         .await
-        .unwrap();
+        .expect("read the emails");
     pool.close().await;
     emails.sort();
     emails

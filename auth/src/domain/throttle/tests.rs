@@ -186,10 +186,16 @@ fn v6_peer(i: u128) -> Option<IpAddr> {
 async fn one_client_logging_in_from_many_addresses_cannot_flush_the_known_clients() {
     let t = throttle(5, 20);
     let home: Option<IpAddr> = Some("198.51.100.1".parse().unwrap());
-    t.begin(Some("victim@x.io"), home, at(0)).await.unwrap().succeeded(at(0));
+    t.begin(Some("victim@x.io"), home, at(0))
+        .await
+        .unwrap()
+        .succeeded(at(0));
     // One attacker with one IPv6 /48: successes of its own account from 100,001 /64s.
     for i in 0..100_001u128 {
-        t.begin(Some("mine@x.io"), v6_peer(i), at(1)).await.unwrap().succeeded(at(1));
+        t.begin(Some("mine@x.io"), v6_peer(i), at(1))
+            .await
+            .unwrap()
+            .succeeded(at(1));
     }
     t.begin(Some("x@x.io"), ELSEWHERE, at(2)).await.unwrap().failed(at(2));
     for _ in 0..5 {
@@ -197,7 +203,10 @@ async fn one_client_logging_in_from_many_addresses_cannot_flush_the_known_client
     }
     let owner = t.begin(Some("victim@x.io"), home, at(3)).await;
     assert!(owner.is_ok(), "the owner from home is still a known client: {owner:?}");
-    assert!(t.lock().known.len() <= MAX_PEERS_PER_ACCOUNT + 1, "one account keeps its newest peers only");
+    assert!(
+        t.lock().known.len() <= MAX_PEERS_PER_ACCOUNT + 1,
+        "one account keeps its newest peers only"
+    );
 }
 
 fn small(entries: usize, per_account: usize, per_peer: usize) -> Throttle {
@@ -212,16 +221,26 @@ fn small(entries: usize, per_account: usize, per_peer: usize) -> Throttle {
 #[tokio::test]
 async fn a_full_known_client_table_forgets_its_least_recently_seen_clients_only() {
     let t = small(10, 100, 100);
-    let home: Option<IpAddr> = Some("198.51.100.1".parse().unwrap());
-    t.begin(Some("victim@x.io"), home, at(0)).await.unwrap().succeeded(at(0));
+    let home_ip: IpAddr = "198.51.100.1".parse().unwrap();
+    let home = Some(home_ip);
+    t.begin(Some("victim@x.io"), home, at(0))
+        .await
+        .unwrap()
+        .succeeded(at(0));
     let login = async |i: u128, now: u64| {
         let account = format!("u{i}@x.io");
-        t.begin(Some(&account), v6_peer(i), at(now)).await.unwrap().succeeded(at(now));
+        t.begin(Some(&account), v6_peer(i), at(now))
+            .await
+            .unwrap()
+            .succeeded(at(now));
     };
     for i in 0..9 {
         login(i, 1 + i as u64).await;
     }
-    t.begin(Some("victim@x.io"), home, at(10)).await.unwrap().succeeded(at(10));
+    t.begin(Some("victim@x.io"), home, at(10))
+        .await
+        .unwrap()
+        .succeeded(at(10));
     for i in 9..14 {
         login(i, 2 + i as u64).await;
     }
@@ -229,27 +248,42 @@ async fn a_full_known_client_table_forgets_its_least_recently_seen_clients_only(
     assert!(state.known.len() <= 10, "capped: {}", state.known.len());
     assert!(state.known.len() > 1, "not cleared wholesale");
     assert!(
-        state.is_known(&("victim@x.io".to_owned(), home.unwrap()), at(20)),
+        state.is_known(&("victim@x.io".to_owned(), home_ip), at(20)),
         "seen more recently than the first clients evicted"
     );
-    assert!(state.known.last("u0@x.io", v6_peer(0).unwrap()).is_none(), "the oldest went first");
+    assert!(
+        state.known.last("u0@x.io", v6_peer(0).unwrap()).is_none(),
+        "the oldest went first"
+    );
 }
 
 #[tokio::test]
 async fn known_clients_are_capped_per_account_and_per_peer() {
     let t = small(1000, 3, 2);
     for i in 0..10 {
-        t.begin(Some("a@x.io"), v6_peer(i), at(i as u64)).await.unwrap().succeeded(at(i as u64));
+        t.begin(Some("a@x.io"), v6_peer(i), at(i as u64))
+            .await
+            .unwrap()
+            .succeeded(at(i as u64));
     }
     for i in 0..10 {
         let account = format!("p{i}@x.io");
-        t.begin(Some(&account), PEER, at(20 + i)).await.unwrap().succeeded(at(20 + i));
+        t.begin(Some(&account), PEER, at(20 + i))
+            .await
+            .unwrap()
+            .succeeded(at(20 + i));
     }
     let state = t.lock();
     assert_eq!(state.known.len(), 3 + 2);
-    assert!(state.known.last("a@x.io", v6_peer(9).unwrap()).is_some(), "the newest peers stay");
+    assert!(
+        state.known.last("a@x.io", v6_peer(9).unwrap()).is_some(),
+        "the newest peers stay"
+    );
     assert!(state.known.last("a@x.io", v6_peer(0).unwrap()).is_none());
-    assert!(state.known.last("p9@x.io", PEER.unwrap()).is_some(), "the newest accounts stay");
+    assert!(
+        state.known.last("p9@x.io", PEER.unwrap()).is_some(),
+        "the newest accounts stay"
+    );
 }
 
 #[tokio::test]
@@ -264,5 +298,8 @@ async fn a_full_failure_table_keeps_its_most_recent_keys_and_does_not_forget_eve
     assert!((2..=10).contains(&tracked), "capped, not cleared: {tracked}");
     let newest = t.begin(Some("u29@x.io"), None, at(29)).await;
     assert!(newest.is_err(), "the most recently seen account is still delayed");
-    assert!(t.begin(Some("u0@x.io"), None, at(29)).await.is_ok(), "the least recent was forgotten");
+    assert!(
+        t.begin(Some("u0@x.io"), None, at(29)).await.is_ok(),
+        "the least recent was forgotten"
+    );
 }

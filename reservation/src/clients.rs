@@ -6,7 +6,7 @@
 
 mod token;
 
-pub use token::ServiceToken;
+pub use token::{Backoff as TokenBackoff, ServiceToken};
 
 use std::future::Future;
 use std::time::Duration;

@@ -16,6 +16,7 @@ use travel::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
 use travel::types::Instant;
 use travel::{Clock, ManualClock};
 use travel_reservation::ServiceToken;
+use travel_reservation::clients::TokenBackoff;
 
 const START_MS: i64 = 1_893_456_000_000;
 /// The life of the tokens the fake issues, as the real auth's default.
@@ -90,6 +91,11 @@ impl AuthService for Fake {
 /// The fake auth, serving on a port bound before it is spawned, and a service
 /// token from it on the same manual clock.
 async fn fake_auth() -> (Arc<FakeAuth>, ServiceToken) {
+    fake_auth_with(TokenBackoff::default()).await
+}
+
+/// [`fake_auth`], with the renewal task backing off by `backoff`.
+async fn fake_auth_with(backoff: TokenBackoff) -> (Arc<FakeAuth>, ServiceToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
@@ -103,7 +109,9 @@ async fn fake_auth() -> (Arc<FakeAuth>, ServiceToken) {
             .add_service(AuthServiceServer::new(Fake(state.clone())))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
-    let token = ServiceToken::from_auth(&url, "reservation", Some("secret".into()), Arc::new(clock)).expect("token");
+    let token =
+        ServiceToken::from_auth_with_backoff(&url, "reservation", Some("secret".into()), Arc::new(clock), backoff)
+            .expect("token");
     (state, token)
 }
 
@@ -222,4 +230,80 @@ async fn a_token_a_service_refused_is_replaced_on_the_next_call() {
     let next = tokio::time::timeout(Duration::from_secs(10), get(&token)).await;
     assert_eq!(next.expect("a call outlived its deadline").expect("a new token"), "t2");
     assert_eq!(auth.calls(), 2);
+}
+
+/// A renewal that failed while a valid token served is retried an hour later,
+/// unless no valid token is left: then at most `max_without_token` after it.
+fn long_backoff_with_a_token() -> TokenBackoff {
+    TokenBackoff {
+        first: Duration::from_secs(3600),
+        max: Duration::from_secs(3600),
+        max_without_token: Duration::from_millis(200),
+    }
+}
+
+/// Calls `get` until it answers with a token; `None` if it still does not
+/// after a liveness bound (not a speed assertion).
+async fn eventually_a_token(token: &ServiceToken) -> Option<String> {
+    tokio::time::timeout(LIVENESS, async {
+        loop {
+            if let Ok(t) = get_within(token, Duration::from_secs(1)).await {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .ok()
+}
+
+/// Auth fails the renewal of t1 from half its life (the task then backs off
+/// for an hour, t1 still serving), then answers again.
+async fn renewal_failed_while_t1_served(auth: &FakeAuth, token: &ServiceToken) {
+    assert_eq!(get(token).await.expect("first token"), "t1");
+    auth.set(FAIL);
+    auth.clock.advance(LIFE / 2 + Duration::from_secs(1));
+    assert_eq!(get(token).await.expect("t1 still serves"), "t1");
+    tokio::time::timeout(LIVENESS, async {
+        while auth.calls() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the renewal was tried");
+    auth.set(ANSWER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_token_expires_a_long_renewal_backoff_is_cut_short() {
+    // Arrange
+    let (auth, token) = fake_auth_with(long_backoff_with_a_token()).await;
+    renewal_failed_while_t1_served(&auth, &token).await;
+
+    // Act: t1 expires.
+    auth.clock.advance(LIFE);
+
+    // Assert: with auth back, calls get a new token soon, not after the hour.
+    assert_eq!(
+        eventually_a_token(&token).await.as_deref(),
+        Some("t3"),
+        "calls kept failing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_token_is_refused_a_long_renewal_backoff_is_cut_short() {
+    // Arrange
+    let (auth, token) = fake_auth_with(long_backoff_with_a_token()).await;
+    renewal_failed_while_t1_served(&auth, &token).await;
+
+    // Act: a service refused t1.
+    token.invalidate("t1").await;
+
+    // Assert
+    assert_eq!(
+        eventually_a_token(&token).await.as_deref(),
+        Some("t3"),
+        "calls kept failing"
+    );
 }

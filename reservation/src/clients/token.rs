@@ -5,7 +5,9 @@
 //!
 //! A background task owns the exchange: it fetches a token at start-up, renews
 //! it from half its life, and backs off (with jitter) when auth fails, so an
-//! outage shorter than half a token's life goes unnoticed. Calls never wait
+//! outage shorter than half a token's life goes unnoticed. The backoff grows
+//! to 30 s while a valid token serves, but once none is left (it expired or
+//! was refused) the next attempt is at most 5 s after the last failure. Calls never wait
 //! for a renewal while the current token is valid: they read it from a
 //! `watch` channel. Only when no valid token exists (start-up, expiry, a token
 //! a service refused) does a call wait — for the task's next attempt, at most
@@ -78,8 +80,23 @@ struct Cached {
 struct Failure {
     code: Code,
     message: String,
-    /// The task's next attempt: until then, calls without a valid token fail at once.
+    /// The task's next attempt while a valid token serves.
     retry_at: tokio::time::Instant,
+    /// Its next attempt once no valid token is left (the token expired or was
+    /// refused since): at most the short cap after the failure. Until then,
+    /// calls without a valid token fail at once.
+    retry_without_token_at: tokio::time::Instant,
+}
+
+impl Failure {
+    /// When the task tries again, depending on whether a valid token serves.
+    fn retry(&self, token_valid: bool) -> tokio::time::Instant {
+        if token_valid {
+            self.retry_at
+        } else {
+            self.retry_without_token_at
+        }
+    }
 }
 
 /// How long one IssueServiceToken call may take.
@@ -96,6 +113,29 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest the task sleeps before looking at the clock again.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// How the renewal task backs off after failed exchanges (the defaults in
+/// production; tests shorten or stretch them).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Wait after a first failure; it doubles with each failure in a row.
+    pub first: Duration,
+    /// Longest wait between attempts while a valid token still serves.
+    pub max: Duration,
+    /// Longest wait between attempts while no valid token exists.
+    pub max_without_token: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first: FIRST_BACKOFF,
+            max: MAX_BACKOFF,
+            max_without_token: MAX_BACKOFF_WITHOUT_TOKEN,
+        }
+    }
+}
+
 impl ServiceToken {
     /// Always `token` (tests, tools).
     pub fn fixed(token: impl Into<String>) -> Self {
@@ -110,6 +150,18 @@ impl ServiceToken {
         client_id: impl Into<String>,
         client_secret: Option<String>,
         clock: SharedClock,
+    ) -> Result<Self, tonic::transport::Error> {
+        Self::from_auth_with_backoff(url, client_id, client_secret, clock, Backoff::default())
+    }
+
+    /// [`ServiceToken::from_auth`] with another backoff (tests).
+    #[doc(hidden)]
+    pub fn from_auth_with_backoff(
+        url: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<String>,
+        clock: SharedClock,
+        backoff: Backoff,
     ) -> Result<Self, tonic::transport::Error> {
         let endpoint = Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2));
         let Some(client_secret) = client_secret else {
@@ -127,7 +179,7 @@ impl ServiceToken {
             clock: clock.clone(),
         };
         let stop = CancellationToken::new();
-        tokio::spawn(renew(exchange, shared.clone(), stop.clone()));
+        tokio::spawn(renew(exchange, shared.clone(), stop.clone(), backoff));
         Ok(Self(Arc::new(Source::Auth(Renewal {
             state: rx,
             shared,
@@ -164,7 +216,7 @@ impl ServiceToken {
                 if let Some(f) = current
                     .failure
                     .as_ref()
-                    .filter(|f| f.retry_at > tokio::time::Instant::now())
+                    .filter(|f| f.retry(false) > tokio::time::Instant::now())
                 {
                     return Err(Status::new(f.code, f.message.clone()));
                 }
@@ -209,8 +261,8 @@ impl ServiceToken {
 
 /// The renewal task: an exchange whenever no valid token exists or the current
 /// one has reached half its life, with backoff after failures, until `stop`.
-async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken) {
-    let mut backoff = FIRST_BACKOFF;
+async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken, schedule: Backoff) {
+    let mut backoff = schedule.first;
     let mut last_success: Option<tokio::time::Instant> = None;
     loop {
         let wait = {
@@ -221,15 +273,19 @@ async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken)
             let spaced = last_success.map_or(Duration::ZERO, |at| {
                 (at + MIN_INTERVAL).saturating_duration_since(tokio::time::Instant::now())
             });
+            let valid = state.current.as_ref().filter(|c| c.expires_at > now);
             let by_token = match &state.current {
                 Some(c) => until(c.renew_at, now).max(spaced),
                 // None: start-up, or the token was refused.
                 None => spaced,
             };
             let by_failure = state.failure.as_ref().map_or(Duration::ZERO, |f| {
-                f.retry_at.saturating_duration_since(tokio::time::Instant::now())
+                f.retry(valid.is_some())
+                    .saturating_duration_since(tokio::time::Instant::now())
             });
-            by_token.max(by_failure).min(MAX_SLEEP)
+            // Wake when the token expires, too: the long backoff then ends.
+            let by_expiry = valid.map_or(MAX_SLEEP, |c| until(c.expires_at, now).max(Duration::from_millis(1)));
+            by_token.max(by_failure).min(by_expiry).min(MAX_SLEEP)
         };
         if !wait.is_zero() {
             tokio::select! {
@@ -245,7 +301,7 @@ async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken)
         match result {
             Ok(fresh) => {
                 tracing::info!(client_id = %exchange.client_id, "obtained a service token from the auth service");
-                backoff = FIRST_BACKOFF;
+                backoff = schedule.first;
                 last_success = Some(tokio::time::Instant::now());
                 shared.state.send_modify(|state| {
                     state.current = Some(fresh);
@@ -261,8 +317,18 @@ async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken)
                     .current
                     .as_ref()
                     .is_some_and(|c| c.expires_at > now);
-                let cap = if valid { MAX_BACKOFF } else { MAX_BACKOFF_WITHOUT_TOKEN };
-                let delay = crate::clients::jitter(backoff.min(cap));
+                let cap = if valid {
+                    schedule.max
+                } else {
+                    schedule.max_without_token
+                };
+                let delay = within(backoff, cap);
+                // Should the token expire or be refused meanwhile: the short cap.
+                let delay_without_token = if valid {
+                    within(backoff, schedule.max_without_token)
+                } else {
+                    delay
+                };
                 backoff = (backoff * 2).min(cap);
                 if valid {
                     tracing::warn!(code = ?status.code(), error = %status.message(), retry_in = ?delay, "cannot renew the service token; the current one serves until it expires");
@@ -274,12 +340,18 @@ async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: CancellationToken)
                         code: status.code(),
                         message: status.message().to_owned(),
                         retry_at: tokio::time::Instant::now() + delay,
+                        retry_without_token_at: tokio::time::Instant::now() + delay_without_token,
                     });
                     state.attempts += 1;
                 });
             }
         }
     }
+}
+
+/// `backoff`, jittered (50% to 150%) but never beyond `cap`.
+fn within(backoff: Duration, cap: Duration) -> Duration {
+    crate::clients::jitter(backoff.min(cap * 2 / 3))
 }
 
 /// Time from `now` until `at`, zero if it has passed.
@@ -370,5 +442,16 @@ mod tests {
         })
         .await;
         assert!(stopped.is_ok(), "the renewal task outlived its handles");
+    }
+
+    #[test]
+    fn a_jittered_backoff_never_exceeds_its_cap() {
+        for _ in 0..200 {
+            let d = within(Duration::from_secs(3600), MAX_BACKOFF_WITHOUT_TOKEN);
+            assert!(
+                d <= MAX_BACKOFF_WITHOUT_TOKEN && d >= MAX_BACKOFF_WITHOUT_TOKEN / 3,
+                "{d:?}"
+            );
+        }
     }
 }

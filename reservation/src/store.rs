@@ -84,16 +84,19 @@ struct Row {
 /// The unfinished sagas past the pivot whose lease ran out by `$1`, at most
 /// `$2` of them, the longest-waiting first: their holds must be confirmed
 /// before they expire. `step <> 'DONE'` is the predicate of the partial index
-/// `reservations_unfinished_sagas`, spelled the same in both queries so that
-/// both databases' planners read that index and nothing else.
-const UNFINISHED_CONFIRMING: &str = "WHERE step <> 'DONE' AND step = 'CONFIRMING' AND lease_until_ms <= $1 \
+/// `reservations_unfinished_sagas`, spelled the same in both queries, and the
+/// group is a CASE rather than `step = ...`, so that both databases' planners
+/// read that index and not one that merely has `step` in it.
+const UNFINISHED_CONFIRMING: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
+     AND CASE step WHEN 'CONFIRMING' THEN 0 ELSE 1 END = 0 \
      ORDER BY lease_until_ms, created_ms, id LIMIT $2";
 
 /// The other unfinished sagas whose lease ran out by `$1`, at most `$2` of
 /// them, with a limit of their own, so that sagas stuck past the pivot on a
 /// service that is down cannot starve them: cancellations first, then
 /// compensations, then interrupted holds; within a step, the longest-waiting first.
-const UNFINISHED_OTHERS: &str = "WHERE step <> 'DONE' AND step <> 'CONFIRMING' AND lease_until_ms <= $1 \
+const UNFINISHED_OTHERS: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
+     AND CASE step WHEN 'CONFIRMING' THEN 0 ELSE 1 END = 1 \
      ORDER BY CASE step WHEN 'CANCELLING' THEN 0 WHEN 'COMPENSATING' THEN 1 ELSE 2 END, \
      lease_until_ms, created_ms, id LIMIT $2";
 

@@ -95,6 +95,35 @@ pub async fn serve(
     auth: Authenticate,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    serve_settling(
+        listener,
+        routes,
+        service_names,
+        args,
+        auth,
+        shutdown,
+        std::future::ready(()),
+    )
+    .await
+}
+
+/// As [`serve`], with a settling phase between the stop and the close of the
+/// connections: once `shutdown` resolves, health turns NOT_SERVING but every
+/// connection keeps being served until `settled` resolves (the service's own
+/// work in flight is done; it answers new work as it sees fit meanwhile, e.g.
+/// UNAVAILABLE), and only then are the connections closed (HTTP/2 GOAWAY) and
+/// drained. Why: a client's new call on a connection that has received GOAWAY
+/// fails in tonic with INTERNAL, not a retryable UNAVAILABLE. Settling and the
+/// drain together take at most `args.drain_timeout`.
+pub async fn serve_settling(
+    listener: TcpListener,
+    routes: Routes,
+    service_names: &[&str],
+    args: &ServerArgs,
+    auth: Authenticate,
+    shutdown: impl Future<Output = ()> + Send,
+    settled: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut reflection = tonic_reflection::server::Builder::configure();
     let mut reflection_alpha = tonic_reflection::server::Builder::configure();
@@ -137,9 +166,23 @@ pub async fn serve(
         () = shutdown => {}
     }
     tracing::info!(services = ?service_names, "shutting down: health NOT_SERVING, draining in-flight calls");
+    let deadline = tokio::time::Instant::now() + args.drain_timeout;
     set_status(&health, service_names, ServingStatus::NotServing).await;
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        settling = tokio::time::timeout_at(deadline, settled) => {
+            if settling.is_err() {
+                tracing::warn!(services = ?service_names, timeout = ?args.drain_timeout, "work in flight did not settle within the drain timeout");
+            }
+        }
+    }
     let _ = stop_tx.send(());
-    match tokio::time::timeout(args.drain_timeout, server).await {
+    // Whatever is left of the drain timeout, and a moment for the answers of
+    // calls that just settled to be written.
+    let rest = deadline
+        .saturating_duration_since(tokio::time::Instant::now())
+        .max(Duration::from_millis(500));
+    match tokio::time::timeout(rest, server).await {
         Ok(result) => Ok(result?),
         Err(_) => {
             tracing::warn!(services = ?service_names, timeout = ?args.drain_timeout, "drain timed out; stopping with calls in flight");

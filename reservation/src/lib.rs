@@ -299,13 +299,21 @@ impl Application {
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
         let routes = tonic::service::Routes::new(service);
-        let served = travel::server::serve(
+        // The connections stay open until the sagas in flight are done: a
+        // late call on them gets a clean UNAVAILABLE from the drain, not the
+        // INTERNAL that tonic gives a call on a connection being closed.
+        let settled = {
+            let drain = drain.clone();
+            async move { drain.sagas_finished(drain_timeout).await }
+        };
+        let served = travel::server::serve_settling(
             self.listener,
             routes,
             &[SERVICE_NAME],
             &self.config.server,
             self.auth,
             shutdown,
+            settled,
         )
         .await;
         drain.sagas_finished(drain_timeout).await;

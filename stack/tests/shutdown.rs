@@ -264,20 +264,28 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     while !stopping(reservation).await {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // A new client (a fresh connection): on the connections open before the
-    // stop, which the server closes with GOAWAY, tonic answers new calls with
-    // INTERNAL "h2 protocol error" until they have drained.
-    let mut late = ReservationServiceClient::with_interceptor(lazy(reservation), Bearer::new(Some(&customer_token)));
-    let mut late_request = tonic::Request::new(pb::CheckoutRequest {
-        request_id: "after-the-stop".into(),
-        flight: Some(pb::FlightSelection {
-            flight_id: flight_id.clone(),
-            seats: 1,
-        }),
-        hotel: None,
-    });
-    late_request.set_timeout(Duration::from_secs(10));
-    let late = late.checkout(late_request).await;
+    // A late checkout on a new connection, and one on the connection the
+    // checkouts in flight use: both are refused with a clean UNAVAILABLE (the
+    // connections stay open until the sagas in flight are done; a call on a
+    // connection closed with GOAWAY would get INTERNAL from tonic).
+    let late_request = |request_id: &str| {
+        let mut request = tonic::Request::new(pb::CheckoutRequest {
+            request_id: request_id.into(),
+            flight: Some(pb::FlightSelection {
+                flight_id: flight_id.clone(),
+                seats: 1,
+            }),
+            hotel: None,
+        });
+        request.set_timeout(Duration::from_secs(10));
+        request
+    };
+    let mut fresh = ReservationServiceClient::with_interceptor(lazy(reservation), Bearer::new(Some(&customer_token)));
+    let late = fresh.checkout(late_request("after-the-stop")).await;
+    let late_on_open = customer
+        .clone()
+        .checkout(late_request("after-the-stop-open-connection"))
+        .await;
     open.send_replace(true);
     let mut answers = Vec::new();
     for checkout in checkouts {
@@ -305,9 +313,11 @@ async fn shutdown_does_not_drop_calls_in_flight() {
             "checkout {i}: {reservation:?}"
         );
     }
-    match late {
-        Err(status) => assert_eq!(status.code(), Code::Unavailable, "the late call: {status:?}"),
-        Ok(response) => panic!("a checkout after the stop began was served: {response:?}"),
+    for (which, late) in [("a new connection", late), ("an open connection", late_on_open)] {
+        match late {
+            Err(status) => assert_eq!(status.code(), Code::Unavailable, "the late call on {which}: {status:?}"),
+            Ok(response) => panic!("a checkout on {which} after the stop began was served: {response:?}"),
+        }
     }
 
     // Assert: inventory is conserved — exactly one seat and one room per night

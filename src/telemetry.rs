@@ -1,9 +1,8 @@
 //! Tracing initialisation: human-readable or JSON logs on stderr, filtered by
 //! `RUST_LOG` (default `info`).
 //!
-//! Not yet done: OTLP export and W3C trace-context propagation between services
-//! (DESIGN.md, "Telemetry"); they arrive with the reservation service, the first
-//! service that calls another.
+//! Not yet done: metrics, OTLP export and W3C trace-context propagation between
+//! services (docs/architecture.md, "What is not there yet").
 
 use tracing_subscriber::EnvFilter;
 

@@ -12,6 +12,7 @@
 //! rows of that flight only. No transaction locks two flights, so writers
 //! cannot deadlock; the sweeper expires at most a batch of one flight's holds
 //! per transaction, so it never holds the write lock for long.
+//! (docs/architecture.md, "Inventory rules".)
 
 use std::time::Duration;
 

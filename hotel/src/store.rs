@@ -19,6 +19,7 @@
 //! stays that overlap on several nights cannot deadlock by locking those nights
 //! in different orders. The sweeper expires at most a batch of one room type's
 //! holds per transaction, so it never keeps other writers waiting for long.
+//! (docs/architecture.md, "Inventory rules", explains why.)
 
 mod holds;
 mod search;

@@ -7,6 +7,7 @@
 //! A pass drives up to `concurrency` sagas at once, those past the pivot
 //! first, so that a dependency that answers slowly or not at all (each stuck
 //! saga costing up to a call timeout) does not make the backlog outlive the holds.
+//! (docs/architecture.md, "Recovery".)
 
 use std::sync::Arc;
 use std::time::Duration;

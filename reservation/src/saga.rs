@@ -1,4 +1,4 @@
-//! The checkout saga (DESIGN.md, "The checkout saga"): PENDING with
+//! The checkout saga (docs/architecture.md, "The checkout saga"): PENDING with
 //! deterministic hold ids first; holds in parallel; a refusal compensated by
 //! releasing every hold; the pivot (CONFIRMING), after which the saga only moves
 //! forward; CONFIRMED with the total from the prices the services returned.
@@ -343,7 +343,8 @@ impl Saga {
     /// fixed lock order, so bundles racing for the last seats and rooms cannot
     /// each sit on what the other needs and all fail: as many bundles confirm
     /// as the scarcer inventory allows. A flight that is simply sold out costs
-    /// one query and one more hold.
+    /// one query and one more hold. Why, at length: docs/architecture.md,
+    /// "The seat-retry rule".
     async fn wait_for_seats(
         &self,
         r: &Reservation,

@@ -1,7 +1,8 @@
 //! The start-up check of the settings against each other: a driver must
 //! finish within its lease (a checkout's budget and a compensation after it),
 //! and a booking past its pivot must be confirmed (by its call or, at worst, a
-//! recovery pass) before the holds expire.
+//! recovery pass) before the holds expire. The rules and their reasons:
+//! docs/architecture.md, "Timing rules checked at start-up".
 
 use crate::Config;
 

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end test with a TypeScript client generated from proto/, on Node.js.
+#
+# Installs package.json's pinned packages with `npm ci` into .ci/node/node_modules,
+# runs `buf generate` (buf.gen.yaml: protoc-gen-es, TypeScript) on every .proto
+# under proto/ and on the vendored google/rpc/error_details.proto into
+# .ci/node/gen, compiles journey.ts with tsc into .ci/node/build (all three
+# git-ignored), starts `travel-stack --data-dir <fresh temp dir>` in the
+# background, waits until it reports "travel stack is up", and runs the journey:
+# register -> log in -> search -> a refused checkout -> bundled checkout -> get
+# -> list -> cancel. Exits with the journey's status. On exit the stack gets
+# SIGTERM and must stop by itself with status 0; on any failure its log is printed.
+#
+# Usage: bash .ci/node/run.sh     (after `cargo build -p travel-stack`; needs node >= 20, npm)
+# Environment (all optional):
+#   STACK_BIN         the stack binary (default: target/debug/travel-stack)
+#   BUF               the buf binary (default: .ci/.tools/node_modules/.bin/buf, which
+#                     .ci/run installs at its pinned version before its lint step)
+#   AUTH_ADDR, FLIGHT_ADDR, HOTEL_ADDR, RESERVATION_ADDR
+#                     addresses of the services; each one set is passed to the
+#                     stack as --auth-listen / --flight-listen / --hotel-listen /
+#                     --reservation-listen (defaults: the stack's own,
+#                     127.0.0.1:50051 .. 127.0.0.1:50054)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+HERE="$ROOT/.ci/node"
+# shellcheck source=.ci/stack_lib.sh
+source "$ROOT/.ci/stack_lib.sh"
+
+STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
+BUF="${BUF:-$ROOT/.ci/.tools/node_modules/.bin/buf}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/travel-nodejourney.XXXXXX")"
+DATA_DIR="$WORK/data"
+LOG="$WORK/stack.log"
+STACK_PID=""
+mkdir -p "$DATA_DIR"
+: >"$LOG"
+
+STACK_ARGS=(--data-dir "$DATA_DIR")
+[[ -n "${AUTH_ADDR:-}" ]] && STACK_ARGS+=(--auth-listen "$AUTH_ADDR")
+[[ -n "${FLIGHT_ADDR:-}" ]] && STACK_ARGS+=(--flight-listen "$FLIGHT_ADDR")
+[[ -n "${HOTEL_ADDR:-}" ]] && STACK_ARGS+=(--hotel-listen "$HOTEL_ADDR")
+[[ -n "${RESERVATION_ADDR:-}" ]] && STACK_ARGS+=(--reservation-listen "$RESERVATION_ADDR")
+export AUTH_ADDR="${AUTH_ADDR:-127.0.0.1:50051}"
+export FLIGHT_ADDR="${FLIGHT_ADDR:-127.0.0.1:50052}"
+export HOTEL_ADDR="${HOTEL_ADDR:-127.0.0.1:50053}"
+export RESERVATION_ADDR="${RESERVATION_ADDR:-127.0.0.1:50054}"
+
+fail() {
+    printf '\nFAIL: %s\n' "$1" >&2
+    shift
+    local detail
+    for detail in "$@"; do
+        printf '%s\n' "$detail" | sed 's/^/    /' >&2
+    done
+    exit 1
+}
+
+# shellcheck disable=SC2317  # the EXIT trap
+on_exit() {
+    local rc=$?
+    set +e
+    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
+        rc=1
+    fi
+    if [[ $rc -ne 0 && -s "$LOG" ]]; then
+        echo "----- travel-stack log -----" >&2
+        cat "$LOG" >&2
+        echo "----- end of travel-stack log -----" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- preparation ---------------------------------------------------------------
+
+if [[ ! -x "$STACK_BIN" ]]; then
+    fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
+fi
+if [[ ! -x "$BUF" ]]; then
+    fail "no buf at $BUF" "set BUF, or install the version .ci/run pins (BUF_VERSION there):" \
+        "npm install --prefix .ci/.tools --no-save @bufbuild/buf@<BUF_VERSION>"
+fi
+command -v node >/dev/null || fail "node not found (Node.js 20 or later is needed)"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+((node_major >= 20)) || fail "Node.js $(node --version) is too old: 20 or later is needed"
+for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
+    port_free "$addr" || fail "something already listens on $addr" \
+        "stop it, or choose other addresses with AUTH_ADDR / FLIGHT_ADDR / HOTEL_ADDR / RESERVATION_ADDR"
+done
+
+echo "npm ci in $HERE (node $(node --version), npm $(npm --version))"
+npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
+
+# Generated afresh each run, so that it always matches proto/.
+rm -rf "$HERE/gen" "$HERE/build"
+mapfile -t PROTOS < <(find proto -name '*.proto' | sort)
+((${#PROTOS[@]} > 0)) || fail "no .proto file under proto/"
+PATH="$HERE/node_modules/.bin:$PATH" "$BUF" generate --template "$HERE/buf.gen.yaml" -o "$HERE/gen" proto
+# google.rpc.BadRequest, to read the field violations of a refused call.
+PATH="$HERE/node_modules/.bin:$PATH" "$BUF" generate --template "$HERE/buf.gen.yaml" -o "$HERE/gen" "$HERE/proto"
+generated="$(find "$HERE/gen/travel" -name '*_pb.ts' | wc -l)"
+((generated == ${#PROTOS[@]})) || fail "buf generate wrote $generated files for ${#PROTOS[@]} .proto files"
+echo "generated TypeScript of ${#PROTOS[@]} .proto files with buf $("$BUF" --version)" \
+    "and protoc-gen-es $(node -p "require('$HERE/node_modules/@bufbuild/protoc-gen-es/package.json').version")"
+"$HERE/node_modules/.bin/tsc" -p "$HERE"
+echo "compiled journey.ts with tsc $("$HERE/node_modules/.bin/tsc" --version | cut -d' ' -f2)"
+
+# --- start the stack ----------------------------------------------------------------
+
+echo "starting: $STACK_BIN ${STACK_ARGS[*]}"
+"$STACK_BIN" "${STACK_ARGS[@]}" >>"$LOG" 2>&1 &
+STACK_PID=$!
+
+# The stack prints "travel stack is up" once every service serves and the demo
+# catalog is loaded. Bounded: 240 tries, 0.5 s apart.
+up=""
+for ((try = 1; try <= 240; try++)); do
+    if grep -qF "travel stack is up" "$LOG"; then
+        up="yes"
+        echo "the stack is up (after $try tries)"
+        break
+    fi
+    running "$STACK_PID" || fail "travel-stack exited before it was up"
+    sleep 0.5
+done
+[[ -n "$up" ]] || fail "travel-stack did not report it was up within 120 s"
+
+# --- the journey ---------------------------------------------------------------------
+
+status=0
+node "$HERE/build/journey.js" || status=$?
+# The exit trap stops the stack (a stack that does not stop cleanly fails the run).
+exit "$status"

@@ -54,18 +54,6 @@ pass() {
     printf 'ok %2d: %s\n' "$CHECKS" "$*"
 }
 
-# fail MESSAGE [DETAIL...]: prints the message and details, and stops the script
-# (the exit trap then stops the stack and prints its log).
-fail() {
-    printf '\nFAIL: %s\n' "$1" >&2
-    shift
-    local detail
-    for detail in "$@"; do
-        printf '%s\n' "$detail" | sed 's/^/    /' >&2
-    done
-    exit 1
-}
-
 # expect_contains DESCRIPTION NEEDLE TEXT: TEXT must contain NEEDLE (fixed string).
 expect_contains() {
     if grep -qF -- "$2" <<<"$3"; then
@@ -105,11 +93,7 @@ on_exit() {
         rc=1
     fi
     if [[ $rc -ne 0 ]]; then
-        if [[ -s "$LOG" ]]; then
-            echo "----- travel-stack log -----" >&2
-            cat "$LOG" >&2
-            echo "----- end of travel-stack log -----" >&2
-        fi
+        stack_log_on_failure "$rc"
         echo "smoke: FAILED after $CHECKS checks passed" >&2
     fi
     rm -rf "$WORK"
@@ -206,18 +190,11 @@ wait_serving() {
 # and the demo catalog is loaded (health is SERVING earlier: the catalog is
 # loaded through the services' own API).
 wait_ready() {
-    local try
-    for ((try = 1; try <= 240; try++)); do
-        if grep -qF "travel stack is up" "$LOG"; then
-            pass "the stack reports it is up, demo catalog loaded (after $try tries)"
-            return 0
-        fi
-        if [[ -z "$STACK_PID" ]] || ! running "$STACK_PID"; then
-            fail "travel-stack exited before it was up"
-        fi
-        sleep 0.5
-    done
-    fail "travel-stack did not report it was up within 120 s"
+    wait_stack_up smoke_stack_is_up
+}
+
+smoke_stack_is_up() {
+    pass "the stack reports it is up, demo catalog loaded (after $1 tries)"
 }
 
 

@@ -38,44 +38,7 @@ STACK_PID=""
 mkdir -p "$DATA_DIR"
 : >"$LOG"
 
-STACK_ARGS=(--data-dir "$DATA_DIR")
-[[ -n "${AUTH_ADDR:-}" ]] && STACK_ARGS+=(--auth-listen "$AUTH_ADDR")
-[[ -n "${FLIGHT_ADDR:-}" ]] && STACK_ARGS+=(--flight-listen "$FLIGHT_ADDR")
-[[ -n "${HOTEL_ADDR:-}" ]] && STACK_ARGS+=(--hotel-listen "$HOTEL_ADDR")
-[[ -n "${RESERVATION_ADDR:-}" ]] && STACK_ARGS+=(--reservation-listen "$RESERVATION_ADDR")
-export AUTH_ADDR="${AUTH_ADDR:-127.0.0.1:50051}"
-export FLIGHT_ADDR="${FLIGHT_ADDR:-127.0.0.1:50052}"
-export HOTEL_ADDR="${HOTEL_ADDR:-127.0.0.1:50053}"
-export RESERVATION_ADDR="${RESERVATION_ADDR:-127.0.0.1:50054}"
-
-fail() {
-    printf '\nFAIL: %s\n' "$1" >&2
-    shift
-    local detail
-    for detail in "$@"; do
-        printf '%s\n' "$detail" | sed 's/^/    /' >&2
-    done
-    exit 1
-}
-
-# shellcheck disable=SC2317  # the EXIT trap
-on_exit() {
-    local rc=$?
-    set +e
-    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
-        rc=1
-    fi
-    if [[ $rc -ne 0 && -s "$LOG" ]]; then
-        echo "----- travel-stack log -----" >&2
-        cat "$LOG" >&2
-        echo "----- end of travel-stack log -----" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+journey_setup
 
 # --- preparation ---------------------------------------------------------------
 
@@ -89,10 +52,7 @@ fi
 command -v node >/dev/null || fail "node not found (Node.js 20 or later is needed)"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 ((node_major >= 20)) || fail "Node.js $(node --version) is too old: 20 or later is needed"
-for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
-    port_free "$addr" || fail "something already listens on $addr" \
-        "stop it, or choose other addresses with AUTH_ADDR / FLIGHT_ADDR / HOTEL_ADDR / RESERVATION_ADDR"
-done
+journey_check_addresses
 
 echo "npm ci in $HERE (node $(node --version), npm $(npm --version))"
 npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
@@ -113,23 +73,7 @@ echo "compiled journey.ts with tsc $("$HERE/node_modules/.bin/tsc" --version | c
 
 # --- start the stack ----------------------------------------------------------------
 
-echo "starting: $STACK_BIN ${STACK_ARGS[*]}"
-"$STACK_BIN" "${STACK_ARGS[@]}" >>"$LOG" 2>&1 &
-STACK_PID=$!
-
-# The stack prints "travel stack is up" once every service serves and the demo
-# catalog is loaded. Bounded: 240 tries, 0.5 s apart.
-up=""
-for ((try = 1; try <= 240; try++)); do
-    if grep -qF "travel stack is up" "$LOG"; then
-        up="yes"
-        echo "the stack is up (after $try tries)"
-        break
-    fi
-    running "$STACK_PID" || fail "travel-stack exited before it was up"
-    sleep 0.5
-done
-[[ -n "$up" ]] || fail "travel-stack did not report it was up within 120 s"
+journey_start_stack
 
 # --- the journey ---------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 //! Who is calling, and whether they may: a tower layer that every service
 //! installs verifies `authorization: Bearer <token>` locally (see
-//! [`crate::token`], keys from [`crate::keys`]) and hands the handler a typed
+//! [`crate::jwt`], keys from [`crate::key_ring`]) and hands the handler a typed
 //! [`Caller`]; handlers state what each RPC requires with [`check`].
 //!
 //! No header means an anonymous caller (searches stay open); a header with a
@@ -15,8 +15,8 @@ use tonic::{Request, Status};
 
 use crate::SharedClock;
 use crate::db::parse_duration;
-use crate::keys::KeyRing;
-use crate::token::{self, Expectations, Role};
+use crate::jwt::{self, Expectations, Role};
+use crate::key_ring::KeyRing;
 
 /// Token-verification settings shared by every service's command line.
 #[derive(Debug, Clone, clap::Args)]
@@ -166,10 +166,10 @@ impl Authenticate {
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| Status::unauthenticated("the authorization header must be `Bearer <token>`"))?;
-        let verified = match token::key_id(token) {
+        let verified = match jwt::key_id(token) {
             Ok(kid) => match verifier.keys.find(&kid).await {
-                Some(key) => token::verify(token, &key, &verifier.expect, verifier.clock.now()),
-                None => Err(token::TokenError::UnknownKey(kid)),
+                Some(key) => jwt::verify(token, &key, &verifier.expect, verifier.clock.now()),
+                None => Err(jwt::TokenError::UnknownKey(kid)),
             },
             Err(e) => Err(e),
         };
@@ -180,7 +180,7 @@ impl Authenticate {
             }),
             Err(e) => {
                 tracing::info!(reason = %e, "refused an access token");
-                Err(Status::unauthenticated(if e == token::TokenError::Expired {
+                Err(Status::unauthenticated(if e == jwt::TokenError::Expired {
                     "the access token has expired"
                 } else {
                     "the access token is not valid"

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::types::Instant;
+use crate::types::UnixMillis;
 
 /// Tells the current instant.
 pub trait Clock: Debug + Send + Sync {
     /// The current instant, UTC.
-    fn now(&self) -> Instant;
+    fn now(&self) -> UnixMillis;
 }
 
 /// A clock shared between a service's handlers and its background tasks.
@@ -22,8 +22,8 @@ pub type SharedClock = Arc<dyn Clock>;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
+    fn now(&self) -> UnixMillis {
+        UnixMillis::now()
     }
 }
 
@@ -35,7 +35,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock standing at `start`.
-    pub fn new(start: Instant) -> Self {
+    pub fn new(start: UnixMillis) -> Self {
         Self {
             millis: Arc::new(AtomicI64::new(start.unix_millis())),
         }
@@ -49,8 +49,8 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        Instant::from_unix_millis(self.millis.load(Ordering::SeqCst))
+    fn now(&self) -> UnixMillis {
+        UnixMillis::from_unix_millis(self.millis.load(Ordering::SeqCst))
     }
 }
 
@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {
-        let clock = ManualClock::new(Instant::from_unix_millis(1_000));
+        let clock = ManualClock::new(UnixMillis::from_unix_millis(1_000));
         assert_eq!(clock.now().unix_millis(), 1_000);
         clock.advance(Duration::from_secs(2));
         assert_eq!(clock.now().unix_millis(), 3_000);

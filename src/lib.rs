@@ -11,7 +11,8 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod hold;
-pub mod keys;
+pub mod jwt;
+pub mod key_ring;
 pub mod page;
 pub mod pb;
 pub mod server;
@@ -19,7 +20,6 @@ pub mod stored;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod token;
 pub mod types;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -104,20 +104,20 @@ impl Drop for TestDatabase {
 pub const TEST_KID: &str = "test-key";
 
 /// The signing key the services' test suites trust.
-pub fn test_key() -> crate::token::KeyPair {
-    crate::token::KeyPair::from_seed(TEST_KID, [42; 32])
+pub fn test_key() -> crate::jwt::KeyPair {
+    crate::jwt::KeyPair::from_seed(TEST_KID, [42; 32])
 }
 
 /// A token for `role` signed by `key`, issued at `now` and valid for
 /// `valid_secs` (negative: already expired), with the default issuer and audience.
 pub fn sign_token(
-    key: &crate::token::KeyPair,
-    now: crate::types::Instant,
-    role: crate::token::Role,
+    key: &crate::jwt::KeyPair,
+    now: crate::types::UnixMillis,
+    role: crate::jwt::Role,
     valid_secs: i64,
 ) -> String {
     let now = now.unix_millis().div_euclid(1000);
-    key.sign(&crate::token::Claims {
+    key.sign(&crate::jwt::Claims {
         iss: "travel-auth".into(),
         aud: "travel".into(),
         sub: format!("test-{}", role.as_str()),

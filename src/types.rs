@@ -12,9 +12,9 @@ use crate::pb::common::v1 as pb;
 /// An instant in UTC, with millisecond precision: the one representation of time
 /// in every database (an integer of milliseconds since the Unix epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(i64);
+pub struct UnixMillis(i64);
 
-impl Instant {
+impl UnixMillis {
     /// The current instant from the system clock.
     pub fn now() -> Self {
         let since_epoch = std::time::SystemTime::now()
@@ -54,8 +54,8 @@ impl Instant {
     }
 }
 
-impl From<Instant> for Timestamp {
-    fn from(i: Instant) -> Self {
+impl From<UnixMillis> for Timestamp {
+    fn from(i: UnixMillis) -> Self {
         Timestamp {
             seconds: i.0.div_euclid(1000),
             nanos: (i.0.rem_euclid(1000) * 1_000_000) as i32,
@@ -124,8 +124,8 @@ impl Date {
     }
 
     /// The first instant of this day, UTC.
-    pub fn start(self) -> Instant {
-        Instant(i64::from(self.0.to_julian_day() - UNIX_EPOCH_JULIAN_DAY) * 86_400_000)
+    pub fn start(self) -> UnixMillis {
+        UnixMillis(i64::from(self.0.to_julian_day() - UNIX_EPOCH_JULIAN_DAY) * 86_400_000)
     }
 }
 
@@ -348,8 +348,8 @@ mod tests {
             seconds: 1_800_000_000,
             nanos: 123_000_000,
         };
-        let i = Instant::parse(Some(&ts)).unwrap();
+        let i = UnixMillis::parse(Some(&ts)).unwrap();
         assert_eq!(Timestamp::from(i), ts);
-        assert!(Instant::parse(Some(&Timestamp { seconds: -1, nanos: 0 })).is_err());
+        assert!(UnixMillis::parse(Some(&Timestamp { seconds: -1, nanos: 0 })).is_err());
     }
 }

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use tonic::{Request, Response, Status};
 use travel::SharedClock;
+use travel::jwt::Role;
 use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_server::AuthService;
-use travel::token::Role;
-use travel::types::{Instant, RequestId};
+use travel::types::{RequestId, UnixMillis};
 
 use crate::client_addr::ClientAddr;
 use crate::convert;
@@ -18,8 +18,8 @@ use crate::domain::refresh::SessionRules;
 use crate::domain::throttle::{Attempt, Throttle};
 use crate::domain::{ClientCredentials, Credentials, Registration, User};
 use crate::error::Error;
+use crate::issuer::Issuer;
 use crate::store::{NewUser, Rotation, Store};
-use crate::tokens::Issuer;
 
 /// How access tokens are presented.
 const TOKEN_TYPE: &str = "Bearer";
@@ -74,7 +74,7 @@ impl AuthApi {
     /// Registers, answering the same way whether or not the email had an
     /// account: the new user, or a stand-in for a taken email (see the proto).
     /// Every call costs one argon2 computation, whichever way it goes.
-    async fn register_user(&self, reg: &Registration, peer: Option<IpAddr>, now: Instant) -> Result<User, Error> {
+    async fn register_user(&self, reg: &Registration, peer: Option<IpAddr>, now: UnixMillis) -> Result<User, Error> {
         let email = reg.email.as_str();
         // Every Register counts, replays included, before any hashing.
         throttled(&self.throttles.registers, Some(email), peer, now)
@@ -122,7 +122,7 @@ impl AuthApi {
         reg: &Registration,
         request_id: &RequestId,
         peer: Option<IpAddr>,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<Option<User>, Error> {
         let Some((user, hash)) = self.store.user_by_request(&reg.email, request_id.as_str()).await? else {
             return Ok(None);
@@ -159,7 +159,7 @@ async fn throttled(
     throttle: &Throttle,
     key: Option<&str>,
     peer: Option<IpAddr>,
-    now: Instant,
+    now: UnixMillis,
 ) -> Result<Attempt, Error> {
     throttle
         .begin(key, peer, now)
@@ -170,7 +170,7 @@ async fn throttled(
 /// Register's answer for an email that already has an account, shaped like a
 /// new account's: the normalised email, CUSTOMER, now, and a fresh id that
 /// names no account. Nothing is stored or changed.
-fn stand_in(reg: &Registration, now: Instant) -> User {
+fn stand_in(reg: &Registration, now: UnixMillis) -> User {
     User {
         id: uuid::Uuid::now_v7().to_string(),
         email: reg.email.as_str().to_owned(),

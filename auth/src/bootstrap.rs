@@ -4,8 +4,8 @@
 //! client-credentials exchange (created, or given the configured secret).
 
 use anyhow::Context as _;
-use travel::token::Role;
-use travel::types::Instant;
+use travel::jwt::Role;
+use travel::types::UnixMillis;
 
 use crate::config::{ADMIN_PASSWORD_ENV, Config, SERVICE_SECRET_ENV};
 use crate::domain::password::Passwords;
@@ -18,7 +18,7 @@ use crate::store::{NewUser, Renamed, Store};
 /// second account. An email whose new form another account has is left as it
 /// is, with a warning naming the user id (never the email); so is one the rule
 /// now refuses. Idempotent: a second run changes nothing.
-pub async fn normalise_emails(store: &Store, now: Instant) -> anyhow::Result<()> {
+pub async fn normalise_emails(store: &Store, now: UnixMillis) -> anyhow::Result<()> {
     let mut renamed = 0;
     for (id, stored) in store.non_ascii_emails().await.context("listing stored emails")? {
         let email = match Email::parse(&stored) {
@@ -45,7 +45,7 @@ pub async fn normalise_emails(store: &Store, now: Instant) -> anyhow::Result<()>
 }
 
 /// Creates or updates the configured admin and service account.
-pub async fn accounts(config: &Config, store: &Store, passwords: &Passwords, now: Instant) -> anyhow::Result<()> {
+pub async fn accounts(config: &Config, store: &Store, passwords: &Passwords, now: UnixMillis) -> anyhow::Result<()> {
     match (&config.admin_email, &config.admin_password) {
         (Some(email), Some(password)) => {
             let email = Email::parse(email).map_err(|why| anyhow::anyhow!("--admin-email {why}"))?;
@@ -79,7 +79,7 @@ pub async fn accounts(config: &Config, store: &Store, passwords: &Passwords, now
     service_account(config, store, passwords, now).await
 }
 
-async fn service_account(config: &Config, store: &Store, passwords: &Passwords, now: Instant) -> anyhow::Result<()> {
+async fn service_account(config: &Config, store: &Store, passwords: &Passwords, now: UnixMillis) -> anyhow::Result<()> {
     let Some(secret) = &config.service_client_secret else {
         return Ok(());
     };

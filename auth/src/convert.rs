@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use travel::Violations;
+use travel::jwt::{ALGORITHM, PublicKey, Role};
 use travel::pb::auth::v1 as pb;
-use travel::token::{ALGORITHM, PublicKey, Role};
 use travel::types::RequestId;
 
 use crate::domain::refresh::PresentedToken;
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_signing_key_is_an_okp_jwk() {
-        let key = travel::token::KeyPair::from_seed("k1", [5; 32]).public();
+        let key = travel::jwt::KeyPair::from_seed("k1", [5; 32]).public();
         let jwk = signing_key(&key);
         assert_eq!(
             (jwk.kty.as_str(), jwk.crv.as_str(), jwk.alg.as_str()),

@@ -11,10 +11,10 @@ pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
-pub mod signing;
+pub mod issuer;
+pub mod signing_keys;
 pub mod store;
 pub mod sweeper;
-pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,13 +28,13 @@ use travel::{SharedClock, SystemClock};
 
 pub use config::Config;
 pub use error::Error;
-pub use signing::SigningKeys;
+pub use signing_keys::SigningKeys;
 pub use store::Store;
 
 use crate::client_addr::ClientAddr;
 use crate::domain::password::Passwords;
 use crate::domain::throttle::Throttle;
-use crate::tokens::Issuer;
+use crate::issuer::Issuer;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -7,7 +7,7 @@ use travel_auth::{Application, Config};
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     if config.generate_signing_key {
-        println!("{}", travel_auth::signing::new_key_line()?);
+        println!("{}", travel_auth::signing_keys::new_key_line()?);
         return Ok(());
     }
     travel::telemetry::init(&config.telemetry);

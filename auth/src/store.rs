@@ -9,8 +9,8 @@ pub use tokens::{FamilyToken, Rotated, Rotation};
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
-use travel::token::Role;
-use travel::types::Instant;
+use travel::jwt::Role;
+use travel::types::UnixMillis;
 
 use crate::domain::{Email, User, parse_role};
 use crate::error::Error;
@@ -59,7 +59,7 @@ impl Store {
     }
 
     /// Adds a user; `None` when the email is taken.
-    pub async fn insert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<Option<User>, Error> {
+    pub async fn insert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<Option<User>, Error> {
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
@@ -81,7 +81,7 @@ impl Store {
 
     /// Creates the user, or gives the existing one with this email this password
     /// hash and role (the configured admin).
-    pub async fn upsert_user(&self, new: &NewUser<'_>, now: Instant) -> Result<User, Error> {
+    pub async fn upsert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<User, Error> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
@@ -155,7 +155,7 @@ impl Store {
 
     /// Stores `to` as the email of user `id` if it still is `from` and no other
     /// account has `to`.
-    pub async fn rename_email(&self, id: &str, from: &str, to: &Email, now: Instant) -> Result<Renamed, Error> {
+    pub async fn rename_email(&self, id: &str, from: &str, to: &Email, now: UnixMillis) -> Result<Renamed, Error> {
         let renamed = sqlx::query(
             "UPDATE users SET email = $3, updated_ms = $4 WHERE id = $1 AND email = $2 \
              AND NOT EXISTS (SELECT 1 FROM users WHERE email = $3)",
@@ -198,7 +198,7 @@ impl UserRow {
             role: parse_role(&self.role).ok_or_else(|| corrupt("role"))?,
             id: self.id,
             email: self.email,
-            created_at: Instant::from_unix_millis(self.created_ms),
+            created_at: UnixMillis::from_unix_millis(self.created_ms),
         };
         Ok((user, self.password_hash))
     }

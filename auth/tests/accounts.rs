@@ -7,8 +7,8 @@ mod common;
 
 use common::{ACCESS_TTL, PASSWORD, START_MS, TestAuth, violated_fields};
 use tonic::Code;
+use travel::jwt::Role;
 use travel::pb::auth::v1 as pb;
-use travel::token::Role;
 use travel_auth::domain::Email;
 
 #[tokio::test]

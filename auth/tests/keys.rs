@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::{PASSWORD, START_MS, TestAuth, expectations};
 use tonic::Code;
 use travel::Clock;
+use travel::jwt::{self, Claims, KeyPair, Role};
 use travel::pb::auth::v1 as pb;
-use travel::token::{self, Claims, KeyPair, Role};
 
 fn key_line(kid: &str, seed: u8) -> String {
     format!("{kid}={}", B64.encode([seed; 32]))
@@ -68,7 +68,7 @@ async fn with_two_configured_keys_both_are_published_and_the_first_signs() {
 
     assert_eq!(published, [new.public(), old.public()]);
     assert_eq!(
-        token::key_id(&login.access_token).unwrap(),
+        jwt::key_id(&login.access_token).unwrap(),
         "2030-02",
         "the first key signs"
     );
@@ -91,7 +91,7 @@ async fn signing_keys_can_come_from_a_file() {
     let login = svc.signed_up("ana@example.com").await;
 
     assert_eq!(kids, ["file-1", "file-0"]);
-    assert_eq!(token::key_id(&login.access_token).unwrap(), "file-1");
+    assert_eq!(jwt::key_id(&login.access_token).unwrap(), "file-1");
 }
 
 #[tokio::test]
@@ -104,11 +104,11 @@ async fn the_generated_key_survives_a_restart_so_earlier_tokens_still_verify() {
     let after = svc.published_keys().await;
     let key = after
         .iter()
-        .find(|k| k.kid == token::key_id(&login.access_token).unwrap());
+        .find(|k| k.kid == jwt::key_id(&login.access_token).unwrap());
 
     assert_eq!(before, after, "the same key is published after the restart");
     let key = key.expect("the kid is published");
-    let claims = token::verify(&login.access_token, key, &expectations(), svc.clock.now());
+    let claims = jwt::verify(&login.access_token, key, &expectations(), svc.clock.now());
     assert!(claims.is_ok(), "{claims:?}");
     assert!(
         svc.refresh(&login.refresh_token).await.is_ok(),

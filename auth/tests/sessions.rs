@@ -12,7 +12,7 @@ use common::{REFRESH_TTL, TestAuth};
 const GRACE: Duration = Duration::from_secs(30);
 use tonic::Code;
 use travel::Clock;
-use travel::token::Role;
+use travel::jwt::Role;
 
 #[tokio::test]
 async fn refresh_rotates_the_token_and_the_old_one_is_refused_once_the_grace_window_is_over() {

@@ -5,7 +5,7 @@
 use travel::Violations;
 use travel::page;
 use travel::pb::flight::v1 as pb;
-use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, Instant, RequestId, parse_count, parse_id};
+use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, RequestId, UnixMillis, parse_count, parse_id};
 
 use crate::domain::{
     Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
@@ -71,8 +71,8 @@ impl TryFrom<pb::CreateFlightRequest> for NewFlight {
 }
 
 /// Parses a timestamp whose UTC date lies in the window every date must be in.
-fn instant_in_window(ts: Option<&prost_types::Timestamp>) -> Result<Instant, &'static str> {
-    let at = Instant::parse(ts)?;
+fn instant_in_window(ts: Option<&prost_types::Timestamp>) -> Result<UnixMillis, &'static str> {
+    let at = UnixMillis::parse(ts)?;
     if at.date().in_window() {
         Ok(at)
     } else {

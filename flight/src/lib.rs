@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use travel::access::{AuthArgs, Authenticate};
 use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
-use travel::keys::KeyRing;
+use travel::key_ring::KeyRing;
 use travel::pb::flight::v1::flight_service_server::{FlightServiceServer, SERVICE_NAME};
 use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;

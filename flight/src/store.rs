@@ -19,7 +19,7 @@ use std::time::Duration;
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, money, overflow};
-use travel::types::{HoldId, Instant, RequestId};
+use travel::types::{HoldId, RequestId, UnixMillis};
 
 use crate::domain::{Cursor, Flight, Hold, HoldRequest, HoldState, NewFlight, Search};
 use crate::error::Error;
@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Adds a flight; with a request id, a retry returns the flight created first.
-    pub async fn create_flight(&self, new: &NewFlight, id: &str, now: Instant) -> Result<Flight, Error> {
+    pub async fn create_flight(&self, new: &NewFlight, id: &str, now: UnixMillis) -> Result<Flight, Error> {
         let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO flights (id, flight_number, origin, destination, departure_date, departure_ms, \
@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Takes seats under a hold id; a retry of the same hold returns it unchanged.
-    pub async fn hold(&self, req: &HoldRequest, now: Instant, ttl: Duration) -> Result<Hold, Error> {
+    pub async fn hold(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
         let flight = lock_flight(&mut tx, self.db.dialect(), &req.flight_id)
             .await?
@@ -269,7 +269,7 @@ impl Store {
 
     /// Makes a HELD hold CONFIRMED; confirming again is a no-op. A hold whose time
     /// is up is expired here (its seats returned) and refused.
-    pub async fn confirm(&self, hold_id: &HoldId, now: Instant) -> Result<Hold, Error> {
+    pub async fn confirm(&self, hold_id: &HoldId, now: UnixMillis) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
         let flight_id = fetch_hold(&mut tx, hold_id)
             .await?
@@ -307,7 +307,7 @@ impl Store {
 
     /// Gives a hold's seats back, whether HELD or CONFIRMED; releasing again is a
     /// no-op. An unknown id is recorded as released (a tombstone) and `None` returned.
-    pub async fn release(&self, hold_id: &HoldId, now: Instant) -> Result<Option<Hold>, Error> {
+    pub async fn release(&self, hold_id: &HoldId, now: UnixMillis) -> Result<Option<Hold>, Error> {
         let mut tx = self.db.begin_write().await?;
         if !release_live_hold(&mut tx, self.db.dialect(), hold_id, now).await? {
             let tombstone = sqlx::query(
@@ -334,7 +334,7 @@ impl Store {
 
     /// Expires every HELD hold whose time is up at `now`, in batches of
     /// [`DEFAULT_SWEEP_BATCH`]; returns how many.
-    pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {
+    pub async fn expire_due_holds(&self, now: UnixMillis) -> Result<u64, Error> {
         let mut total = 0;
         loop {
             match self.expire_due_batch(now, DEFAULT_SWEEP_BATCH).await? {
@@ -347,7 +347,7 @@ impl Store {
     /// One sweep transaction: expires at most `max` HELD holds whose time is up
     /// at `now`, all of one flight (the one whose hold has waited longest), and
     /// returns how many; 0 when none is due.
-    pub async fn expire_due_batch(&self, now: Instant, max: u32) -> Result<u64, Error> {
+    pub async fn expire_due_batch(&self, now: UnixMillis, max: u32) -> Result<u64, Error> {
         loop {
             let flight_id: Option<String> = sqlx::query_scalar(
                 "SELECT flight_id FROM seat_holds WHERE state = 'HELD' AND expires_ms <= $1 \
@@ -398,7 +398,7 @@ async fn release_live_hold(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
     hold_id: &HoldId,
-    now: Instant,
+    now: UnixMillis,
 ) -> Result<bool, Error> {
     let Some(flight_id) = fetch_hold(tx, hold_id).await?.and_then(|h| h.flight_id) else {
         return Ok(false); // no hold, or a tombstone (which is never live)
@@ -428,7 +428,7 @@ async fn release_live_hold(
 async fn expire_holds(
     tx: &mut Transaction<'static, Any>,
     flight_id: &str,
-    now: Instant,
+    now: UnixMillis,
     max: i64,
 ) -> Result<u64, Error> {
     let seats: Vec<i64> = sqlx::query_scalar(
@@ -499,8 +499,8 @@ impl FlightRow {
             flight_number: self.flight_number,
             origin: self.origin,
             destination: self.destination,
-            departure: Instant::from_unix_millis(self.departure_ms),
-            arrival: Instant::from_unix_millis(self.arrival_ms),
+            departure: UnixMillis::from_unix_millis(self.departure_ms),
+            arrival: UnixMillis::from_unix_millis(self.arrival_ms),
         })
     }
 }
@@ -517,7 +517,7 @@ impl HoldRow {
                 money(self.price_minor, &self.currency)?
             },
             state: HoldState::parse(&self.state).ok_or_else(|| corrupt("hold state"))?,
-            expires_at: Instant::from_unix_millis(self.expires_ms),
+            expires_at: UnixMillis::from_unix_millis(self.expires_ms),
             flight_id: self.flight_id,
         })
     }

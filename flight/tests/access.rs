@@ -8,8 +8,8 @@ mod common;
 use common::{START_MS, TestFlight, date_of, flight_request, sign};
 use tonic::Code;
 use travel::Clock;
+use travel::jwt::{Claims, KeyPair, Role};
 use travel::pb::flight::v1 as pb;
-use travel::token::{Claims, KeyPair, Role};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -202,7 +202,8 @@ async fn tokens_from_both_keys_are_accepted_during_a_rotation() {
     use std::sync::Arc;
     let old = travel::testing::test_key();
     let new = KeyPair::from_seed("next-key", [9; 32]);
-    let svc = TestFlight::start_with_keys(Arc::new(travel::keys::KeyRing::fixed([new.public(), old.public()]))).await;
+    let svc =
+        TestFlight::start_with_keys(Arc::new(travel::key_ring::KeyRing::fixed([new.public(), old.public()]))).await;
 
     for key in [&old, &new] {
         let admin = svc.client_with_token(Some(&sign(key, &svc.clock, Role::Admin, 600)));

@@ -431,7 +431,7 @@ async fn a_create_retried_after_departure_returns_the_first_flight() {
 
     // Act: the retry of that same request arrives after the departure.
     svc.clock.advance(std::time::Duration::from_millis(2 * DAY_MS as u64));
-    let mut client = svc.client_with_token(Some(&svc.token(travel::token::Role::Admin, 3600)));
+    let mut client = svc.client_with_token(Some(&svc.token(travel::jwt::Role::Admin, 3600)));
     let retry = client.create_flight(req.clone()).await;
 
     // Assert: the idempotent replay wins over the past-departure check; a new

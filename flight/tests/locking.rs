@@ -13,7 +13,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tonic::Code;
 use travel::Clock;
 use travel::pb::flight::v1 as pb;
-use travel::types::{HoldId, Instant};
+use travel::types::{HoldId, UnixMillis};
 use travel_flight::domain::HoldRequest;
 
 const DAY_MS: i64 = 86_400_000;
@@ -121,8 +121,8 @@ async fn flight_holds_lock_the_flight_row_first_so_racing_retries_never_deadlock
     let svc = TestFlight::start().await;
     let flight = svc.create_flight(5, START_MS + DAY_MS).await;
     svc.hold("old", &flight.id, 1).await.expect("old hold");
-    let late = Instant::from_unix_millis(START_MS).plus(TTL);
-    let early = Instant::from_unix_millis(late.unix_millis() - 1);
+    let late = UnixMillis::from_unix_millis(START_MS).plus(TTL);
+    let early = UnixMillis::from_unix_millis(late.unix_millis() - 1);
     let req = hold_request("retried", &flight.id);
 
     let (first, second) = if svc.is_postgres() {

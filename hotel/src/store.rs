@@ -29,7 +29,7 @@ pub use holds::DEFAULT_SWEEP_BATCH;
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, date, money, overflow};
-use travel::types::{Date, Instant};
+use travel::types::{Date, UnixMillis};
 
 use crate::domain::{Hotel, NewHotel, NewRoomType, RoomType};
 use crate::error::Error;
@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Adds a hotel; with a request id, a retry returns the hotel created first.
-    pub async fn create_hotel(&self, new: &NewHotel, id: &str, now: Instant) -> Result<Hotel, Error> {
+    pub async fn create_hotel(&self, new: &NewHotel, id: &str, now: UnixMillis) -> Result<Hotel, Error> {
         let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO hotels (id, name, city, city_key, address, request_id, request_hash, created_ms) \
@@ -128,7 +128,7 @@ impl Store {
 
     /// Adds a room type after the hotel's others; with a request id, a retry
     /// returns the room type added first.
-    pub async fn add_room_type(&self, new: &NewRoomType, id: &str, now: Instant) -> Result<RoomType, Error> {
+    pub async fn add_room_type(&self, new: &NewRoomType, id: &str, now: UnixMillis) -> Result<RoomType, Error> {
         let mut tx = self.db.begin_write().await?;
         // Numbers the room type within its hotel, and locks the hotel row so that
         // concurrent additions to one hotel are numbered one after the other.

@@ -6,8 +6,8 @@ mod common;
 
 use common::{TestHotel, hold_request, hotel_request, room_type_request, search_request};
 use tonic::Code;
+use travel::jwt::Role;
 use travel::pb::hotel::v1 as pb;
-use travel::token::Role;
 
 #[tokio::test]
 async fn anonymous_callers_can_search_and_get_hotels() {

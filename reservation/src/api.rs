@@ -9,9 +9,9 @@ use std::time::Duration;
 use tonic::{Request, Response, Status};
 use travel::access::{Caller, Requirement, check};
 use travel::deadline::Deadline;
+use travel::jwt::Role;
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_server::ReservationService;
-use travel::token::Role;
 
 use crate::admin;
 use crate::convert;

@@ -4,9 +4,7 @@
 //! retried with jittered exponential backoff (safe: holds, confirms and
 //! releases are all idempotent by hold id).
 
-mod token;
-
-pub use token::{Backoff as TokenBackoff, ServiceToken};
+pub use crate::service_token::{Backoff as TokenBackoff, ServiceToken};
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +16,7 @@ use travel::pb::flight::v1 as flight;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
 use travel::pb::hotel::v1 as hotel;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
-use travel::types::{HoldId, Instant, Money};
+use travel::types::{HoldId, Money, UnixMillis};
 
 use crate::domain::{FlightBooking, HotelBooking};
 use crate::store::Part;
@@ -69,7 +67,7 @@ pub struct Held {
     /// The price the service gave the held seats or rooms.
     pub price: Money,
     /// When the service lets the hold go unless it is confirmed (its clock, UTC).
-    pub expires: Instant,
+    pub expires: UnixMillis,
 }
 
 /// How hard to try.
@@ -288,7 +286,7 @@ fn held<R>(
         Outcome::Done(response) => {
             let parsed = hold(response).and_then(|(price, expires)| {
                 let price = Money::parse(price.as_ref()).ok()?;
-                let expires = Instant::parse(expires.as_ref()).ok()?;
+                let expires = UnixMillis::parse(expires.as_ref()).ok()?;
                 Some(Held { price, expires })
             });
             match parsed {

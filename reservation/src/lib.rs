@@ -13,6 +13,7 @@ pub mod drain;
 pub mod error;
 pub mod recovery;
 pub mod saga;
+pub mod service_token;
 pub mod settings;
 pub mod store;
 
@@ -24,7 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use travel::access::{AuthArgs, Authenticate};
 use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
-use travel::keys::KeyRing;
+use travel::key_ring::KeyRing;
 use travel::pb::reservation::v1::reservation_service_server::{ReservationServiceServer, SERVICE_NAME};
 use travel::server::ServerArgs;
 use travel::telemetry::TelemetryArgs;

@@ -9,7 +9,7 @@
 use sqlx::FromRow;
 use travel::db::{Database, Dialect};
 use travel::stored::{corrupt, count, date, money};
-use travel::types::{HoldId, Instant, Money, RequestId};
+use travel::types::{HoldId, Money, RequestId, UnixMillis};
 
 use crate::clients::Held;
 use crate::domain::{Checkout, FlightBooking, HotelBooking, Reservation, State, Step};
@@ -49,7 +49,7 @@ pub struct Lease<'a> {
     /// The owner: one call or one recovery pass.
     pub owner: &'a str,
     /// Until when the owner has it.
-    pub until: Instant,
+    pub until: UnixMillis,
 }
 
 #[derive(FromRow)]
@@ -133,7 +133,7 @@ impl Store {
         user_id: &str,
         checkout: &Checkout,
         lease: Lease<'_>,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<(Reservation, bool), Error> {
         let (flight, hotel) = (checkout.flight.as_ref(), checkout.hotel.as_ref());
         let hold_id = |suffix: &str| format!("{id}-{suffix}");
@@ -226,7 +226,7 @@ impl Store {
 
     /// Records the price a service gave a part's hold, and when the hold
     /// expires, while the saga is holding.
-    pub async fn record_hold(&self, id: &str, part: Part, held: Held, now: Instant) -> Result<(), Error> {
+    pub async fn record_hold(&self, id: &str, part: Part, held: Held, now: UnixMillis) -> Result<(), Error> {
         let sql = match part {
             Part::Flight => {
                 "UPDATE reservations SET flight_price_minor = $1, flight_currency = $2, flight_hold_expires_ms = $3, \
@@ -256,7 +256,7 @@ impl Store {
         from: Step,
         owner: &str,
         to: Transition<'_>,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<bool, Error> {
         let changed = sqlx::query(
             "UPDATE reservations SET step = $1, state = $2, failure_reason = COALESCE($3, failure_reason), \
@@ -280,7 +280,7 @@ impl Store {
 
     /// Takes over an unfinished saga whose lease has run out at `now`, at
     /// whatever step it is; false if it is done or someone else holds it.
-    pub async fn claim(&self, id: &str, lease: Lease<'_>, now: Instant) -> Result<bool, Error> {
+    pub async fn claim(&self, id: &str, lease: Lease<'_>, now: UnixMillis) -> Result<bool, Error> {
         let claimed = sqlx::query(
             "UPDATE reservations SET lease_owner = $1, lease_until_ms = $2 \
              WHERE id = $3 AND step <> 'DONE' AND lease_until_ms <= $4",
@@ -297,7 +297,7 @@ impl Store {
 
     /// Starts cancelling a CONFIRMED reservation (step CANCELLING, owned by
     /// `lease`); false if it is not CONFIRMED and at rest.
-    pub async fn begin_cancel(&self, id: &str, lease: Lease<'_>, now: Instant) -> Result<bool, Error> {
+    pub async fn begin_cancel(&self, id: &str, lease: Lease<'_>, now: UnixMillis) -> Result<bool, Error> {
         let started = sqlx::query(
             "UPDATE reservations SET step = 'CANCELLING', lease_owner = $1, lease_until_ms = $2, updated_ms = $3 \
              WHERE id = $4 AND state = 'CONFIRMED' AND step = 'DONE'",
@@ -318,7 +318,7 @@ impl Store {
     /// the saga over at once — in one update, and only while `owner` still
     /// drives it, so that a driver that lost the saga cannot write over the
     /// row of the one that has it now.
-    pub async fn stop(&self, id: &str, owner: &str, why: Option<&str>, now: Instant) -> Result<(), Error> {
+    pub async fn stop(&self, id: &str, owner: &str, why: Option<&str>, now: UnixMillis) -> Result<(), Error> {
         // Expired as of now, not of the epoch: recovery takes the longest-waiting
         // sagas first, so one stuck on a service that is down goes to the back of
         // the queue instead of starving the others.
@@ -355,7 +355,7 @@ impl Store {
     /// The reservations whose saga is unfinished and whose lease has run out
     /// at `now`: up to `limit` at CONFIRMING, then up to `limit` more at the
     /// other steps (CANCELLING, COMPENSATING, HOLDING), each the longest-waiting first.
-    pub async fn unfinished(&self, now: Instant, limit: u32) -> Result<Vec<Reservation>, Error> {
+    pub async fn unfinished(&self, now: UnixMillis, limit: u32) -> Result<Vec<Reservation>, Error> {
         let mut due = Vec::new();
         for condition in [UNFINISHED_CONFIRMING, UNFINISHED_OTHERS] {
             let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {condition}"));
@@ -417,9 +417,9 @@ pub struct SagaStatus {
     /// The reservation.
     pub reservation: Reservation,
     /// Until when its current driver owns the saga.
-    pub lease_until: Instant,
+    pub lease_until: UnixMillis,
     /// Why a driver last stopped without finishing it, and when.
-    pub last_error: Option<(String, Instant)>,
+    pub last_error: Option<(String, UnixMillis)>,
 }
 
 #[derive(FromRow)]
@@ -435,10 +435,10 @@ impl SagaRow {
     fn into_status(self) -> Result<SagaStatus, Error> {
         let last_error = self
             .last_error
-            .map(|e| (e, Instant::from_unix_millis(self.last_error_ms.unwrap_or_default())));
+            .map(|e| (e, UnixMillis::from_unix_millis(self.last_error_ms.unwrap_or_default())));
         Ok(SagaStatus {
             reservation: self.row.into_domain()?,
-            lease_until: Instant::from_unix_millis(self.lease_until_ms),
+            lease_until: UnixMillis::from_unix_millis(self.lease_until_ms),
             last_error,
         })
     }
@@ -503,7 +503,7 @@ impl Row {
                 seats: count(seats, "seats")?,
                 hold_id: hold_id(self.flight_hold_id)?,
                 price: price(self.flight_price_minor, self.flight_currency)?,
-                hold_expires: self.flight_hold_expires_ms.map(Instant::from_unix_millis),
+                hold_expires: self.flight_hold_expires_ms.map(UnixMillis::from_unix_millis),
             }),
             _ => None,
         };
@@ -517,7 +517,7 @@ impl Row {
                 guests: count(self.guests.unwrap_or(-1), "guests")?,
                 hold_id: hold_id(self.hotel_hold_id)?,
                 price: price(self.hotel_price_minor, self.hotel_currency)?,
-                hold_expires: self.hotel_hold_expires_ms.map(Instant::from_unix_millis),
+                hold_expires: self.hotel_hold_expires_ms.map(UnixMillis::from_unix_millis),
             }),
             _ => None,
         };
@@ -530,8 +530,8 @@ impl Row {
             hotel,
             total: price(self.total_minor, self.total_currency)?,
             failure_reason: self.failure_reason,
-            created: Instant::from_unix_millis(self.created_ms),
-            updated: Instant::from_unix_millis(self.updated_ms),
+            created: UnixMillis::from_unix_millis(self.created_ms),
+            updated: UnixMillis::from_unix_millis(self.updated_ms),
         })
     }
 }

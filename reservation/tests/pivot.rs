@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{World, bundle, checkout, state};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
-use travel::keys::KeyRing;
+use travel::key_ring::KeyRing;
 use travel::pb::hotel::v1 as hotel_pb;
 use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServer};
 use travel::pb::reservation::v1::ReservationState::{Confirmed, Failed, Pending};

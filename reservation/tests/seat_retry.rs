@@ -17,7 +17,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use travel::pb::flight::v1 as flight_pb;
 use travel::pb::flight::v1::flight_service_server::{FlightService, FlightServiceServer};
 use travel::pb::reservation::v1::ReservationState::Failed;
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel_reservation::CrashPoint;
 
 /// A flight service with one seat left: holds of one seat are granted (for
@@ -96,7 +96,7 @@ impl FlightService for OneSeatLeft {
                 details,
             ));
         }
-        let expires = Instant::from_unix_millis(common::START_MS).plus(Duration::from_secs(15 * 60));
+        let expires = UnixMillis::from_unix_millis(common::START_MS).plus(Duration::from_secs(15 * 60));
         Ok(Response::new(flight_pb::HoldSeatsResponse {
             hold: Some(flight_pb::SeatHold {
                 hold_id: request.hold_id,

@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{START_MS, World, checkout, flight_only, state};
-use travel::keys::KeyRing;
+use travel::key_ring::KeyRing;
 use travel::testing::{TEST_KID, test_key};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_reservation::{Application, Config, Deps, ServiceToken};
 
@@ -26,7 +26,7 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     let mut auth_config = travel_auth::Config::new("127.0.0.1:0".parse().unwrap(), auth_db.url.clone());
     auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}"));
     auth_config.service_client_secret = Some(SECRET.into());
-    let auth_clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+    let auth_clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
     let auth = travel_auth::Application::build_with_clock(auth_config, Arc::new(auth_clock))
         .await
         .unwrap();
@@ -58,7 +58,7 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
         .connect()
         .await
         .unwrap();
-    let customer_token = common::user_token(&clock, "user-a", travel::token::Role::Customer);
+    let customer_token = common::user_token(&clock, "user-a", travel::jwt::Role::Customer);
     let customer = travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient::with_interceptor(
         channel,
         travel::testing::Bearer::new(Some(&customer_token)),

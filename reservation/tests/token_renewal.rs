@@ -13,7 +13,7 @@ use tonic::{Code, Request, Response, Status};
 use travel::deadline::Deadline;
 use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_reservation::ServiceToken;
 use travel_reservation::clients::TokenBackoff;
@@ -98,7 +98,7 @@ async fn fake_auth() -> (Arc<FakeAuth>, ServiceToken) {
 async fn fake_auth_with(backoff: TokenBackoff) -> (Arc<FakeAuth>, ServiceToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+    let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
     let state = Arc::new(FakeAuth {
         clock: clock.clone(),
         mode: AtomicU8::new(ANSWER),

@@ -17,7 +17,7 @@ use travel::pb::auth::v1::{LoginRequest, auth_service_client::AuthServiceClient}
 use travel::pb::common::v1::Money;
 use travel::pb::flight::v1::{CreateFlightRequest, flight_service_client::FlightServiceClient};
 use travel::pb::hotel::v1::{AddRoomTypeRequest, CreateHotelRequest, hotel_service_client::HotelServiceClient};
-use travel::types::{Date, Instant};
+use travel::types::{Date, UnixMillis};
 
 /// Days after the anchor date that carry demo flights.
 pub const DAYS: i64 = 60;
@@ -245,7 +245,7 @@ pub async fn load(data_dir: &Path, at: &Endpoints, admin_email: &str, admin_pass
         }
         std::fs::write(&loaded_marker, "loaded\n").context("cannot write the demo-loaded marker")?;
     }
-    let tomorrow = add_days(Instant::now().date(), 1);
+    let tomorrow = add_days(UnixMillis::now().date(), 1);
     let last = add_days(anchor, DAYS);
     let example = if tomorrow > last {
         last
@@ -267,7 +267,7 @@ fn anchor_date(data_dir: &Path) -> anyhow::Result<Date> {
         Ok(text) => Date::parse_iso(text.trim())
             .map_err(|e| anyhow::anyhow!("{} {e}; delete the data directory to start afresh", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let today = Instant::now().date();
+            let today = UnixMillis::now().date();
             std::fs::write(&path, format!("{}\n", today.iso())).context("cannot write the demo anchor date")?;
             Ok(today)
         }
@@ -322,7 +322,7 @@ mod tests {
         assert!(plan.len() >= 20 && routes.len() >= 5);
         let last = add_days(anchor, DAYS).start().plus(Duration::from_secs(86_400));
         for f in &plan {
-            let at = Instant::parse(f.departure_time.as_ref()).unwrap();
+            let at = UnixMillis::parse(f.departure_time.as_ref()).unwrap();
             assert!(at > anchor.start() && at < last, "{f:?}");
         }
         let ids: std::collections::HashSet<_> = plan.iter().map(|f| f.request_id.clone()).collect();

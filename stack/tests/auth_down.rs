@@ -7,12 +7,12 @@ use tokio::sync::oneshot;
 use tonic::Code;
 use tonic::transport::Channel;
 use travel::access::Bearer;
+use travel::jwt::{KeyPair, Role};
 use travel::pb::auth::v1::{LoginRequest, auth_service_client::AuthServiceClient};
 use travel::pb::common::v1::Money;
 use travel::pb::flight::v1::{CreateFlightRequest, flight_service_client::FlightServiceClient};
 use travel::testing::{TestDatabase, sign_token};
-use travel::token::{KeyPair, Role};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 const ADMIN: &str = "admin@travel.test";
 const PASSWORD: &str = "a long admin password";
@@ -22,7 +22,7 @@ fn any_addr() -> SocketAddr {
 }
 
 fn new_flight() -> CreateFlightRequest {
-    let departure = Instant::now().plus(std::time::Duration::from_secs(7 * 86_400));
+    let departure = UnixMillis::now().plus(std::time::Duration::from_secs(7 * 86_400));
     CreateFlightRequest {
         flight_number: "TP1".into(),
         origin: "LIS".into(),
@@ -113,7 +113,7 @@ async fn a_running_flight_service_keeps_verifying_tokens_while_auth_is_down() {
     for (name, bad) in [
         (
             "forged with an unknown key",
-            sign_token(&stranger, Instant::now(), Role::Admin, 600),
+            sign_token(&stranger, UnixMillis::now(), Role::Admin, 600),
         ),
         ("tampered signature", tampered),
         ("alg none", "eyJhbGciOiJub25lIiwia2lkIjoiayJ9.e30.".to_owned()),

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use travel::access::Bearer;
-use travel::keys::KeyRing;
+use travel::key_ring::KeyRing;
 use travel::pb::auth::v1::{LoginRequest, RegisterRequest, auth_service_client::AuthServiceClient};
 use travel::pb::common::v1::Money;
 use travel::pb::flight::v1::{CreateFlightRequest, flight_service_client::FlightServiceClient};
@@ -23,7 +23,7 @@ use travel::pb::hotel::v1::{AddRoomTypeRequest, CreateHotelRequest, hotel_servic
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::test_key;
-use travel::types::{Date, Instant};
+use travel::types::{Date, UnixMillis};
 use travel_stack::{Seams, Stack, StackConfig};
 
 const ADMIN: &str = "admin@travel.test";
@@ -115,7 +115,7 @@ async fn tokens(auth: SocketAddr) -> (String, String) {
 /// A flight with [`SEATS`] seats and a room type with [`ROOMS`] rooms, created
 /// by the admin: (flight id, hotel id, room type id).
 async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String, String, String) {
-    let departure = Instant::now().plus(Duration::from_secs(7 * 86_400));
+    let departure = UnixMillis::now().plus(Duration::from_secs(7 * 86_400));
     let flight = FlightServiceClient::with_interceptor(lazy(flight), Bearer::new(Some(admin)))
         .create_flight(CreateFlightRequest {
             flight_number: "TP9".into(),
@@ -166,7 +166,7 @@ async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String,
 }
 
 fn nights() -> (Date, Date) {
-    let check_in = Instant::now().plus(Duration::from_secs(30 * 86_400));
+    let check_in = UnixMillis::now().plus(Duration::from_secs(30 * 86_400));
     (check_in.date(), check_in.plus(Duration::from_secs(2 * 86_400)).date())
 }
 

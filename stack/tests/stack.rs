@@ -6,7 +6,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 use travel::pb::flight::v1::{SearchFlightsRequest, flight_service_client::FlightServiceClient};
 use travel::pb::hotel::v1::{SearchHotelsRequest, hotel_service_client::HotelServiceClient};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel_stack::{RunningStack, Stack, StackConfig};
 
 fn config(dir: &std::path::Path) -> StackConfig {
@@ -38,8 +38,8 @@ async fn client<T>(addr: std::net::SocketAddr, make: fn(Channel) -> T) -> T {
 
 /// Flights LIS→JFK tomorrow and Lisbon offers for two nights from tomorrow.
 async fn demo_counts(stack: &RunningStack) -> (usize, usize) {
-    let tomorrow = Instant::now().plus(Duration::from_secs(86_400)).date();
-    let after = Instant::now().plus(Duration::from_secs(3 * 86_400)).date();
+    let tomorrow = UnixMillis::now().plus(Duration::from_secs(86_400)).date();
+    let after = UnixMillis::now().plus(Duration::from_secs(3 * 86_400)).date();
     let mut flights = client(stack.flight_addr, FlightServiceClient::new).await;
     let found = flights
         .search_flights(SearchFlightsRequest {

@@ -6,8 +6,8 @@ pub mod password;
 pub mod refresh;
 pub mod throttle;
 
-use travel::token::Role;
-use travel::types::{Instant, RequestId};
+use travel::jwt::Role;
+use travel::types::{RequestId, UnixMillis};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -173,7 +173,7 @@ pub struct User {
     /// What the user may do.
     pub role: Role,
     /// When the account was created.
-    pub created_at: Instant,
+    pub created_at: UnixMillis,
 }
 
 /// Reads a stored role.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 /// Longest refresh token looked up; anything longer was not issued here.
 pub const MAX_TOKEN_CHARS: usize = 256;
@@ -21,7 +21,7 @@ pub struct NewRefreshToken {
     /// Hex SHA-256 of `secret`: the stored key.
     pub hash: String,
     /// When it stops being accepted.
-    pub expires_at: Instant,
+    pub expires_at: UnixMillis,
 }
 
 impl std::fmt::Debug for NewRefreshToken {
@@ -34,7 +34,7 @@ impl std::fmt::Debug for NewRefreshToken {
 
 impl NewRefreshToken {
     /// A fresh random token, expiring at `expires_at`.
-    pub fn generate(expires_at: Instant) -> Result<Self, getrandom::Error> {
+    pub fn generate(expires_at: UnixMillis) -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let secret = B64.encode(bytes);
@@ -79,13 +79,13 @@ pub fn token_hash(secret: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredToken {
     /// When it stops being accepted.
-    pub expires_at: Instant,
+    pub expires_at: UnixMillis,
     /// When it was rotated (spent), if it was.
-    pub used_at: Option<Instant>,
+    pub used_at: Option<UnixMillis>,
     /// Whether its family was revoked, or it was superseded by a retry.
     pub revoked: bool,
     /// When the Login that started its family happened.
-    pub session_started: Instant,
+    pub session_started: UnixMillis,
 }
 
 /// A stored refresh token's state at some instant.
@@ -130,19 +130,19 @@ impl Default for SessionRules {
 
 impl SessionRules {
     /// When a session started at `started` ends.
-    pub fn ends_at(&self, started: Instant) -> Instant {
+    pub fn ends_at(&self, started: UnixMillis) -> UnixMillis {
         started.plus(self.max_lifetime)
     }
 
     /// The expiry of a token of a session started at `started`: `expires_at`,
     /// or the session's end if that comes first.
-    pub fn cap(&self, expires_at: Instant, started: Instant) -> Instant {
+    pub fn cap(&self, expires_at: UnixMillis, started: UnixMillis) -> UnixMillis {
         expires_at.min(self.ends_at(started))
     }
 
     /// The state of `token` at `now`. Reuse detection wins over expiry: a
     /// spent token presented late still revokes its family.
-    pub fn state(&self, token: &StoredToken, now: Instant) -> TokenState {
+    pub fn state(&self, token: &StoredToken, now: UnixMillis) -> TokenState {
         let session_over = self.ends_at(token.session_started) <= now;
         if token.revoked {
             return TokenState::Spent;
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_new_token_is_43_base64url_characters_stored_as_its_hash() {
-        let t = NewRefreshToken::generate(Instant::from_unix_millis(0)).unwrap();
+        let t = NewRefreshToken::generate(UnixMillis::from_unix_millis(0)).unwrap();
         assert_eq!(t.secret.len(), 43);
         assert!(
             t.secret
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn two_tokens_differ() {
-        let at = Instant::from_unix_millis(0);
+        let at = UnixMillis::from_unix_millis(0);
         let a = NewRefreshToken::generate(at).unwrap();
         let b = NewRefreshToken::generate(at).unwrap();
         assert_ne!(a.secret, b.secret);
@@ -196,16 +196,16 @@ mod tests {
 
     fn token(expires_ms: i64, used_ms: Option<i64>, revoked: bool) -> StoredToken {
         StoredToken {
-            expires_at: Instant::from_unix_millis(expires_ms),
-            used_at: used_ms.map(Instant::from_unix_millis),
+            expires_at: UnixMillis::from_unix_millis(expires_ms),
+            used_at: used_ms.map(UnixMillis::from_unix_millis),
             revoked,
-            session_started: Instant::from_unix_millis(0),
+            session_started: UnixMillis::from_unix_millis(0),
         }
     }
 
     #[test]
     fn spent_wins_over_expired() {
-        let at = |ms| Instant::from_unix_millis(ms);
+        let at = |ms| UnixMillis::from_unix_millis(ms);
         assert_eq!(RULES.state(&token(10, None, false), at(9)), TokenState::Live);
         assert_eq!(RULES.state(&token(10, None, false), at(10)), TokenState::Expired);
         assert_eq!(RULES.state(&token(10, Some(5), false), at(99)), TokenState::Spent);
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_token_rotated_within_the_grace_window_is_just_rotated_not_spent() {
-        let at = |ms| Instant::from_unix_millis(ms);
+        let at = |ms| UnixMillis::from_unix_millis(ms);
         let used = token(500, Some(100), false);
         assert_eq!(RULES.state(&used, at(100)), TokenState::JustRotated);
         assert_eq!(RULES.state(&used, at(129)), TokenState::JustRotated);
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_session_ends_at_its_lifetime_whatever_its_tokens_say() {
-        let at = |ms| Instant::from_unix_millis(ms);
+        let at = |ms| UnixMillis::from_unix_millis(ms);
         assert_eq!(RULES.state(&token(5000, None, false), at(999)), TokenState::Live);
         assert_eq!(RULES.state(&token(5000, None, false), at(1000)), TokenState::Expired);
         assert_eq!(RULES.state(&token(5000, Some(990), false), at(1000)), TokenState::Spent);

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 use known::{Caps, Known, MAX_ACCOUNTS_PER_PEER, MAX_PEERS_PER_ACCOUNT};
 use table::{Gate, MAX_ENTRIES, Table};
@@ -82,7 +82,7 @@ struct State {
     pairs: Table<Pair>,
     /// Known clients: when each last logged in to the account (bounded on insert).
     known: Known,
-    last_prune: Option<Instant>,
+    last_prune: Option<UnixMillis>,
 }
 
 impl State {
@@ -96,7 +96,7 @@ impl State {
         }
     }
 
-    fn prune_if_due(&mut self, now: Instant, window: Duration) {
+    fn prune_if_due(&mut self, now: UnixMillis, window: Duration) {
         let due = self
             .last_prune
             .is_none_or(|last| last.plus(PRUNE_EVERY.min(window)) <= now)
@@ -113,7 +113,7 @@ impl State {
         self.last_prune = Some(now);
     }
 
-    fn is_known(&self, pair: &Pair, now: Instant) -> bool {
+    fn is_known(&self, pair: &Pair, now: UnixMillis) -> bool {
         self.known
             .last(&pair.0, pair.1)
             .is_some_and(|at| at.plus(KNOWN_FOR) > now)
@@ -152,7 +152,7 @@ pub struct Attempt {
     /// Whether the password check began.
     checking: AtomicBool,
     /// When the attempt was let through: the time of a failure counted on drop.
-    at: Instant,
+    at: UnixMillis,
 }
 
 impl Throttle {
@@ -185,7 +185,12 @@ impl Throttle {
     /// Lets an attempt for `account` (if counted per account) from `peer` (if
     /// known) through, or refuses it while one of its gates is delayed. Waits
     /// (at most a few seconds) while attempts in flight could use up an allowance.
-    pub async fn begin(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<Attempt, Throttled> {
+    pub async fn begin(
+        &self,
+        account: Option<&str>,
+        peer: Option<IpAddr>,
+        now: UnixMillis,
+    ) -> Result<Attempt, Throttled> {
         let peer = self.peer_key(peer);
         let account = account.map(str::to_owned);
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
@@ -218,7 +223,7 @@ impl Throttle {
 
     /// Refuses, as [`Throttle::begin`] would, while a gate of `account` and
     /// `peer` is delayed; counts nothing and never waits.
-    pub fn check(&self, account: Option<&str>, peer: Option<IpAddr>, now: Instant) -> Result<(), Throttled> {
+    pub fn check(&self, account: Option<&str>, peer: Option<IpAddr>, now: UnixMillis) -> Result<(), Throttled> {
         let account = account.map(str::to_owned);
         let mut state = self.lock();
         state.prune_if_due(now, self.limits.window);
@@ -237,7 +242,7 @@ impl Throttle {
         &self,
         account: Option<&String>,
         peer: Option<IpAddr>,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<Option<bool>, Throttled> {
         let mut state = self.lock();
         state.prune_if_due(now, self.limits.window);
@@ -275,7 +280,7 @@ impl Throttle {
         state: &mut State,
         account: Option<&String>,
         peer: Option<IpAddr>,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<(bool, bool), Throttled> {
         let limits = self.limits;
         let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
@@ -330,17 +335,17 @@ impl Attempt {
     /// The password was right: the pair's failures are forgotten (and the
     /// account's, unless the peer was a known client already), and the peer
     /// becomes a known client of the account.
-    pub fn succeeded(mut self, now: Instant) {
+    pub fn succeeded(mut self, now: UnixMillis) {
         self.settle(Some(true), now);
     }
 
     /// The password was wrong (or, for Register, the attempt is simply counted):
     /// a failure for the account, the peer and the pair.
-    pub fn failed(mut self, now: Instant) {
+    pub fn failed(mut self, now: UnixMillis) {
         self.settle(Some(false), now);
     }
 
-    fn settle(&mut self, verdict: Option<bool>, now: Instant) {
+    fn settle(&mut self, verdict: Option<bool>, now: UnixMillis) {
         if std::mem::replace(&mut self.settled, true) {
             return;
         }

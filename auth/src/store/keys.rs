@@ -1,6 +1,6 @@
 //! Service accounts and generated signing keys in SQL.
 
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 use super::Store;
 use crate::domain::ClientId;
@@ -12,7 +12,7 @@ impl Store {
         &self,
         client_id: &ClientId,
         secret_hash: &str,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO service_accounts (client_id, secret_hash, created_ms, updated_ms) VALUES ($1, $2, $3, $3) \
@@ -44,7 +44,7 @@ impl Store {
     }
 
     /// Stores a generated signing key unless one with its id exists.
-    pub async fn add_signing_key(&self, kid: &str, seed: &[u8], now: Instant) -> Result<(), Error> {
+    pub async fn add_signing_key(&self, kid: &str, seed: &[u8], now: UnixMillis) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, seed, created_ms) VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING",
         )

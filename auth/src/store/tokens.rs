@@ -15,7 +15,7 @@
 
 use sqlx::FromRow;
 use travel::db::Dialect;
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 use super::{Store, fetch_user};
 use crate::domain::User;
@@ -41,7 +41,7 @@ pub struct Rotated {
     /// The user, for the new access token.
     pub user: User,
     /// When the stored successor expires: its own expiry capped at the session's end.
-    pub expires_at: Instant,
+    pub expires_at: UnixMillis,
     /// Whether this was a retry within the grace window (the lost successor is revoked).
     pub retry: bool,
 }
@@ -59,10 +59,10 @@ struct TokenRow {
 impl TokenRow {
     fn stored(&self) -> StoredToken {
         StoredToken {
-            expires_at: Instant::from_unix_millis(self.expires_ms),
-            used_at: self.used_ms.map(Instant::from_unix_millis),
+            expires_at: UnixMillis::from_unix_millis(self.expires_ms),
+            used_at: self.used_ms.map(UnixMillis::from_unix_millis),
             revoked: self.revoked_ms.is_some(),
-            session_started: Instant::from_unix_millis(self.session_started_ms),
+            session_started: UnixMillis::from_unix_millis(self.session_started_ms),
         }
     }
 }
@@ -85,9 +85,9 @@ struct Insert<'a> {
     user_id: &'a str,
     family_id: &'a str,
     hash: &'a str,
-    expires_at: Instant,
+    expires_at: UnixMillis,
     parent_hash: Option<&'a str>,
-    session_started: Instant,
+    session_started: UnixMillis,
 }
 
 impl Store {
@@ -97,7 +97,7 @@ impl Store {
         user_id: &str,
         family_id: &str,
         token: &NewRefreshToken,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<(), Error> {
         let first = Insert {
             user_id,
@@ -118,7 +118,7 @@ impl Store {
         hash: &str,
         next: &NewRefreshToken,
         rules: &SessionRules,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<Rotation, Error> {
         // Rows read to decide are locked until the commit (SQLite's write
         // transaction already excludes every other writer).
@@ -186,7 +186,7 @@ impl Store {
         let Some((user, _)) = fetch_user(&mut tx, "id", &row.user_id).await? else {
             return Ok(Rotation::Unknown);
         };
-        let session_started = Instant::from_unix_millis(row.session_started_ms);
+        let session_started = UnixMillis::from_unix_millis(row.session_started_ms);
         let successor = Insert {
             user_id: &row.user_id,
             family_id: &row.family_id,
@@ -219,7 +219,7 @@ impl Store {
     }
 
     /// Revokes the family of the token stored under `hash`, if there is one.
-    pub async fn revoke_family_of(&self, hash: &str, now: Instant) -> Result<(), Error> {
+    pub async fn revoke_family_of(&self, hash: &str, now: UnixMillis) -> Result<(), Error> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_ms = $2 WHERE revoked_ms IS NULL \
              AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
@@ -232,7 +232,7 @@ impl Store {
     }
 
     /// Revokes every refresh token of a user (their password or role changed).
-    pub async fn revoke_user_tokens(&self, user_id: &str, now: Instant) -> Result<(), Error> {
+    pub async fn revoke_user_tokens(&self, user_id: &str, now: UnixMillis) -> Result<(), Error> {
         sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL")
             .bind(user_id)
             .bind(now.unix_millis())
@@ -242,7 +242,7 @@ impl Store {
     }
 
     /// Deletes refresh tokens that expired before `now`; returns how many.
-    pub async fn delete_expired_tokens(&self, now: Instant) -> Result<u64, Error> {
+    pub async fn delete_expired_tokens(&self, now: UnixMillis) -> Result<u64, Error> {
         let deleted = sqlx::query("DELETE FROM refresh_tokens WHERE expires_ms <= $1")
             .bind(now.unix_millis())
             .execute(self.db.pool())
@@ -255,7 +255,7 @@ impl Store {
 async fn insert_token<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     token: &Insert<'_>,
-    now: Instant,
+    now: UnixMillis,
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens \
@@ -277,7 +277,7 @@ async fn insert_token<'e>(
 async fn revoke_and_commit(
     mut tx: sqlx::Transaction<'static, sqlx::Any>,
     family_id: &str,
-    now: Instant,
+    now: UnixMillis,
 ) -> Result<Rotation, Error> {
     sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE family_id = $1 AND revoked_ms IS NULL")
         .bind(family_id)

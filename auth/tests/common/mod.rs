@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
+use travel::jwt::{self, Claims, Expectations, PublicKey};
 use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
 use travel::testing::TestDatabase;
-use travel::token::{self, Claims, Expectations, PublicKey};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_auth::{Application, Config, Store};
 
@@ -61,7 +61,7 @@ impl TestAuth {
         config.hashing_wait = Duration::from_secs(60);
         config.hashing_queue = Some(10_000);
         adjust(&mut config);
-        let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+        let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
         Self::launch(config, clock, db).await
     }
 
@@ -224,14 +224,14 @@ impl TestAuth {
     }
 
     /// Verifies `token` the way the other services do: its kid among the published keys.
-    pub async fn verify(&self, token: &str) -> Result<Claims, token::TokenError> {
-        let kid = token::key_id(token)?;
+    pub async fn verify(&self, token: &str) -> Result<Claims, jwt::TokenError> {
+        let kid = jwt::key_id(token)?;
         let keys = self.published_keys().await;
         let key = keys
             .iter()
             .find(|k| k.kid == kid)
-            .ok_or(token::TokenError::UnknownKey(kid))?;
-        token::verify(token, key, &expectations(), self.clock.now())
+            .ok_or(jwt::TokenError::UnknownKey(kid))?;
+        jwt::verify(token, key, &expectations(), self.clock.now())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The seat-hold life cycle: HELD until confirmed, released or expired;
 //! CONFIRMED until released; RELEASED and EXPIRED are final.
 
-use travel::types::{HoldId, Instant, Money};
+use travel::types::{HoldId, Money, UnixMillis};
 
 pub use travel::hold::HoldState;
 
@@ -19,12 +19,12 @@ pub struct Hold {
     /// Life-cycle state.
     pub state: HoldState,
     /// When a HELD hold stops counting.
-    pub expires_at: Instant,
+    pub expires_at: UnixMillis,
 }
 
 impl Hold {
     /// True when the hold is HELD but its time is up at `now`.
-    pub fn is_expired_at(&self, now: Instant) -> bool {
+    pub fn is_expired_at(&self, now: UnixMillis) -> bool {
         self.state == HoldState::Held && self.expires_at <= now
     }
 
@@ -49,14 +49,14 @@ mod tests {
                 currency: Currency::parse("EUR").unwrap(),
             },
             state,
-            expires_at: Instant::from_unix_millis(expires),
+            expires_at: UnixMillis::from_unix_millis(expires),
         }
     }
 
     #[test]
     fn only_held_holds_expire_and_only_once_their_time_is_up() {
-        assert!(!hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(9)));
-        assert!(hold(HoldState::Held, 10).is_expired_at(Instant::from_unix_millis(10)));
-        assert!(!hold(HoldState::Confirmed, 10).is_expired_at(Instant::from_unix_millis(99)));
+        assert!(!hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(9)));
+        assert!(hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(10)));
+        assert!(!hold(HoldState::Confirmed, 10).is_expired_at(UnixMillis::from_unix_millis(99)));
     }
 }

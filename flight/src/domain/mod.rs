@@ -7,7 +7,7 @@ pub use hold::{Hold, HoldState};
 
 use std::fmt;
 
-use travel::types::{Date, HoldId, Instant, Money, RequestId};
+use travel::types::{Date, HoldId, Money, RequestId, UnixMillis};
 
 /// A marketing flight number: a two-character airline designator (letters or
 /// digits, at least one letter) and 1 to 4 digits, for example `TP1234`.
@@ -89,9 +89,9 @@ pub struct NewFlight {
     /// Arrival airport, not the origin.
     pub destination: Airport,
     /// Departure instant; its UTC date is what searches match.
-    pub departure: Instant,
+    pub departure: UnixMillis,
     /// Arrival instant, after departure.
-    pub arrival: Instant,
+    pub arrival: UnixMillis,
     /// Price of one seat.
     pub seat_price: Money,
     /// Seats on the flight.
@@ -132,9 +132,9 @@ pub struct Flight {
     /// Arrival airport code.
     pub destination: String,
     /// Departure instant.
-    pub departure: Instant,
+    pub departure: UnixMillis,
     /// Arrival instant.
-    pub arrival: Instant,
+    pub arrival: UnixMillis,
     /// Price of one seat.
     pub seat_price: Money,
     /// Seats on the flight.
@@ -147,7 +147,7 @@ pub struct Flight {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     /// Departure of the last flight of the previous page.
-    pub departure: Instant,
+    pub departure: UnixMillis,
     /// Id of the last flight of the previous page.
     pub id: String,
 }
@@ -162,7 +162,7 @@ impl Cursor {
     pub fn decode(s: &str) -> Option<Self> {
         let (ms, id) = s.split_once('|')?;
         Some(Self {
-            departure: Instant::from_unix_millis(ms.parse().ok()?),
+            departure: UnixMillis::from_unix_millis(ms.parse().ok()?),
             id: id.to_owned(),
         })
     }
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let c = Cursor {
-            departure: Instant::from_unix_millis(42),
+            departure: UnixMillis::from_unix_millis(42),
             id: "f-1".into(),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));

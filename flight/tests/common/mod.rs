@@ -10,14 +10,14 @@ use prost_types::Timestamp;
 use tokio::sync::oneshot;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use travel::keys::KeyRing;
+use travel::jwt::{KeyPair, Role};
+use travel::key_ring::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
 use travel::testing::Bearer;
 use travel::testing::TestDatabase;
-use travel::token::{KeyPair, Role};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_flight::{Application, Config, Store};
 
@@ -70,7 +70,7 @@ impl TestFlight {
         config.hold_ttl = TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         adjust(&mut config);
-        let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+        let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
         let key = travel::testing::test_key();
         let app = Application::build_with(config, Arc::new(clock.clone()), keys)
             .await
@@ -205,12 +205,12 @@ pub fn flight_request(
 
 /// A timestamp from milliseconds.
 pub fn ts(ms: i64) -> Timestamp {
-    Timestamp::from(Instant::from_unix_millis(ms))
+    Timestamp::from(UnixMillis::from_unix_millis(ms))
 }
 
 /// The UTC date of `ms`, as the contract's Date.
 pub fn date_of(ms: i64) -> Date {
-    Instant::from_unix_millis(ms).date().into()
+    UnixMillis::from_unix_millis(ms).date().into()
 }
 
 /// The fields named in a status's BadRequest field violations.

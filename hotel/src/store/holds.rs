@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::{Any, FromRow, Transaction};
-use travel::types::{HoldId, Instant};
+use travel::types::{HoldId, UnixMillis};
 
 use super::{Store, corrupt, count, date, lock_room_type, money, overflow};
 use crate::domain::{Booking, Hold, HoldRequest, HoldState, Stay};
@@ -45,7 +45,7 @@ struct Ended {
 impl Store {
     /// Takes rooms on every night of a stay under a hold id, all or nothing; a
     /// retry of the same hold returns it unchanged.
-    pub async fn hold(&self, req: &HoldRequest, now: Instant, ttl: Duration) -> Result<Hold, Error> {
+    pub async fn hold(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
         let b = &req.booking;
         let mut tx = self.db.begin_write().await?;
         let room_type = lock_room_type(&mut tx, self.db.dialect(), &b.room_type_id)
@@ -171,7 +171,7 @@ impl Store {
 
     /// Makes a HELD hold CONFIRMED; confirming again is a no-op. A hold whose time
     /// is up is expired here (its rooms returned) and refused.
-    pub async fn confirm(&self, hold_id: &HoldId, now: Instant) -> Result<Hold, Error> {
+    pub async fn confirm(&self, hold_id: &HoldId, now: UnixMillis) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
         let booking = fetch_hold(&mut tx, hold_id)
             .await?
@@ -208,7 +208,7 @@ impl Store {
     /// Gives a hold's rooms back on every night, whether HELD or CONFIRMED;
     /// releasing again is a no-op. An unknown id is recorded as released (a
     /// tombstone) and `None` returned.
-    pub async fn release(&self, hold_id: &HoldId, now: Instant) -> Result<Option<Hold>, Error> {
+    pub async fn release(&self, hold_id: &HoldId, now: UnixMillis) -> Result<Option<Hold>, Error> {
         let mut tx = self.db.begin_write().await?;
         if !self.release_live_hold(&mut tx, hold_id, now).await? {
             let tombstone = sqlx::query(
@@ -236,7 +236,7 @@ impl Store {
 
     /// Expires every HELD hold whose time is up at `now`, in batches of
     /// [`DEFAULT_SWEEP_BATCH`] of one room type each; returns how many.
-    pub async fn expire_due_holds(&self, now: Instant) -> Result<u64, Error> {
+    pub async fn expire_due_holds(&self, now: UnixMillis) -> Result<u64, Error> {
         let mut total = 0;
         loop {
             match self.expire_due_batch(now, DEFAULT_SWEEP_BATCH).await? {
@@ -249,7 +249,7 @@ impl Store {
     /// One sweep transaction: expires at most `max` HELD holds whose time is up
     /// at `now`, all of one room type (the one whose hold has waited longest),
     /// and returns how many; 0 when none is due.
-    pub async fn expire_due_batch(&self, now: Instant, max: u32) -> Result<u64, Error> {
+    pub async fn expire_due_batch(&self, now: UnixMillis, max: u32) -> Result<u64, Error> {
         loop {
             let room_type_id: Option<String> = sqlx::query_scalar(
                 "SELECT room_type_id FROM room_holds WHERE state = 'HELD' AND expires_ms <= $1 \
@@ -279,7 +279,7 @@ impl Store {
         &self,
         tx: &mut Transaction<'static, Any>,
         hold_id: &HoldId,
-        now: Instant,
+        now: UnixMillis,
     ) -> Result<bool, Error> {
         let Some(booking) = fetch_hold(tx, hold_id).await?.and_then(|h| h.booking) else {
             return Ok(false);
@@ -310,7 +310,7 @@ impl Store {
 async fn expire_holds(
     tx: &mut Transaction<'static, Any>,
     room_type_id: &str,
-    now: Instant,
+    now: UnixMillis,
     max: i64,
 ) -> Result<u64, Error> {
     let expired: Vec<Ended> = sqlx::query_as(
@@ -390,7 +390,7 @@ impl HoldRow {
                 money(self.price_minor, &self.currency)?
             },
             state: HoldState::parse(&self.state).ok_or_else(|| corrupt("hold state"))?,
-            expires_at: Instant::from_unix_millis(self.expires_ms),
+            expires_at: UnixMillis::from_unix_millis(self.expires_ms),
             booking,
         })
     }

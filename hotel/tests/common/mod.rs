@@ -9,14 +9,14 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use travel::keys::KeyRing;
+use travel::jwt::Role;
+use travel::key_ring::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::testing::TestDatabase;
 use travel::testing::{Bearer, sign_token, test_key};
-use travel::token::Role;
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_hotel::store::Inventory;
 use travel_hotel::{Application, Config, Store};
@@ -49,7 +49,7 @@ impl TestHotel {
         let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
         config.hold_ttl = TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
-        let clock = ManualClock::new(Instant::from_unix_millis(START_MS));
+        let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
         let keys = Arc::new(KeyRing::fixed([test_key().public()]));
         let app = Application::build_with(config.clone(), Arc::new(clock.clone()), keys)
             .await
@@ -299,7 +299,7 @@ pub fn eur(amount_minor: i64) -> Money {
 /// Night number `n` after [`FIRST_NIGHT`] (0 is the first night).
 pub fn night_date(n: i64) -> travel::types::Date {
     let first = travel::types::Date::parse_iso(FIRST_NIGHT).expect("first night");
-    Instant::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
+    UnixMillis::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
 }
 
 /// Night number `n`, as the contract's Date.

@@ -6,7 +6,7 @@ pub mod checkout;
 
 pub use checkout::{Checkout, FlightPart, HotelPart};
 
-use travel::types::{Date, HoldId, Instant, Money};
+use travel::types::{Date, HoldId, Money, UnixMillis};
 
 /// Where a reservation is in its life (the contract's `ReservationState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +91,7 @@ pub struct FlightBooking {
     /// As priced by the flight service when the hold was taken.
     pub price: Option<Money>,
     /// When the seat hold expires unless confirmed, as the flight service said.
-    pub hold_expires: Option<Instant>,
+    pub hold_expires: Option<UnixMillis>,
 }
 
 /// The hotel part of a reservation.
@@ -114,7 +114,7 @@ pub struct HotelBooking {
     /// As priced by the hotel service when the hold was taken.
     pub price: Option<Money>,
     /// When the room hold expires unless confirmed, as the hotel service said.
-    pub hold_expires: Option<Instant>,
+    pub hold_expires: Option<UnixMillis>,
 }
 
 /// A reservation as stored.
@@ -137,9 +137,9 @@ pub struct Reservation {
     /// Why it failed (recorded when compensation starts; shown when FAILED).
     pub failure_reason: Option<String>,
     /// When it was created.
-    pub created: Instant,
+    pub created: UnixMillis,
     /// When it last changed.
-    pub updated: Instant,
+    pub updated: UnixMillis,
 }
 
 /// The hold id of a reservation's flight part.
@@ -154,7 +154,7 @@ pub fn hotel_hold_id(reservation_id: &str) -> Result<HoldId, &'static str> {
 
 /// True when a hold that `expires` still has at least `min` left at `now`:
 /// the condition for passing the pivot on it.
-pub fn lasts(expires: Instant, now: Instant, min: std::time::Duration) -> bool {
+pub fn lasts(expires: UnixMillis, now: UnixMillis, min: std::time::Duration) -> bool {
     let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
     expires.unix_millis().saturating_sub(now.unix_millis()) >= min_ms
 }
@@ -220,11 +220,11 @@ mod tests {
 
     #[test]
     fn a_hold_lasts_only_with_the_minimum_left() {
-        let now = Instant::from_unix_millis(1_000_000);
+        let now = UnixMillis::from_unix_millis(1_000_000);
         let min = std::time::Duration::from_secs(60);
-        assert!(lasts(Instant::from_unix_millis(1_060_000), now, min));
-        assert!(!lasts(Instant::from_unix_millis(1_059_999), now, min));
-        assert!(!lasts(Instant::from_unix_millis(0), now, min), "expired");
+        assert!(lasts(UnixMillis::from_unix_millis(1_060_000), now, min));
+        assert!(!lasts(UnixMillis::from_unix_millis(1_059_999), now, min));
+        assert!(!lasts(UnixMillis::from_unix_millis(0), now, min), "expired");
     }
 
     #[test]

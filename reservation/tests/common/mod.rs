@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use travel::keys::KeyRing;
+use travel::jwt::{Claims, Role};
+use travel::key_ring::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as flight_pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
@@ -20,8 +21,7 @@ use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::{Bearer, TestDatabase, sign_token, test_key};
-use travel::token::{Claims, Role};
-use travel::types::Instant;
+use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
 use travel_reservation::{Application, Config, CrashPoint, Deps, Recovery, ServiceToken};
 
@@ -118,7 +118,7 @@ pub struct World {
 }
 
 fn manual_clock() -> ManualClock {
-    ManualClock::new(Instant::from_unix_millis(START_MS))
+    ManualClock::new(UnixMillis::from_unix_millis(START_MS))
 }
 
 fn keys() -> Arc<KeyRing> {
@@ -264,8 +264,8 @@ impl Flight {
             flight_number: "TP1234".into(),
             origin: "LIS".into(),
             destination: "JFK".into(),
-            departure_time: Some(Instant::from_unix_millis(DEPARTURE_MS).into()),
-            arrival_time: Some(Instant::from_unix_millis(DEPARTURE_MS + 7 * 3_600_000).into()),
+            departure_time: Some(UnixMillis::from_unix_millis(DEPARTURE_MS).into()),
+            arrival_time: Some(UnixMillis::from_unix_millis(DEPARTURE_MS + 7 * 3_600_000).into()),
             seat_price: Some(money(SEAT_PRICE, currency)),
             capacity,
             request_id: String::new(),
@@ -294,7 +294,7 @@ impl Flight {
         let request = flight_pb::SearchFlightsRequest {
             origin: "LIS".into(),
             destination: "JFK".into(),
-            departure_date: Some(Instant::from_unix_millis(DEPARTURE_MS).date().into()),
+            departure_date: Some(UnixMillis::from_unix_millis(DEPARTURE_MS).date().into()),
             passengers: 1,
             page_size: 0,
             page_token: String::new(),
@@ -505,7 +505,7 @@ pub fn money(amount_minor: i64, currency: &str) -> Money {
 /// Night number `n` after [`FIRST_NIGHT`].
 pub fn night_date(n: i64) -> travel::types::Date {
     let first = travel::types::Date::parse_iso(FIRST_NIGHT).expect("first night");
-    Instant::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
+    UnixMillis::from_unix_millis(first.start().unix_millis() + n * 86_400_000).date()
 }
 
 /// Night number `n`, as the contract's Date.

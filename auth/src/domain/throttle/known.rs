@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 /// Most peers remembered per account by default (its most recent ones).
 pub(super) const MAX_PEERS_PER_ACCOUNT: usize = 32;
@@ -28,8 +28,8 @@ pub(super) struct Caps {
 /// When each peer last logged in to each account, indexed both ways.
 #[derive(Debug)]
 pub(super) struct Known {
-    by_account: HashMap<String, HashMap<IpAddr, Instant>>,
-    by_peer: HashMap<IpAddr, HashMap<String, Instant>>,
+    by_account: HashMap<String, HashMap<IpAddr, UnixMillis>>,
+    by_peer: HashMap<IpAddr, HashMap<String, UnixMillis>>,
     len: usize,
     caps: Caps,
 }
@@ -55,12 +55,12 @@ impl Known {
     }
 
     /// When `peer` last logged in to `account`, if it is remembered.
-    pub(super) fn last(&self, account: &str, peer: IpAddr) -> Option<Instant> {
+    pub(super) fn last(&self, account: &str, peer: IpAddr) -> Option<UnixMillis> {
         self.by_account.get(account)?.get(&peer).copied()
     }
 
     /// Remembers that `peer` logged in to `account` at `now`, making room first.
-    pub(super) fn insert(&mut self, account: &str, peer: IpAddr, now: Instant) {
+    pub(super) fn insert(&mut self, account: &str, peer: IpAddr, now: UnixMillis) {
         if self.last(account, peer).is_none() {
             let peers = self.by_account.get(account).map_or(0, HashMap::len);
             if peers >= self.caps.per_account
@@ -84,8 +84,8 @@ impl Known {
     }
 
     /// Forgets the pairs last seen `known_for` or longer before `now`.
-    pub(super) fn prune(&mut self, now: Instant, known_for: Duration) {
-        let fresh = |at: &mut Instant| at.plus(known_for) > now;
+    pub(super) fn prune(&mut self, now: UnixMillis, known_for: Duration) {
+        let fresh = |at: &mut UnixMillis| at.plus(known_for) > now;
         self.by_account.retain(|_, peers| {
             peers.retain(|_, at| fresh(at));
             !peers.is_empty()
@@ -120,7 +120,7 @@ impl Known {
     /// of the cap (one O(n) pass per tenth of the cap of new pairs).
     fn evict(&mut self) {
         let keep = self.caps.entries - self.caps.entries / 10;
-        let mut all: Vec<(Instant, String, IpAddr)> = self
+        let mut all: Vec<(UnixMillis, String, IpAddr)> = self
             .by_account
             .iter()
             .flat_map(|(a, peers)| peers.iter().map(move |(p, at)| (*at, a.clone(), *p)))
@@ -144,6 +144,6 @@ impl Known {
 }
 
 /// The key seen longest ago.
-fn oldest<K: Clone>(entries: &HashMap<K, Instant>) -> Option<K> {
+fn oldest<K: Clone>(entries: &HashMap<K, UnixMillis>) -> Option<K> {
     entries.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone())
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
 
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 use super::Limits;
 
@@ -30,15 +30,15 @@ pub(super) enum Gate {
 #[derive(Debug, Default)]
 pub(super) struct Record {
     /// When each failure within the window happened, oldest first.
-    failures: VecDeque<Instant>,
+    failures: VecDeque<UnixMillis>,
     /// Attempts let through and not settled yet.
     in_flight: u32,
     /// When an attempt was last let through or failed under this key.
-    last_seen: Option<Instant>,
+    last_seen: Option<UnixMillis>,
 }
 
 impl Record {
-    pub(super) fn forget_before(&mut self, now: Instant, window: Duration) {
+    pub(super) fn forget_before(&mut self, now: UnixMillis, window: Duration) {
         let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.unix_millis().saturating_sub(window);
         while self.failures.front().is_some_and(|at| at.unix_millis() <= cutoff) {
@@ -46,7 +46,7 @@ impl Record {
         }
     }
 
-    pub(super) fn gate(&self, allowance: u32, limits: &Limits, now: Instant) -> Gate {
+    pub(super) fn gate(&self, allowance: u32, limits: &Limits, now: UnixMillis) -> Gate {
         let failures = self.failures.len();
         let allowance = allowance.max(1) as usize;
         if failures < allowance {
@@ -70,7 +70,7 @@ impl Record {
         }
     }
 
-    pub(super) fn fail(&mut self, now: Instant) {
+    pub(super) fn fail(&mut self, now: UnixMillis) {
         if self.failures.len() >= MAX_FAILURES {
             self.failures.pop_front();
         }
@@ -78,7 +78,7 @@ impl Record {
         self.seen(now);
     }
 
-    fn seen(&mut self, now: Instant) {
+    fn seen(&mut self, now: UnixMillis) {
         self.last_seen = Some(self.last_seen.map_or(now, |at| at.max(now)));
     }
 
@@ -110,7 +110,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         self.records.len() > self.cap
     }
 
-    pub(super) fn gate(&mut self, key: &K, limits: &Limits, now: Instant) -> Gate {
+    pub(super) fn gate(&mut self, key: &K, limits: &Limits, now: UnixMillis) -> Gate {
         match self.records.get_mut(key) {
             Some(record) => {
                 record.forget_before(now, limits.window);
@@ -120,7 +120,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    pub(super) fn enter(&mut self, key: &K, now: Instant) {
+    pub(super) fn enter(&mut self, key: &K, now: UnixMillis) {
         let record = self.records.entry(key.clone()).or_default();
         record.in_flight += 1;
         record.seen(now);
@@ -132,7 +132,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    pub(super) fn fail(&mut self, key: &K, now: Instant) {
+    pub(super) fn fail(&mut self, key: &K, now: UnixMillis) {
         self.records.entry(key.clone()).or_default().fail(now);
     }
 
@@ -142,7 +142,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    pub(super) fn prune(&mut self, now: Instant, window: Duration) {
+    pub(super) fn prune(&mut self, now: UnixMillis, window: Duration) {
         self.records.retain(|_, r| {
             r.forget_before(now, window);
             !r.idle()
@@ -155,7 +155,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         // the cap of new keys, not on each). Recency alone decides: a key under
         // attack now is always among the most recent.
         let keep = self.cap - self.cap / 10;
-        let mut evictable: Vec<(Option<Instant>, K)> = self
+        let mut evictable: Vec<(Option<UnixMillis>, K)> = self
             .records
             .iter()
             .filter(|(_, r)| r.in_flight == 0)

@@ -15,14 +15,14 @@ fn throttle(per_account: u32, per_peer: u32) -> Throttle {
     })
 }
 
-fn at(seconds: u64) -> Instant {
-    Instant::from_unix_millis(0).plus(SECOND * u32::try_from(seconds).unwrap())
+fn at(seconds: u64) -> UnixMillis {
+    UnixMillis::from_unix_millis(0).plus(SECOND * u32::try_from(seconds).unwrap())
 }
 
 const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 const ELSEWHERE: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)));
 
-async fn fail(t: &Throttle, account: &str, peer: Option<IpAddr>, now: Instant) {
+async fn fail(t: &Throttle, account: &str, peer: Option<IpAddr>, now: UnixMillis) {
     t.begin(Some(account), peer, now)
         .await
         .expect("let through")

@@ -20,9 +20,9 @@ use std::time::Duration;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::jwt::{ALGORITHM, PublicKey};
 use crate::pb::auth::v1::GetSigningKeysRequest;
 use crate::pb::auth::v1::auth_service_client::AuthServiceClient;
-use crate::token::{ALGORITHM, PublicKey};
 
 /// How long one GetSigningKeys call may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -291,9 +291,9 @@ mod tests {
     use tonic::{Request, Response, Status};
 
     use super::*;
+    use crate::jwt::KeyPair;
     use crate::pb::auth::v1 as pb;
     use crate::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
-    use crate::token::KeyPair;
 
     #[derive(Debug, Default)]
     struct FakeAuth {

@@ -1,14 +1,14 @@
-//! Issuing tokens: access tokens (JWTs signed by [`travel::token`] with the
+//! Issuing tokens: access tokens (JWTs signed by [`travel::jwt`] with the
 //! current signing key) and the expiry of refresh tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use travel::token::{Claims, Role};
-use travel::types::Instant;
+use travel::jwt::{Claims, Role};
+use travel::types::UnixMillis;
 
 use crate::domain::refresh::NewRefreshToken;
-use crate::signing::SigningKeys;
+use crate::signing_keys::SigningKeys;
 
 /// A signed access token and when it expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct AccessToken {
     /// The compact JWT.
     pub token: String,
     /// Its `exp`, as an instant.
-    pub expires_at: Instant,
+    pub expires_at: UnixMillis,
 }
 
 /// Mints the tokens of this auth service.
@@ -58,7 +58,7 @@ impl Issuer {
     }
 
     /// An access token for `subject` with `role`, issued at `now`.
-    pub fn access_token(&self, subject: String, role: Role, now: Instant) -> AccessToken {
+    pub fn access_token(&self, subject: String, role: Role, now: UnixMillis) -> AccessToken {
         let iat = now.unix_millis().div_euclid(1000);
         let ttl = i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX);
         let exp = iat.saturating_add(ttl.max(1));
@@ -72,12 +72,12 @@ impl Issuer {
         });
         AccessToken {
             token,
-            expires_at: Instant::from_unix_millis(exp.saturating_mul(1000)),
+            expires_at: UnixMillis::from_unix_millis(exp.saturating_mul(1000)),
         }
     }
 
     /// A new refresh token, valid from `now` for the refresh TTL.
-    pub fn refresh_token(&self, now: Instant) -> Result<NewRefreshToken, getrandom::Error> {
+    pub fn refresh_token(&self, now: UnixMillis) -> Result<NewRefreshToken, getrandom::Error> {
         NewRefreshToken::generate(now.plus(self.refresh_ttl))
     }
 }

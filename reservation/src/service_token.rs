@@ -26,7 +26,7 @@ use travel::SharedClock;
 use travel::deadline::Deadline;
 use travel::pb::auth::v1::IssueServiceTokenRequest;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
-use travel::types::Instant;
+use travel::types::UnixMillis;
 
 /// Where outgoing calls get their bearer token.
 #[derive(Debug, Clone)]
@@ -71,9 +71,9 @@ struct State {
 struct Cached {
     token: String,
     /// From when to renew it: half its life.
-    renew_at: Instant,
+    renew_at: UnixMillis,
     /// When it stops being accepted; until then it serves while renewing fails.
-    expires_at: Instant,
+    expires_at: UnixMillis,
 }
 
 #[derive(Debug, Clone)]
@@ -355,7 +355,7 @@ fn within(backoff: Duration, cap: Duration) -> Duration {
 }
 
 /// Time from `now` until `at`, zero if it has passed.
-fn until(at: Instant, now: Instant) -> Duration {
+fn until(at: UnixMillis, now: UnixMillis) -> Duration {
     Duration::from_millis(u64::try_from(at.unix_millis() - now.unix_millis()).unwrap_or(0))
 }
 
@@ -380,7 +380,7 @@ impl Exchange {
             .await
             .map_err(|_| Status::deadline_exceeded("the auth service did not answer in time"))??
             .into_inner();
-        let expires_at = Instant::parse(response.access_token_expires_at.as_ref())
+        let expires_at = UnixMillis::parse(response.access_token_expires_at.as_ref())
             .map_err(|_| Status::internal("the auth service sent a token without a valid expiry"))?;
         let life = until(expires_at, now);
         if life.is_zero() || response.access_token.is_empty() {

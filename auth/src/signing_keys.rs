@@ -8,8 +8,8 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sha2::{Digest, Sha256};
-use travel::token::{KeyPair, PublicKey};
-use travel::types::Instant;
+use travel::jwt::{KeyPair, PublicKey};
+use travel::types::UnixMillis;
 
 use crate::store::Store;
 
@@ -68,7 +68,7 @@ impl SigningKeys {
     }
 
     /// The keys generated for local use, generating and storing one if there is none.
-    pub async fn generated(store: &Store, now: Instant) -> anyhow::Result<Self> {
+    pub async fn generated(store: &Store, now: UnixMillis) -> anyhow::Result<Self> {
         if store.signing_keys().await?.is_empty() {
             let key = KeyPair::generate("local")?;
             let key = KeyPair::from_seed(format!("local-{}", fingerprint(&key.public())), key.seed());

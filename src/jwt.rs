@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::types::Instant;
+use crate::types::UnixMillis;
 
 /// The one JWS algorithm accepted.
 pub const ALGORITHM: &str = "EdDSA";
@@ -210,7 +210,7 @@ pub fn key_id(token: &str) -> Result<String, TokenError> {
 }
 
 /// Verifies `token` with `key` and returns its claims if it is acceptable at `now`.
-pub fn verify(token: &str, key: &PublicKey, expect: &Expectations, now: Instant) -> Result<Claims, TokenError> {
+pub fn verify(token: &str, key: &PublicKey, expect: &Expectations, now: UnixMillis) -> Result<Claims, TokenError> {
     if key_id(token)? != key.kid {
         return Err(TokenError::UnknownKey(key_id(token)?));
     }
@@ -267,8 +267,8 @@ mod tests {
         }
     }
 
-    fn at(secs: i64) -> Instant {
-        Instant::from_unix_millis(secs * 1000)
+    fn at(secs: i64) -> UnixMillis {
+        UnixMillis::from_unix_millis(secs * 1000)
     }
 
     /// Builds a token from raw header and claims JSON with any signature bytes.

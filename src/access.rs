@@ -8,71 +8,13 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tonic::codegen::http;
 use tonic::{Request, Status};
 
 use crate::SharedClock;
-use crate::db::parse_duration;
 use crate::jwt::{self, Expectations, Role};
 use crate::key_ring::KeyRing;
-
-/// Token-verification settings shared by every service's command line.
-#[derive(Debug, Clone, clap::Args)]
-pub struct AuthArgs {
-    /// URL of the auth service, to fetch the token signing keys from.
-    #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051")]
-    pub auth_url: String,
-    /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.
-    #[arg(long, env = "TOKEN_ISSUER", default_value = "travel-auth")]
-    pub token_issuer: String,
-    /// Audience (`aud`) accepted in access tokens; must match the auth service's --audience.
-    #[arg(long, env = "TOKEN_AUDIENCE", default_value = "travel")]
-    pub token_audience: String,
-    /// Least time between two fetches of the signing keys caused by unknown key ids.
-    #[arg(long, env = "KEY_REFETCH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
-    pub key_refetch_interval: Duration,
-    /// Longest the signing keys are kept without asking auth again: they are
-    /// refetched in the background this often, so a key auth withdrew stops
-    /// verifying within it (while auth is unreachable, the cached keys keep
-    /// verifying). At least 1s.
-    #[arg(long, env = "KEY_MAX_AGE", default_value = "5m", value_parser = parse_key_max_age)]
-    pub key_max_age: Duration,
-}
-
-/// A `--key-max-age`: a duration of at least one second (a shorter one would
-/// have every replica ask auth for keys many times a second).
-fn parse_key_max_age(s: &str) -> Result<Duration, String> {
-    let age = parse_duration(s)?;
-    if age < Duration::from_secs(1) {
-        return Err(format!("`{s}` is too short for a key max age: use at least 1s"));
-    }
-    Ok(age)
-}
-
-impl Default for AuthArgs {
-    fn default() -> Self {
-        Self {
-            auth_url: "http://127.0.0.1:50051".into(),
-            token_issuer: "travel-auth".into(),
-            token_audience: "travel".into(),
-            key_refetch_interval: Duration::from_secs(30),
-            key_max_age: Duration::from_secs(300),
-        }
-    }
-}
-
-impl AuthArgs {
-    /// What tokens must say to be accepted.
-    pub fn expectations(&self) -> Expectations {
-        Expectations {
-            issuer: self.token_issuer.clone(),
-            audience: self.token_audience.clone(),
-            leeway_secs: 30,
-        }
-    }
-}
 
 /// The verified caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,14 +220,6 @@ mod tests {
             subject: "u1".into(),
             role,
         })
-    }
-
-    #[test]
-    fn a_key_max_age_under_a_second_is_refused() {
-        assert_eq!(parse_key_max_age("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_key_max_age("1s"), Ok(Duration::from_secs(1)));
-        assert!(parse_key_max_age("500ms").is_err());
-        assert!(parse_key_max_age("0").is_err());
     }
 
     #[test]

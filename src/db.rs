@@ -4,31 +4,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
-/// Database settings shared by every service's command line.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DatabaseArgs {
-    /// Largest number of open database connections.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
-    pub database_max_connections: u32,
-    /// How long a query waits for a connection, or for SQLite's write lock, before failing.
-    #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub database_busy_timeout: Duration,
-}
-
-impl Default for DatabaseArgs {
-    fn default() -> Self {
-        Self {
-            database_max_connections: 10,
-            database_busy_timeout: Duration::from_secs(5),
-        }
-    }
-}
+use crate::config::DatabaseArgs;
 
 /// Which SQL dialect the pool speaks; store code branches on it only where the two differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,36 +133,5 @@ fn create_sqlite_dir(url: &str) -> std::io::Result<()> {
     match Path::new(path).parent() {
         Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
         _ => Ok(()),
-    }
-}
-
-/// Parses durations such as `500ms`, `5s`, `10m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 }

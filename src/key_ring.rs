@@ -168,7 +168,7 @@ impl KeyRing {
     /// The ring a service starts with: connected to the auth service named in
     /// `args`, with the keys fetched now if auth answers (else soon after, in
     /// the background, or on first use).
-    pub async fn connect(args: &crate::access::AuthArgs) -> Result<Self, tonic::transport::Error> {
+    pub async fn connect(args: &crate::config::AuthArgs) -> Result<Self, tonic::transport::Error> {
         let ring = Self::from_auth(&args.auth_url, args.key_refetch_interval, args.key_max_age)?;
         if let Err(e) = ring.refresh().await {
             tracing::warn!(error = %e, "starting without token signing keys; will fetch them on first use");

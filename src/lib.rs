@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod error;

@@ -13,39 +13,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::access::Authenticate;
-use crate::db::parse_duration;
-
-/// Limits and timeouts of the gRPC server, shared by every service's command line.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServerArgs {
-    /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
-    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
-    pub max_message_bytes: usize,
-    /// Largest number of calls served at once on one connection; past it, calls wait.
-    #[arg(long, env = "MAX_CONCURRENT_CALLS_PER_CONNECTION", default_value_t = 256)]
-    pub max_concurrent_calls_per_connection: usize,
-    /// Largest number of HTTP/2 streams a client may open on one connection.
-    #[arg(long, env = "MAX_CONCURRENT_STREAMS", default_value_t = 512)]
-    pub max_concurrent_streams: u32,
-    /// Longest a call may run when the client sets no shorter deadline.
-    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
-    /// On SIGTERM/SIGINT, how long in-flight calls may run before the server stops anyway.
-    #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub drain_timeout: Duration,
-}
-
-impl Default for ServerArgs {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 1024 * 1024,
-            max_concurrent_calls_per_connection: 256,
-            max_concurrent_streams: 512,
-            request_timeout: Duration::from_secs(30),
-            drain_timeout: Duration::from_secs(10),
-        }
-    }
-}
+use crate::config::ServerArgs;
 
 /// What reflection publishes besides the `google.rpc` error details: the
 /// contracts and health.

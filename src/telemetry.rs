@@ -6,23 +6,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// One readable line per event.
-    #[default]
-    Text,
-    /// One JSON object per event, for log collectors.
-    Json,
-}
-
-/// Logging settings shared by every service's command line.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct TelemetryArgs {
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-}
+use crate::config::{LogFormat, TelemetryArgs};
 
 /// Installs the global subscriber; a second call (tests, the stack) is a no-op.
 pub fn init(args: &TelemetryArgs) {

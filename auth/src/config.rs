@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use travel::db::{DatabaseArgs, parse_duration};
-use travel::server::ServerArgs;
-use travel::telemetry::TelemetryArgs;
+use travel::config::{DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
 
 use crate::domain::password::Pool;
 use crate::domain::refresh::SessionRules;
@@ -159,35 +157,9 @@ impl Config {
         Self {
             listen,
             database_url: database_url.into(),
-            issuer: "travel-auth".into(),
-            audience: "travel".into(),
-            access_token_ttl: Duration::from_secs(15 * 60),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            signing_keys: None,
-            signing_keys_file: None,
-            generate_signing_key: false,
-            admin_email: None,
             admin_password: None,
-            service_client_id: "reservation".into(),
             service_client_secret: None,
-            max_failed_logins_per_account: 5,
-            max_failed_logins_per_peer: 20,
-            max_failed_service_logins: 5,
-            max_registers_per_email: 5,
-            max_registers_per_peer: 20,
-            login_failure_window: Duration::from_secs(15 * 60),
-            login_first_delay: Duration::from_secs(1),
-            login_max_delay: Duration::from_secs(15 * 60),
-            trusted_proxies: Vec::new(),
-            hashing_threads: None,
-            hashing_queue: None,
-            hashing_wait: Duration::from_secs(2),
-            sweep_interval: Duration::from_secs(3600),
-            refresh_reuse_grace: SessionRules::default().reuse_grace,
-            session_max_lifetime: SessionRules::default().max_lifetime,
-            database: DatabaseArgs::default(),
-            server: ServerArgs::default(),
-            telemetry: TelemetryArgs::default(),
+            ..travel::config::defaults()
         }
     }
 

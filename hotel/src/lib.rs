@@ -16,12 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use travel::access::{AuthArgs, Authenticate};
-use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
+use travel::access::Authenticate;
+use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+use travel::db::{Database, Migrations};
 use travel::key_ring::KeyRing;
 use travel::pb::hotel::v1::hotel_service_server::{HotelServiceServer, SERVICE_NAME};
-use travel::server::ServerArgs;
-use travel::telemetry::TelemetryArgs;
 use travel::{SharedClock, SystemClock};
 
 pub use error::Error;
@@ -73,13 +72,7 @@ impl Config {
         Self {
             listen,
             database_url: database_url.into(),
-            hold_ttl: Duration::from_secs(15 * 60),
-            sweep_interval: Duration::from_secs(5),
-            sweep_batch: store::DEFAULT_SWEEP_BATCH,
-            auth: AuthArgs::default(),
-            database: DatabaseArgs::default(),
-            server: ServerArgs::default(),
-            telemetry: TelemetryArgs::default(),
+            ..travel::config::defaults()
         }
     }
 }

@@ -23,12 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use travel::access::{AuthArgs, Authenticate};
-use travel::db::{Database, DatabaseArgs, Migrations, parse_duration};
+use travel::access::Authenticate;
+use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+use travel::db::{Database, Migrations};
 use travel::key_ring::KeyRing;
 use travel::pb::reservation::v1::reservation_service_server::{ReservationServiceServer, SERVICE_NAME};
-use travel::server::ServerArgs;
-use travel::telemetry::TelemetryArgs;
 use travel::{SharedClock, SystemClock};
 
 pub use clients::ServiceToken;
@@ -147,22 +146,9 @@ impl Config {
         Self {
             listen,
             database_url: database_url.into(),
-            flight_url: "http://127.0.0.1:50052".into(),
-            hotel_url: "http://127.0.0.1:50053".into(),
-            call_timeout: Duration::from_secs(5),
-            checkout_timeout: Duration::from_secs(20),
-            recovery_interval: Duration::from_secs(5),
-            lease: Duration::from_secs(60),
-            min_hold_ttl_at_pivot: Duration::from_secs(5 * 60),
-            hold_ttl: None,
-            recovery_concurrency: 16,
-            service_client_id: "reservation".into(),
             service_client_secret: None,
             crash_after: None,
-            auth: AuthArgs::default(),
-            database: DatabaseArgs::default(),
-            server: ServerArgs::default(),
-            telemetry: TelemetryArgs::default(),
+            ..travel::config::defaults()
         }
     }
 }

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use travel::db::parse_duration;
-use travel::telemetry::TelemetryArgs;
+use travel::config::{TelemetryArgs, parse_duration};
 
 /// The stack's settings: command-line flags, each with an environment twin.
 #[derive(Debug, Clone, clap::Parser)]
@@ -119,9 +118,9 @@ impl Stack {
         running.auth_addr = auth.local_addr();
         running.spawn(auth.run_until_stopped(stop_auth.cancelled_owned()));
 
-        let auth_args = travel::access::AuthArgs {
+        let auth_args = travel::config::AuthArgs {
             auth_url: format!("http://{}", dial(running.auth_addr)),
-            ..travel::access::AuthArgs::default()
+            ..travel::config::AuthArgs::default()
         };
         let mut flight_config =
             travel_flight::Config::new(config.flight_listen, sqlite_url(&config.data_dir, "flight"));

@@ -1,0 +1,210 @@
+//! The settings every service shares — the gRPC server's limits, the
+//! database pool, token verification, logging — with their command-line flags
+//! and environment twins, the duration syntax of every duration flag
+//! (`500ms`, `30s`, `10m`, `1h`), and [`defaults`]: each default is declared
+//! once, in its `#[arg]`, and `Default` reads it from there.
+
+use std::time::Duration;
+
+use clap::{Args, FromArgMatches, Parser};
+
+use crate::jwt::Expectations;
+
+/// The value of a settings struct with every flag at its declared default,
+/// whatever the environment says: how the services' `Config::new` is built,
+/// so that no default is written twice.
+///
+/// # Panics
+/// When the struct has a required flag (one without a default): a bug in the
+/// struct, which every test that builds settings would show.
+pub fn defaults<T: Parser>() -> T {
+    let command = T::command().mut_args(|arg| arg.env(None));
+    let name = command.get_name().to_owned();
+    from_matches(command, name)
+}
+
+/// The defaults of one flattened group of settings (see [`defaults`]).
+fn group_defaults<T: Args + FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None));
+    from_matches(command, "defaults".to_owned())
+}
+
+fn from_matches<T: FromArgMatches>(command: clap::Command, name: String) -> T {
+    let matches = command.get_matches_from([name]);
+    match T::from_arg_matches(&matches) {
+        Ok(value) => value,
+        Err(e) => panic!("a settings struct has a flag without a default: {e}"),
+    }
+}
+
+/// Parses durations such as `500ms`, `5s` (or a bare `5`), `10m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let invalid = || format!("`{s}` is not a duration such as 500ms, 30s, 10m or 1h");
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = |factor: u64| n.checked_mul(factor).map(Duration::from_secs).ok_or_else(invalid);
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        _ => Err(invalid()),
+    }
+}
+
+/// Limits and timeouts of the gRPC server, shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Largest number of calls served at once on one connection; past it, calls wait.
+    #[arg(long, env = "MAX_CONCURRENT_CALLS_PER_CONNECTION", default_value_t = 256)]
+    pub max_concurrent_calls_per_connection: usize,
+    /// Largest number of HTTP/2 streams a client may open on one connection.
+    #[arg(long, env = "MAX_CONCURRENT_STREAMS", default_value_t = 512)]
+    pub max_concurrent_streams: u32,
+    /// Longest a call may run when the client sets no shorter deadline.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long in-flight calls may run before the server stops anyway.
+    #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        group_defaults()
+    }
+}
+
+/// Database settings shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Largest number of open database connections.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+    /// How long a query waits for a connection, or for SQLite's write lock, before failing.
+    #[arg(long, env = "DATABASE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_busy_timeout: Duration,
+}
+
+impl Default for DatabaseArgs {
+    fn default() -> Self {
+        group_defaults()
+    }
+}
+
+/// Token-verification settings shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// URL of the auth service, to fetch the token signing keys from.
+    #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051")]
+    pub auth_url: String,
+    /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.
+    #[arg(long, env = "TOKEN_ISSUER", default_value = "travel-auth")]
+    pub token_issuer: String,
+    /// Audience (`aud`) accepted in access tokens; must match the auth service's --audience.
+    #[arg(long, env = "TOKEN_AUDIENCE", default_value = "travel")]
+    pub token_audience: String,
+    /// Least time between two fetches of the signing keys caused by unknown key ids.
+    #[arg(long, env = "KEY_REFETCH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub key_refetch_interval: Duration,
+    /// Longest the signing keys are kept without asking auth again: they are
+    /// refetched in the background this often, so a key auth withdrew stops
+    /// verifying within it (while auth is unreachable, the cached keys keep
+    /// verifying). At least 1s.
+    #[arg(long, env = "KEY_MAX_AGE", default_value = "5m", value_parser = parse_key_max_age)]
+    pub key_max_age: Duration,
+}
+
+/// A `--key-max-age`: a duration of at least one second (a shorter one would
+/// have every replica ask auth for keys many times a second).
+fn parse_key_max_age(s: &str) -> Result<Duration, String> {
+    let age = parse_duration(s)?;
+    if age < Duration::from_secs(1) {
+        return Err(format!("`{s}` is too short for a key max age: use at least 1s"));
+    }
+    Ok(age)
+}
+
+impl Default for AuthArgs {
+    fn default() -> Self {
+        group_defaults()
+    }
+}
+
+impl AuthArgs {
+    /// What tokens must say to be accepted.
+    pub fn expectations(&self) -> Expectations {
+        Expectations {
+            issuer: self.token_issuer.clone(),
+            audience: self.token_audience.clone(),
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// Logging settings shared by every service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TelemetryArgs {
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Default for TelemetryArgs {
+    fn default() -> Self {
+        group_defaults()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(
+            parse_duration("18446744073709551615h").is_err(),
+            "an overflow is an error, not a panic"
+        );
+    }
+
+    #[test]
+    fn a_key_max_age_under_a_second_is_refused() {
+        assert_eq!(parse_key_max_age("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_key_max_age("1s"), Ok(Duration::from_secs(1)));
+        assert!(parse_key_max_age("500ms").is_err());
+        assert!(parse_key_max_age("0").is_err());
+    }
+
+    #[test]
+    fn defaults_are_the_declared_ones_whatever_the_environment() {
+        let server = ServerArgs::default();
+        assert_eq!(server.request_timeout, Duration::from_secs(30));
+        assert_eq!(server.max_message_bytes, 1024 * 1024);
+        assert_eq!(DatabaseArgs::default().database_busy_timeout, Duration::from_secs(5));
+        let auth = AuthArgs::default();
+        assert_eq!(auth.auth_url, "http://127.0.0.1:50051");
+        assert_eq!(auth.key_max_age, Duration::from_secs(300));
+        assert_eq!(TelemetryArgs::default().log_format, LogFormat::Text);
+    }
+}

@@ -1,7 +1,35 @@
 # shellcheck shell=bash
-# Shell functions shared by smoke.sh, python/run.sh and node/run.sh for driving the stack
-# binary: sourced, not run. The caller sets STACK_PID when it starts the stack
-# in the background (in its own shell, so that `wait` can reap it).
+# Shell functions shared by smoke.sh, python/run.sh and node/run.sh for driving
+# the stack binary: sourced, not run (the caller sets ROOT to the repository).
+#
+#   stack_setup NAME   the run's temporary directory, the stack's arguments,
+#                      the exit trap, and a check that the four ports are free
+#   start_stack        starts the stack in the background, waits until it is up
+#   stop_stack         SIGTERM; true only if the stack exits by itself with status 0
+#   ensure_venv        .ci/.venv (grpcurl and the Python client), created once
+#   fail               prints a failure and exits (the exit trap does the rest)
+#
+# Environment the callers document (all optional):
+#   STACK_BIN     the stack binary (default: target/debug/travel-stack)
+#   AUTH_ADDR, FLIGHT_ADDR, HOTEL_ADDR, RESERVATION_ADDR
+#                 addresses of the services; each one set is passed to the stack
+#                 as --auth-listen / --flight-listen / --hotel-listen /
+#                 --reservation-listen (defaults: the stack's own,
+#                 127.0.0.1:50051 .. 127.0.0.1:50054)
+
+VENV="$ROOT/.ci/.venv"
+
+# fail MESSAGE [DETAIL...]: prints the message and details, and stops the script
+# (the exit trap then stops the stack and prints its log).
+fail() {
+    printf '\nFAIL: %s\n' "$1" >&2
+    shift
+    local detail
+    for detail in "$@"; do
+        printf '%s\n' "$detail" | sed 's/^/    /' >&2
+    done
+    exit 1
+}
 
 # running PID: true while the process exists and is not a zombie (a child that
 # exited but was not waited for still answers `kill -0`).
@@ -12,9 +40,91 @@ running() {
     [[ "$state" != "Z" ]]
 }
 
+# port_free ADDR: nothing listens there yet (else the test would run against
+# another process, say a developer's own stack, and pass or fail for the wrong reason).
+port_free() {
+    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
+}
+
+# stack_setup NAME: WORK (a fresh temporary directory travel-NAME.*, removed on
+# exit), DATA_DIR (the stack's --data-dir, inside WORK), LOG (the stack's output);
+# STACK_ARGS (--data-dir, and a --*-listen flag only for the addresses that were
+# set, so that the defaults stay the stack's own); the four addresses exported
+# for the clients; the exit trap that stops the stack and prints its log on
+# failure. Fails if there is no stack binary or a port is taken.
+stack_setup() {
+    STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
+    if [[ ! -x "$STACK_BIN" ]]; then
+        fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
+    fi
+    STACK_ARGS=()
+    [[ -n "${AUTH_ADDR:-}" ]] && STACK_ARGS+=(--auth-listen "$AUTH_ADDR")
+    [[ -n "${FLIGHT_ADDR:-}" ]] && STACK_ARGS+=(--flight-listen "$FLIGHT_ADDR")
+    [[ -n "${HOTEL_ADDR:-}" ]] && STACK_ARGS+=(--hotel-listen "$HOTEL_ADDR")
+    [[ -n "${RESERVATION_ADDR:-}" ]] && STACK_ARGS+=(--reservation-listen "$RESERVATION_ADDR")
+    export AUTH_ADDR="${AUTH_ADDR:-127.0.0.1:50051}"
+    export FLIGHT_ADDR="${FLIGHT_ADDR:-127.0.0.1:50052}"
+    export HOTEL_ADDR="${HOTEL_ADDR:-127.0.0.1:50053}"
+    export RESERVATION_ADDR="${RESERVATION_ADDR:-127.0.0.1:50054}"
+    local addr
+    for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
+        port_free "$addr" || fail "something already listens on $addr" \
+            "stop it, or choose other addresses with AUTH_ADDR / FLIGHT_ADDR / HOTEL_ADDR / RESERVATION_ADDR"
+    done
+
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/travel-$1.XXXXXX")"
+    DATA_DIR="$WORK/data"
+    LOG="$WORK/stack.log"
+    STACK_PID=""
+    mkdir -p "$DATA_DIR"
+    : >"$LOG"
+    STACK_ARGS=(--data-dir "$DATA_DIR" "${STACK_ARGS[@]}")
+    trap stack_on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317  # the EXIT trap
+stack_on_exit() {
+    local rc=$?
+    set +e
+    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
+        rc=1
+    fi
+    if [[ $rc -ne 0 && -s "$LOG" ]]; then
+        echo "----- travel-stack log -----" >&2
+        cat "$LOG" >&2
+        echo "----- end of travel-stack log -----" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+
+# start_stack: starts the stack with STACK_ARGS in the background (STACK_PID,
+# output appended to $LOG) and waits (bounded: 240 tries, 0.5 s apart) until it
+# prints "travel stack is up": every service serves and the demo catalog is
+# loaded. Fails if the stack exits first.
+start_stack() {
+    local try
+    printf '=== travel-stack started at %s ===\n' "$(date -u +%H:%M:%S)" >>"$LOG"
+    echo "starting: $STACK_BIN ${STACK_ARGS[*]}"
+    "$STACK_BIN" "${STACK_ARGS[@]}" >>"$LOG" 2>&1 &
+    STACK_PID=$!
+    for ((try = 1; try <= 240; try++)); do
+        # Only this start's part of the log counts (a restart appends to it).
+        if awk '/^=== travel-stack started/ { up = 0 } /travel stack is up/ { up = 1 } END { exit !up }' "$LOG"; then
+            echo "the stack is up, demo catalog loaded (after $try tries)"
+            return 0
+        fi
+        running "$STACK_PID" || fail "travel-stack exited before it was up"
+        sleep 0.5
+    done
+    fail "travel-stack did not report it was up within 120 s"
+}
+
 # stop_stack: SIGTERM, then wait (bounded) for the stack to exit by itself; true
 # only if it exited with status 0.
-# shellcheck disable=SC2317  # also called from the callers' EXIT traps
+# shellcheck disable=SC2317  # also called from the EXIT trap
 stop_stack() {
     local pid="$STACK_PID" try status
     STACK_PID=""
@@ -42,102 +152,11 @@ stop_stack() {
     echo "travel-stack stopped on SIGTERM with status 0"
 }
 
-# port_free ADDR: nothing listens there yet (else the test would run against
-# another process, say a developer's own stack, and pass or fail for the wrong reason).
-port_free() {
-    ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
-
-# fail MESSAGE [DETAIL...]: prints the message and details, and stops the script
-# (the caller's exit trap then stops the stack and prints its log).
-fail() {
-    printf '\nFAIL: %s\n' "$1" >&2
-    shift
-    local detail
-    for detail in "$@"; do
-        printf '%s\n' "$detail" | sed 's/^/    /' >&2
-    done
-    exit 1
-}
-
-# stack_log_on_failure RC: prints the stack's log ($LOG) if RC says the run failed.
-stack_log_on_failure() {
-    if [[ $1 -ne 0 && -s "$LOG" ]]; then
-        echo "----- travel-stack log -----" >&2
-        cat "$LOG" >&2
-        echo "----- end of travel-stack log -----" >&2
+# ensure_venv: the virtual environment .ci/.venv that smoke.sh (grpcurl) and
+# python/run.sh (the client) share, created only if it is missing.
+ensure_venv() {
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        echo "creating $VENV"
+        python3 -m venv "$VENV"
     fi
-}
-
-# --- for the client journeys (python/run.sh, node/run.sh) ---------------------
-
-# journey_setup: the stack's arguments (STACK_ARGS: --data-dir "$DATA_DIR", and a
-# --*-listen flag only for the addresses that were set, so that the defaults stay
-# the stack's own), the four addresses exported for the client, and the exit
-# trap that stops the stack, prints its log on failure and removes $WORK.
-journey_setup() {
-    STACK_ARGS=(--data-dir "$DATA_DIR")
-    [[ -n "${AUTH_ADDR:-}" ]] && STACK_ARGS+=(--auth-listen "$AUTH_ADDR")
-    [[ -n "${FLIGHT_ADDR:-}" ]] && STACK_ARGS+=(--flight-listen "$FLIGHT_ADDR")
-    [[ -n "${HOTEL_ADDR:-}" ]] && STACK_ARGS+=(--hotel-listen "$HOTEL_ADDR")
-    [[ -n "${RESERVATION_ADDR:-}" ]] && STACK_ARGS+=(--reservation-listen "$RESERVATION_ADDR")
-    export AUTH_ADDR="${AUTH_ADDR:-127.0.0.1:50051}"
-    export FLIGHT_ADDR="${FLIGHT_ADDR:-127.0.0.1:50052}"
-    export HOTEL_ADDR="${HOTEL_ADDR:-127.0.0.1:50053}"
-    export RESERVATION_ADDR="${RESERVATION_ADDR:-127.0.0.1:50054}"
-    trap journey_on_exit EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-}
-
-# shellcheck disable=SC2317  # the EXIT trap
-journey_on_exit() {
-    local rc=$?
-    set +e
-    if [[ -n "$STACK_PID" ]] && ! stop_stack; then
-        rc=1
-    fi
-    stack_log_on_failure "$rc"
-    rm -rf "$WORK"
-    exit "$rc"
-}
-
-# journey_check_addresses: nothing listens yet on the four addresses.
-journey_check_addresses() {
-    local addr
-    for addr in "$AUTH_ADDR" "$FLIGHT_ADDR" "$HOTEL_ADDR" "$RESERVATION_ADDR"; do
-        port_free "$addr" || fail "something already listens on $addr" \
-            "stop it, or choose other addresses with AUTH_ADDR / FLIGHT_ADDR / HOTEL_ADDR / RESERVATION_ADDR"
-    done
-}
-
-# wait_stack_up ON_UP: waits (bounded: 240 tries, 0.5 s apart) until the stack
-# prints "travel stack is up" — every service serves and the demo catalog is
-# loaded — then runs ON_UP with the number of tries; fails if it exits first.
-wait_stack_up() {
-    local try
-    for ((try = 1; try <= 240; try++)); do
-        if grep -qF "travel stack is up" "$LOG"; then
-            "$1" "$try"
-            return 0
-        fi
-        if [[ -z "$STACK_PID" ]] || ! running "$STACK_PID"; then
-            fail "travel-stack exited before it was up"
-        fi
-        sleep 0.5
-    done
-    fail "travel-stack did not report it was up within 120 s"
-}
-
-# journey_start_stack: starts the stack with STACK_ARGS, logging to $LOG, and
-# waits until it is up.
-journey_start_stack() {
-    echo "starting: $STACK_BIN ${STACK_ARGS[*]}"
-    "$STACK_BIN" "${STACK_ARGS[@]}" >>"$LOG" 2>&1 &
-    STACK_PID=$!
-    wait_stack_up journey_stack_is_up
-}
-
-journey_stack_is_up() {
-    echo "the stack is up (after $1 tries)"
 }

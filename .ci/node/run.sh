@@ -12,15 +12,9 @@
 # SIGTERM and must stop by itself with status 0; on any failure its log is printed.
 #
 # Usage: bash .ci/node/run.sh     (after `cargo build -p travel-stack`; needs node >= 20, npm)
-# Environment (all optional):
-#   STACK_BIN         the stack binary (default: target/debug/travel-stack)
+# Environment: STACK_BIN and the four *_ADDR (see .ci/stack_lib.sh), and
 #   BUF               the buf binary (default: .ci/.tools/node_modules/.bin/buf, which
 #                     .ci/run installs at its pinned version before its lint step)
-#   AUTH_ADDR, FLIGHT_ADDR, HOTEL_ADDR, RESERVATION_ADDR
-#                     addresses of the services; each one set is passed to the
-#                     stack as --auth-listen / --flight-listen / --hotel-listen /
-#                     --reservation-listen (defaults: the stack's own,
-#                     127.0.0.1:50051 .. 127.0.0.1:50054)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,22 +23,11 @@ HERE="$ROOT/.ci/node"
 # shellcheck source=.ci/stack_lib.sh
 source "$ROOT/.ci/stack_lib.sh"
 
-STACK_BIN="${STACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/travel-stack}"
 BUF="${BUF:-$ROOT/.ci/.tools/node_modules/.bin/buf}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/travel-nodejourney.XXXXXX")"
-DATA_DIR="$WORK/data"
-LOG="$WORK/stack.log"
-STACK_PID=""
-mkdir -p "$DATA_DIR"
-: >"$LOG"
-
-journey_setup
+stack_setup nodejourney
 
 # --- preparation ---------------------------------------------------------------
 
-if [[ ! -x "$STACK_BIN" ]]; then
-    fail "no stack binary at $STACK_BIN" "build it first: cargo build -p travel-stack"
-fi
 if [[ ! -x "$BUF" ]]; then
     fail "no buf at $BUF" "set BUF, or install the version .ci/run pins (BUF_VERSION there):" \
         "npm install --prefix .ci/.tools --no-save @bufbuild/buf@<BUF_VERSION>"
@@ -52,7 +35,6 @@ fi
 command -v node >/dev/null || fail "node not found (Node.js 20 or later is needed)"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 ((node_major >= 20)) || fail "Node.js $(node --version) is too old: 20 or later is needed"
-journey_check_addresses
 
 echo "npm ci in $HERE (node $(node --version), npm $(npm --version))"
 npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
@@ -73,11 +55,9 @@ echo "compiled journey.ts with tsc $("$HERE/node_modules/.bin/tsc" --version | c
 
 # --- start the stack ----------------------------------------------------------------
 
-journey_start_stack
+start_stack
 
 # --- the journey ---------------------------------------------------------------------
 
-status=0
-node "$HERE/build/journey.js" || status=$?
+node "$HERE/build/journey.js"
 # The exit trap stops the stack (a stack that does not stop cleanly fails the run).
-exit "$status"

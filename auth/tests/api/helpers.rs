@@ -190,16 +190,20 @@ impl TestAuth {
         Ok(self.client.clone().issue_service_token(request).await?.into_inner())
     }
 
-    /// The keys GetSigningKeys publishes, as the other services read them.
-    pub async fn published_keys(&self) -> Vec<PublicKey> {
-        let keys = self
-            .client
+    /// The keys GetSigningKeys publishes, as they go over the wire.
+    pub async fn signing_keys(&self) -> Vec<pb::SigningKey> {
+        self.client
             .clone()
             .get_signing_keys(pb::GetSigningKeysRequest {})
             .await
             .expect("get signing keys")
             .into_inner()
-            .keys;
+            .keys
+    }
+
+    /// The keys GetSigningKeys publishes, as the other services read them.
+    pub async fn published_keys(&self) -> Vec<PublicKey> {
+        let keys = self.signing_keys().await;
         keys.into_iter()
             .map(|k| PublicKey::from_bytes(k.kid, &k.public_key).expect("a 32-byte Ed25519 key"))
             .collect()

@@ -7,7 +7,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tonic::Code;
 use travel::Clock;
 use travel::jwt::{self, Claims, KeyPair, Role};
-use travel::pb::auth::v1 as pb;
 
 use crate::helpers;
 use crate::helpers::{PASSWORD, START_MS, TestAuth, expectations};
@@ -20,14 +19,7 @@ fn key_line(kid: &str, seed: u8) -> String {
 async fn get_signing_keys_publishes_okp_ed25519_keys_to_anyone() {
     let svc = TestAuth::start().await;
 
-    let keys = svc
-        .client
-        .clone()
-        .get_signing_keys(pb::GetSigningKeysRequest {})
-        .await
-        .expect("get signing keys")
-        .into_inner()
-        .keys;
+    let keys = svc.signing_keys().await;
 
     assert_eq!(keys.len(), 1, "one generated key");
     let key = &keys[0];

@@ -5,7 +5,22 @@
 use futures::future::join_all;
 use travel::pb::reservation::v1::ReservationState::{Confirmed, Failed};
 
-use crate::helpers::{World, bundle, checkout, state};
+use crate::helpers::{Reservations, RoomType, World, bundle, checkout, state};
+
+/// Fifty customers at once, each checking out one seat on `flight` and one room
+/// of `room_type` for two nights.
+async fn fifty_bundles(
+    res: &Reservations,
+    flight: &str,
+    room_type: &RoomType,
+) -> Vec<Result<travel::pb::reservation::v1::Reservation, tonic::Status>> {
+    let customers: Vec<_> = (0..50).map(|i| res.customer(&format!("user-{i}"))).collect();
+    let attempts = customers.iter().enumerate().map(|(i, customer)| {
+        let request = bundle(&format!("req-{i}"), flight, 1, room_type, 1, 2);
+        checkout(customer, request)
+    });
+    join_all(attempts).await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_bundles_for_ten_seats_and_eight_rooms_confirm_exactly_eight() {
@@ -14,14 +29,9 @@ async fn fifty_concurrent_bundles_for_ten_seats_and_eight_rooms_confirm_exactly_
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(8, "EUR").await;
     let res = world.reservations().await;
-    let customers: Vec<_> = (0..50).map(|i| res.customer(&format!("user-{i}"))).collect();
 
     // Act
-    let attempts = customers.iter().enumerate().map(|(i, customer)| {
-        let request = bundle(&format!("req-{i}"), &flight, 1, &room_type, 1, 2);
-        checkout(customer, request)
-    });
-    let results = join_all(attempts).await;
+    let results = fifty_bundles(&res, &flight, &room_type).await;
 
     // Assert
     let reservations: Vec<_> = results.into_iter().map(|r| r.expect("checkout answers")).collect();
@@ -47,14 +57,9 @@ async fn fifty_concurrent_bundles_for_eight_seats_and_ten_rooms_confirm_exactly_
     let flight = world.flight.create(8, "EUR").await;
     let room_type = world.hotel.create(10, "EUR").await;
     let res = world.reservations().await;
-    let customers: Vec<_> = (0..50).map(|i| res.customer(&format!("user-{i}"))).collect();
 
     // Act
-    let attempts = customers.iter().enumerate().map(|(i, customer)| {
-        let request = bundle(&format!("req-{i}"), &flight, 1, &room_type, 1, 2);
-        checkout(customer, request)
-    });
-    let results = join_all(attempts).await;
+    let results = fifty_bundles(&res, &flight, &room_type).await;
 
     // Assert
     let reservations: Vec<_> = results.into_iter().map(|r| r.expect("checkout answers")).collect();

@@ -7,14 +7,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status};
 use travel::pb::hotel::v1 as hotel_pb;
-use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServer};
 use travel::pb::reservation::v1::ReservationState::{Confirmed, Failed};
 
 use crate::helpers;
-use crate::helpers::{World, bundle, checkout, dead_url, flight_only, hanging_url, state};
+use crate::helpers::{FakeHotel, World, bundle, checkout, dead_url, flight_only, hanging_url, state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_hotel_down_a_bundle_fails_with_unavailable_and_holds_no_seat() {
@@ -100,35 +98,7 @@ struct SilentHotel {
 }
 
 #[tonic::async_trait]
-impl HotelService for SilentHotel {
-    async fn create_hotel(
-        &self,
-        _: Request<hotel_pb::CreateHotelRequest>,
-    ) -> Result<Response<hotel_pb::CreateHotelResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn add_room_type(
-        &self,
-        _: Request<hotel_pb::AddRoomTypeRequest>,
-    ) -> Result<Response<hotel_pb::AddRoomTypeResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn get_hotel(
-        &self,
-        _: Request<hotel_pb::GetHotelRequest>,
-    ) -> Result<Response<hotel_pb::GetHotelResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn search_hotels(
-        &self,
-        _: Request<hotel_pb::SearchHotelsRequest>,
-    ) -> Result<Response<hotel_pb::SearchHotelsResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
+impl FakeHotel for SilentHotel {
     async fn hold_rooms(
         &self,
         request: Request<hotel_pb::HoldRoomsRequest>,
@@ -141,13 +111,6 @@ impl HotelService for SilentHotel {
             .to_owned();
         self.hold_timeouts.lock().expect("lock").push(timeout);
         std::future::pending().await
-    }
-
-    async fn confirm_rooms(
-        &self,
-        _: Request<hotel_pb::ConfirmRoomsRequest>,
-    ) -> Result<Response<hotel_pb::ConfirmRoomsResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
     }
 
     async fn release_rooms(
@@ -164,13 +127,7 @@ async fn outgoing_calls_get_the_remaining_budget_not_a_fresh_timeout() {
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let silent = SilentHotel::default();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hotel_url = format!("http://{}", listener.local_addr().unwrap());
-    let fake = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(HotelServiceServer::new(silent.clone()))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
+    let (hotel_url, fake) = helpers::serve_hotel(silent.clone()).await;
     let res = world
         .reservations_with(|c| {
             c.hotel_url = hotel_url;

@@ -14,6 +14,7 @@ use travel::pb::flight::v1 as flight_pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
 use travel::pb::hotel::v1 as hotel_pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
+use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServer};
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::{
@@ -494,4 +495,92 @@ pub async fn hanging_url() -> (String, tokio::task::JoinHandle<()>) {
         }
     });
     (url, task)
+}
+
+fn unimplemented<T>() -> Result<tonic::Response<T>, tonic::Status> {
+    Err(tonic::Status::unimplemented("not in this fake"))
+}
+
+type Answer<T> = Result<tonic::Response<T>, tonic::Status>;
+
+/// What the reservation service calls on a hotel, for fakes of it: the calls a
+/// fake does not write, and the catalog's, answer UNIMPLEMENTED.
+#[tonic::async_trait]
+pub trait FakeHotel: Clone + Send + Sync + 'static {
+    async fn hold_rooms(&self, _: tonic::Request<hotel_pb::HoldRoomsRequest>) -> Answer<hotel_pb::HoldRoomsResponse> {
+        unimplemented()
+    }
+    async fn confirm_rooms(
+        &self,
+        _: tonic::Request<hotel_pb::ConfirmRoomsRequest>,
+    ) -> Answer<hotel_pb::ConfirmRoomsResponse> {
+        unimplemented()
+    }
+    async fn release_rooms(
+        &self,
+        _: tonic::Request<hotel_pb::ReleaseRoomsRequest>,
+    ) -> Answer<hotel_pb::ReleaseRoomsResponse> {
+        unimplemented()
+    }
+}
+
+/// Serves `fake` as a hotel service on 127.0.0.1:0 (bound before it is
+/// spawned): its URL, and the serving task (abort it to stop).
+pub async fn serve_hotel(
+    fake: impl FakeHotel,
+) -> (String, tokio::task::JoinHandle<Result<(), tonic::transport::Error>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(HotelServiceServer::new(AsHotel(fake)))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (url, task)
+}
+
+#[derive(Clone)]
+struct AsHotel<T>(T);
+
+#[tonic::async_trait]
+impl<T: FakeHotel> HotelService for AsHotel<T> {
+    async fn create_hotel(
+        &self,
+        _: tonic::Request<hotel_pb::CreateHotelRequest>,
+    ) -> Answer<hotel_pb::CreateHotelResponse> {
+        unimplemented()
+    }
+    async fn add_room_type(
+        &self,
+        _: tonic::Request<hotel_pb::AddRoomTypeRequest>,
+    ) -> Answer<hotel_pb::AddRoomTypeResponse> {
+        unimplemented()
+    }
+    async fn get_hotel(&self, _: tonic::Request<hotel_pb::GetHotelRequest>) -> Answer<hotel_pb::GetHotelResponse> {
+        unimplemented()
+    }
+    async fn search_hotels(
+        &self,
+        _: tonic::Request<hotel_pb::SearchHotelsRequest>,
+    ) -> Answer<hotel_pb::SearchHotelsResponse> {
+        unimplemented()
+    }
+    async fn hold_rooms(
+        &self,
+        request: tonic::Request<hotel_pb::HoldRoomsRequest>,
+    ) -> Answer<hotel_pb::HoldRoomsResponse> {
+        self.0.hold_rooms(request).await
+    }
+    async fn confirm_rooms(
+        &self,
+        request: tonic::Request<hotel_pb::ConfirmRoomsRequest>,
+    ) -> Answer<hotel_pb::ConfirmRoomsResponse> {
+        self.0.confirm_rooms(request).await
+    }
+    async fn release_rooms(
+        &self,
+        request: tonic::Request<hotel_pb::ReleaseRoomsRequest>,
+    ) -> Answer<hotel_pb::ReleaseRoomsResponse> {
+        self.0.release_rooms(request).await
+    }
 }

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 use travel::pb::hotel::v1 as hotel_pb;
-use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServer};
 use travel::pb::reservation::v1::ReservationState::{Confirmed, Failed, Pending};
 use travel_reservation::{Application, Config, CrashPoint, ServiceToken};
 
 use crate::helpers;
-use crate::helpers::{World, bundle, checkout, state};
+use crate::helpers::{FakeHotel, World, bundle, checkout, state};
 
 /// Builds a reservation service on `world`'s database with `adjust`ed settings.
 async fn build(world: &World, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Application> {
@@ -130,42 +128,7 @@ struct SlowHotel {
 }
 
 #[tonic::async_trait]
-impl HotelService for SlowHotel {
-    async fn create_hotel(
-        &self,
-        _: Request<hotel_pb::CreateHotelRequest>,
-    ) -> Result<Response<hotel_pb::CreateHotelResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn add_room_type(
-        &self,
-        _: Request<hotel_pb::AddRoomTypeRequest>,
-    ) -> Result<Response<hotel_pb::AddRoomTypeResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn get_hotel(
-        &self,
-        _: Request<hotel_pb::GetHotelRequest>,
-    ) -> Result<Response<hotel_pb::GetHotelResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn search_hotels(
-        &self,
-        _: Request<hotel_pb::SearchHotelsRequest>,
-    ) -> Result<Response<hotel_pb::SearchHotelsResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    async fn hold_rooms(
-        &self,
-        _: Request<hotel_pb::HoldRoomsRequest>,
-    ) -> Result<Response<hotel_pb::HoldRoomsResponse>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
+impl FakeHotel for SlowHotel {
     async fn confirm_rooms(
         &self,
         request: Request<hotel_pb::ConfirmRoomsRequest>,
@@ -217,13 +180,7 @@ async fn recovery_drives_stuck_sagas_side_by_side() {
         expected: 3,
         ..SlowHotel::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hotel_url = format!("http://{}", listener.local_addr().unwrap());
-    let fake = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(HotelServiceServer::new(hotel.clone()))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
+    let (hotel_url, fake) = helpers::serve_hotel(hotel.clone()).await;
     let res = world
         .reservations_with(|c| {
             c.hotel_url = hotel_url;

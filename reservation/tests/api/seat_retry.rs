@@ -124,6 +124,37 @@ impl FlightService for OneSeatLeft {
     }
 }
 
+/// A world with a room type of 5 rooms and a sold-out flight (one seat left,
+/// holds of more refused), on which another saga (customer user-a, one seat)
+/// crashed right after persisting `point`; the reservation service it ran on is stopped.
+async fn a_saga_stuck_at(
+    point: CrashPoint,
+) -> (
+    World,
+    helpers::RoomType,
+    OneSeatLeft,
+    String,
+    tokio::task::JoinHandle<()>,
+) {
+    let world = World::start().await;
+    let room_type = world.hotel.create(5, "EUR").await;
+    let flight = OneSeatLeft::new("NOT_ENOUGH_SEATS");
+    let (flight_url, fake) = flight.serve().await;
+    let crashing = world
+        .reservations_with(|c| {
+            c.flight_url = flight_url.clone();
+            c.crash_after = Some(point);
+        })
+        .await;
+    assert!(
+        checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1))
+            .await
+            .is_err()
+    );
+    crashing.stop().await;
+    (world, room_type, flight, flight_url, fake)
+}
+
 /// A bundle of 2 seats on `flight` (which has one left) and a room, with `budget`.
 fn two_seat_bundle(
     room_type: &helpers::RoomType,
@@ -138,22 +169,7 @@ fn two_seat_bundle(
 async fn the_seat_retry_rule_does_not_retry_for_the_whole_budget_while_a_saga_holding_no_seats_is_in_flux() {
     // Arrange: a sold-out flight, and another saga on it stuck at HOLDING
     // before taking any hold (it holds no seats, and gives none back).
-    let world = World::start().await;
-    let room_type = world.hotel.create(5, "EUR").await;
-    let flight = OneSeatLeft::new("NOT_ENOUGH_SEATS");
-    let (flight_url, fake) = flight.serve().await;
-    let crashing = world
-        .reservations_with(|c| {
-            c.flight_url = flight_url.clone();
-            c.crash_after = Some(CrashPoint::Holding);
-        })
-        .await;
-    assert!(
-        checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1))
-            .await
-            .is_err()
-    );
-    crashing.stop().await;
+    let (world, room_type, flight, flight_url, fake) = a_saga_stuck_at(CrashPoint::Holding).await;
     let res = world.reservations_with(|c| c.flight_url = flight_url.clone()).await;
 
     // Act
@@ -182,22 +198,7 @@ async fn the_seat_retry_rule_does_not_retry_for_the_whole_budget_while_a_saga_ho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_seat_retry_wait_is_capped_while_a_saga_really_holds_seats() {
     // Arrange: another saga holds the last seat and is stuck before its pivot.
-    let world = World::start().await;
-    let room_type = world.hotel.create(5, "EUR").await;
-    let flight = OneSeatLeft::new("NOT_ENOUGH_SEATS");
-    let (flight_url, fake) = flight.serve().await;
-    let crashing = world
-        .reservations_with(|c| {
-            c.flight_url = flight_url.clone();
-            c.crash_after = Some(CrashPoint::Held);
-        })
-        .await;
-    assert!(
-        checkout(&crashing.customer("user-a"), flight_only("req-a", "f1", 1))
-            .await
-            .is_err()
-    );
-    crashing.stop().await;
+    let (world, room_type, flight, flight_url, fake) = a_saga_stuck_at(CrashPoint::Held).await;
     let before = flight.hold_calls();
     let res = world.reservations_with(|c| c.flight_url = flight_url.clone()).await;
 

@@ -285,96 +285,15 @@ mod tests {
     //! Against a fake auth service on 127.0.0.1:0 whose published keys, and
     //! whether it answers at all, the test controls; it counts the fetches.
 
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    use tonic::{Request, Response, Status};
+    use std::sync::atomic::Ordering;
 
     use super::*;
     use crate::jwt::KeyPair;
-    use crate::pb::auth::v1 as pb;
-    use crate::pb::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
-
-    #[derive(Debug, Default)]
-    struct FakeAuth {
-        published: std::sync::Mutex<Vec<PublicKey>>,
-        down: AtomicBool,
-        fetches: AtomicUsize,
-    }
-
-    impl FakeAuth {
-        fn publish(&self, keys: &[&KeyPair]) {
-            *self.published.lock().expect("lock") = keys.iter().map(|k| k.public()).collect();
-        }
-        fn fetches(&self) -> usize {
-            self.fetches.load(Ordering::SeqCst)
-        }
-    }
-
-    #[derive(Debug, Clone)]
-    struct Fake(Arc<FakeAuth>);
-
-    fn unimplemented<T>() -> Result<Response<T>, Status> {
-        Err(Status::unimplemented("not in this fake"))
-    }
-
-    #[tonic::async_trait]
-    impl AuthService for Fake {
-        async fn register(&self, _: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
-            unimplemented()
-        }
-        async fn login(&self, _: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
-            unimplemented()
-        }
-        async fn refresh(&self, _: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
-            unimplemented()
-        }
-        async fn logout(&self, _: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-            unimplemented()
-        }
-        async fn issue_service_token(
-            &self,
-            _: Request<pb::IssueServiceTokenRequest>,
-        ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
-            unimplemented()
-        }
-        async fn get_signing_keys(
-            &self,
-            _: Request<pb::GetSigningKeysRequest>,
-        ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
-            self.0.fetches.fetch_add(1, Ordering::SeqCst);
-            if self.0.down.load(Ordering::SeqCst) {
-                return Err(Status::unavailable("auth is down"));
-            }
-            let keys = self
-                .0
-                .published
-                .lock()
-                .expect("lock")
-                .iter()
-                .map(|k| pb::SigningKey {
-                    kid: k.kid.clone(),
-                    alg: ALGORITHM.into(),
-                    public_key: k.to_bytes().to_vec(),
-                    ..Default::default()
-                })
-                .collect();
-            Ok(Response::new(pb::GetSigningKeysResponse { keys }))
-        }
-    }
+    use crate::testing::FakeAuth;
 
     /// The fake auth, serving on a port bound before it is spawned.
     async fn fake_auth() -> (Arc<FakeAuth>, String) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = Arc::new(FakeAuth::default());
-        let service = AuthServiceServer::new(Fake(state.clone()));
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        (state, url)
+        FakeAuth::spawn().await
     }
 
     const MAX_AGE: Duration = Duration::from_secs(300);

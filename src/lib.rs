@@ -19,7 +19,7 @@ pub mod pb;
 pub mod server;
 pub mod stored;
 pub mod telemetry;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod types;
 

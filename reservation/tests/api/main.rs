@@ -1,0 +1,16 @@
+//! The reservation service's integration tests: one binary, one module per area.
+
+mod access;
+mod admin;
+mod checkout;
+mod concurrency;
+mod crash;
+mod faults;
+mod idempotency;
+mod pivot;
+mod recovery_scan;
+mod seat_retry;
+mod service_token;
+mod token_renewal;
+
+mod helpers;

@@ -1,0 +1,66 @@
+//! Test support shared by the services' test suites (feature `testing`): a fresh
+//! database per test, the manual clock they start from, the key and tokens the
+//! services trust, a service spawned on 127.0.0.1:0 and its clients per role,
+//! the BadRequest fields of a refusal, and a fake auth service.
+
+mod database;
+mod fake_auth;
+mod server;
+
+pub use database::{POSTGRES_ENV, TestDatabase};
+pub use fake_auth::{FAKE_TOKEN_LIFE, FakeAuth, TokenAnswer};
+pub use server::{Authed, CLIENT_TOKEN_SECS, Shutdown, TestServer, bearer_as, channel, connect};
+
+use crate::ManualClock;
+pub use crate::access::Bearer;
+use crate::types::UnixMillis;
+
+/// Where the tests' manual clocks start: 2030-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_893_456_000_000;
+
+/// A manual clock at [`START_MS`].
+pub fn manual_clock() -> ManualClock {
+    ManualClock::new(UnixMillis::from_unix_millis(START_MS))
+}
+
+/// The key id of [`test_key`].
+pub const TEST_KID: &str = "test-key";
+
+/// The signing key the services' test suites trust.
+pub fn test_key() -> crate::jwt::KeyPair {
+    crate::jwt::KeyPair::from_seed(TEST_KID, [42; 32])
+}
+
+/// A key ring that trusts exactly [`test_key`].
+pub fn test_keys() -> std::sync::Arc<crate::key_ring::KeyRing> {
+    std::sync::Arc::new(crate::key_ring::KeyRing::fixed([test_key().public()]))
+}
+
+/// A token for `role` signed by `key`, issued at `now` and valid for
+/// `valid_secs` (negative: already expired), with the default issuer and audience.
+pub fn sign_token(
+    key: &crate::jwt::KeyPair,
+    now: crate::types::UnixMillis,
+    role: crate::jwt::Role,
+    valid_secs: i64,
+) -> String {
+    let now = now.unix_millis().div_euclid(1000);
+    key.sign(&crate::jwt::Claims {
+        iss: "travel-auth".into(),
+        aud: "travel".into(),
+        sub: format!("test-{}", role.as_str()),
+        role,
+        iat: now,
+        exp: now + valid_secs,
+    })
+}
+
+/// The fields named in a status's BadRequest field violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+        .unwrap_or_default()
+}

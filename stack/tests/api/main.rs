@@ -1,0 +1,9 @@
+//! The stack's integration tests: one binary, one module per area.
+
+mod auth_down;
+mod contracts;
+mod hold_ttl;
+mod shutdown;
+mod stack;
+
+mod helpers;

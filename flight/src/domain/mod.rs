@@ -3,11 +3,11 @@
 
 mod hold;
 
-pub use hold::{Hold, HoldState};
+pub use hold::{Hold, HoldRequest, HoldState, Seats};
 
 use std::fmt;
 
-use travel::types::{Date, HoldId, Money, RequestId, UnixMillis};
+use travel::types::{Date, Money, RequestId, UnixMillis};
 
 /// A marketing flight number: a two-character airline designator (letters or
 /// digits, at least one letter) and 1 to 4 digits, for example `TP1234`.
@@ -190,17 +190,6 @@ impl Search {
     pub fn fingerprint(origin: &str, destination: &str, date: &str, passengers: u32) -> u64 {
         travel::page::fingerprint(&["flights", origin, destination, date, &passengers.to_string()])
     }
-}
-
-/// A validated HoldSeats request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldRequest {
-    /// Caller-assigned hold id.
-    pub hold_id: HoldId,
-    /// The flight.
-    pub flight_id: String,
-    /// Seats to hold.
-    pub seats: u32,
 }
 
 #[cfg(test)]

@@ -66,6 +66,17 @@ macro_rules! into_proto {
 
 into_proto!(crate::pb::flight::v1::HoldState, crate::pb::hotel::v1::HoldState);
 
+/// Parses the unit price of what holds take (a seat, a room for a night): a
+/// valid [`Money`] of at most `max_minor`, a cap low enough that a hold's total
+/// (unit price × units × nights) cannot overflow.
+pub fn unit_price(m: Option<&crate::pb::common::v1::Money>, max_minor: i64) -> Result<Money, String> {
+    let price = Money::parse(m)?;
+    if price.amount_minor > max_minor {
+        return Err(format!("amount_minor must be at most {max_minor}"));
+    }
+    Ok(price)
+}
+
 /// A hold as stored. `B` is what a live hold takes: seats on a flight, rooms of
 /// a room type on some nights.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -72,11 +72,7 @@ pub const MAX_SEAT_PRICE_MINOR: i64 = 1_000_000_000_000_000;
 
 /// Parses a seat price: a valid [`Money`] of at most [`MAX_SEAT_PRICE_MINOR`].
 pub fn seat_price(m: Option<&travel::pb::common::v1::Money>) -> Result<Money, String> {
-    let price = Money::parse(m)?;
-    if price.amount_minor > MAX_SEAT_PRICE_MINOR {
-        return Err(format!("amount_minor must be at most {MAX_SEAT_PRICE_MINOR}"));
-    }
-    Ok(price)
+    travel::hold::unit_price(m, MAX_SEAT_PRICE_MINOR)
 }
 
 /// A flight to add to the catalog, validated.

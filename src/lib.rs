@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod key_ring;
 pub mod page;
 pub mod pb;
+pub mod request_store;
 pub mod server;
 pub mod stored;
 pub mod telemetry;

@@ -71,7 +71,7 @@ impl FlightService for FlightApi {
         let hold = HoldRequest::try_from(request.into_inner())?;
         let hold = self.store.hold(&hold, self.clock.now(), self.hold_ttl).await?;
         Ok(Response::new(pb::HoldSeatsResponse {
-            hold: Some(hold.into()),
+            hold: Some(convert::seat_hold(hold)),
         }))
     }
 
@@ -80,7 +80,7 @@ impl FlightService for FlightApi {
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.confirm(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ConfirmSeatsResponse {
-            hold: Some(hold.into()),
+            hold: Some(convert::seat_hold(hold)),
         }))
     }
 
@@ -89,7 +89,7 @@ impl FlightService for FlightApi {
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.release(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ReleaseSeatsResponse {
-            hold: hold.map(Into::into),
+            hold: hold.map(convert::seat_hold),
         }))
     }
 }

@@ -9,7 +9,7 @@ use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, RequestId, UnixMillis, pa
 
 use crate::domain::{
     Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
-    seat_price,
+    Seats, seat_price,
 };
 
 impl TryFrom<pb::CreateFlightRequest> for NewFlight {
@@ -173,15 +173,18 @@ impl From<Flight> for pb::Flight {
     }
 }
 
-impl From<Hold> for pb::SeatHold {
-    fn from(h: Hold) -> Self {
-        pb::SeatHold {
-            hold_id: h.hold_id.as_str().to_owned(),
-            flight_id: h.flight_id.unwrap_or_default(),
-            seats: i32::try_from(h.seats).unwrap_or(i32::MAX),
-            total_price: Some(h.total_price.into()),
-            state: pb::HoldState::from(h.state).into(),
-            expires_at: Some(h.expires_at.into()),
-        }
+/// A seat hold as the contract shows it (a tombstone has no flight and no seats).
+pub fn seat_hold(h: Hold) -> pb::SeatHold {
+    let Seats { flight_id, seats } = h.booking.unwrap_or(Seats {
+        flight_id: String::new(),
+        seats: 0,
+    });
+    pb::SeatHold {
+        hold_id: h.hold_id.as_str().to_owned(),
+        flight_id,
+        seats: i32::try_from(seats).unwrap_or(i32::MAX),
+        total_price: Some(h.total_price.into()),
+        state: pb::HoldState::from(h.state).into(),
+        expires_at: Some(h.expires_at.into()),
     }
 }

@@ -1,10 +1,9 @@
 //! The flight service's errors and their one mapping to gRPC statuses: each
 //! domain refusal to its canonical code, storage failures to a bare INTERNAL.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::Status;
 use travel::Violations;
-use travel::types::HoldId;
+use travel::hold::HoldError;
 
 /// Domain of the `google.rpc.ErrorInfo` attached to business refusals, so that
 /// callers can tell them apart by `reason` without parsing messages.
@@ -19,9 +18,9 @@ pub enum Error {
     /// No flight has this id.
     #[error("flight `{0}` not found")]
     FlightNotFound(String),
-    /// No hold has this id.
-    #[error("seat hold `{0}` not found")]
-    HoldNotFound(HoldId),
+    /// A flight was created before under the request id, from a different request.
+    #[error("request_id `{0}` was already used for a different request")]
+    RequestIdReused(String),
     /// The flight has departed (by the service's clock): it takes no new hold.
     #[error("flight `{0}` has departed")]
     FlightDeparted(String),
@@ -35,18 +34,9 @@ pub enum Error {
         requested: u32,
         available: u32,
     },
-    /// The hold expired before it was confirmed.
-    #[error("seat hold `{0}` has expired; its seats were returned to inventory")]
-    HoldExpired(HoldId),
-    /// The hold, or its id, was released.
-    #[error("seat hold `{0}` was released")]
-    HoldReleased(HoldId),
-    /// The hold id is taken by a hold for other seats.
-    #[error("hold id `{0}` is already used by a different hold")]
-    HoldIdInUse(HoldId),
-    /// The request id was used before for a different request.
-    #[error("request_id `{0}` was already used for a different request")]
-    RequestIdReused(String),
+    /// A seat hold refused: unknown, expired, released, or its id taken.
+    #[error(transparent)]
+    Hold(#[from] HoldError),
     /// The database failed; details are logged, not returned.
     #[error("storage failure: {0}")]
     Store(#[from] sqlx::Error),
@@ -57,13 +47,12 @@ impl From<Error> for Status {
         let message = e.to_string();
         match e {
             Error::Invalid(v) => v.into(),
-            Error::FlightNotFound(_) | Error::HoldNotFound(_) => Status::not_found(message),
-            Error::HoldIdInUse(_) | Error::RequestIdReused(_) => Status::already_exists(message),
+            Error::FlightNotFound(_) => Status::not_found(message),
+            Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotEnoughSeats { .. } => refused(message, "NOT_ENOUGH_SEATS"),
             Error::FlightDeparted(_) => refused(message, "FLIGHT_DEPARTED"),
             Error::DepartureInPast => refused(message, "DEPARTURE_IN_PAST"),
-            Error::HoldExpired(_) => refused(message, "HOLD_EXPIRED"),
-            Error::HoldReleased(_) => refused(message, "HOLD_RELEASED"),
+            Error::Hold(refusal) => refusal.into(),
             Error::Store(cause) => travel::error::internal("flight store failed", &cause),
         }
     }
@@ -71,15 +60,14 @@ impl From<Error> for Status {
 
 /// A FAILED_PRECONDITION with a machine-readable reason.
 fn refused(message: String, reason: &str) -> Status {
-    Status::with_error_details(
-        Code::FailedPrecondition,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
-    )
+    travel::hold::refused(message, reason, ERROR_DOMAIN)
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
     use super::*;
 
     #[test]

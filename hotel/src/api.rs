@@ -75,7 +75,7 @@ impl HotelService for HotelApi {
         let hold = HoldRequest::try_from(request.into_inner())?;
         let hold = self.store.hold(&hold, self.clock.now(), self.hold_ttl).await?;
         Ok(Response::new(pb::HoldRoomsResponse {
-            hold: Some(hold.into()),
+            hold: Some(convert::room_hold(hold)),
         }))
     }
 
@@ -84,7 +84,7 @@ impl HotelService for HotelApi {
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.confirm(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ConfirmRoomsResponse {
-            hold: Some(hold.into()),
+            hold: Some(convert::room_hold(hold)),
         }))
     }
 
@@ -93,7 +93,7 @@ impl HotelService for HotelApi {
         let hold_id = convert::hold_id(&request.into_inner().hold_id)?;
         let hold = self.store.release(&hold_id, self.clock.now()).await?;
         Ok(Response::new(pb::ReleaseRoomsResponse {
-            hold: hold.map(Into::into),
+            hold: hold.map(convert::room_hold),
         }))
     }
 }

@@ -194,23 +194,22 @@ impl From<Offer> for pb::HotelOffer {
     }
 }
 
-impl From<Hold> for pb::RoomHold {
-    fn from(h: Hold) -> Self {
-        let mut hold = pb::RoomHold {
-            hold_id: h.hold_id.as_str().to_owned(),
-            total_price: Some(h.total_price.into()),
-            state: pb::HoldState::from(h.state).into(),
-            expires_at: Some(h.expires_at.into()),
-            ..Default::default()
-        };
-        if let Some(b) = h.booking {
-            hold.hotel_id = b.hotel_id;
-            hold.room_type_id = b.room_type_id;
-            hold.check_in = Some(b.stay.check_in().into());
-            hold.check_out = Some(b.stay.check_out().into());
-            hold.rooms = int32(b.rooms);
-            hold.guests = int32(b.guests);
-        }
-        hold
+/// A room hold as the contract shows it (a tombstone has no booking).
+pub fn room_hold(h: Hold) -> pb::RoomHold {
+    let mut hold = pb::RoomHold {
+        hold_id: h.hold_id.as_str().to_owned(),
+        total_price: Some(h.total_price.into()),
+        state: pb::HoldState::from(h.state).into(),
+        expires_at: Some(h.expires_at.into()),
+        ..Default::default()
+    };
+    if let Some(b) = h.booking {
+        hold.hotel_id = b.hotel_id;
+        hold.room_type_id = b.room_type_id;
+        hold.check_in = Some(b.stay.check_in().into());
+        hold.check_out = Some(b.stay.check_out().into());
+        hold.rooms = int32(b.rooms);
+        hold.guests = int32(b.guests);
     }
+    hold
 }

@@ -1,10 +1,10 @@
 //! The hotel service's errors and their one mapping to gRPC statuses: each
 //! domain refusal to its canonical code, storage failures to a bare INTERNAL.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::Status;
 use travel::Violations;
-use travel::types::{Date, HoldId};
+use travel::hold::HoldError;
+use travel::types::Date;
 
 /// Domain of the `google.rpc.ErrorInfo` attached to business refusals, so that
 /// callers can tell them apart by `reason` without parsing messages.
@@ -19,6 +19,9 @@ pub enum Error {
     /// No hotel has this id.
     #[error("hotel `{0}` not found")]
     HotelNotFound(String),
+    /// A hotel or room type was created before under the request id, from a different request.
+    #[error("request_id `{0}` was already used for a different request")]
+    RequestIdReused(String),
     /// No room type has this id (in the hotel named, if one is).
     #[error(
         "room type `{room_type_id}` not found{}",
@@ -28,9 +31,6 @@ pub enum Error {
         room_type_id: String,
         hotel_id: Option<String>,
     },
-    /// No hold has this id.
-    #[error("room hold `{0}` not found")]
-    HoldNotFound(HoldId),
     /// Some night of the stay has fewer free rooms than requested.
     #[error(
         "only {available} room(s) of room type `{room_type_id}` free on the night of {night}, {requested} requested"
@@ -55,18 +55,9 @@ pub enum Error {
     /// The stay's check-in is before today (UTC, by the service's clock).
     #[error("check_in {0} is in the past")]
     StayInPast(Date),
-    /// The hold expired before it was confirmed.
-    #[error("room hold `{0}` has expired; its rooms were returned to inventory")]
-    HoldExpired(HoldId),
-    /// The hold, or its id, was released.
-    #[error("room hold `{0}` was released")]
-    HoldReleased(HoldId),
-    /// The hold id is taken by a hold for other rooms.
-    #[error("hold id `{0}` is already used by a different hold")]
-    HoldIdInUse(HoldId),
-    /// The request id was used before for a different request.
-    #[error("request_id `{0}` was already used for a different request")]
-    RequestIdReused(String),
+    /// A room hold refused: unknown, expired, released, or its id taken.
+    #[error(transparent)]
+    Hold(#[from] HoldError),
     /// The database failed; details are logged, not returned.
     #[error("storage failure: {0}")]
     Store(#[from] sqlx::Error),
@@ -77,15 +68,12 @@ impl From<Error> for Status {
         let message = e.to_string();
         match e {
             Error::Invalid(v) => v.into(),
-            Error::HotelNotFound(_) | Error::RoomTypeNotFound { .. } | Error::HoldNotFound(_) => {
-                Status::not_found(message)
-            }
-            Error::HoldIdInUse(_) | Error::RequestIdReused(_) => Status::already_exists(message),
+            Error::HotelNotFound(_) | Error::RoomTypeNotFound { .. } => Status::not_found(message),
+            Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotEnoughRooms { .. } => refused(message, "NOT_ENOUGH_ROOMS"),
             Error::TooManyGuests { .. } => refused(message, "TOO_MANY_GUESTS"),
             Error::StayInPast(_) => refused(message, "STAY_IN_PAST"),
-            Error::HoldExpired(_) => refused(message, "HOLD_EXPIRED"),
-            Error::HoldReleased(_) => refused(message, "HOLD_RELEASED"),
+            Error::Hold(refusal) => refusal.into(),
             Error::Store(cause) => travel::error::internal("hotel store failed", &cause),
         }
     }
@@ -93,15 +81,14 @@ impl From<Error> for Status {
 
 /// A FAILED_PRECONDITION with a machine-readable reason.
 fn refused(message: String, reason: &str) -> Status {
-    Status::with_error_details(
-        Code::FailedPrecondition,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
-    )
+    travel::hold::refused(message, reason, ERROR_DOMAIN)
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
     use super::*;
 
     fn reason(status: &Status) -> Option<String> {

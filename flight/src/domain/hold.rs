@@ -1,62 +1,39 @@
-//! The seat-hold life cycle: HELD until confirmed, released or expired;
-//! CONFIRMED until released; RELEASED and EXPIRED are final.
+//! Seat holds: what a hold takes (seats on one flight) and the HoldSeats
+//! request; the life cycle itself is the kit's (`travel::hold`).
 
-use travel::types::{HoldId, Money, UnixMillis};
+use travel::types::HoldId;
 
 pub use travel::hold::HoldState;
 
 /// A seat hold as stored.
+pub type Hold = travel::hold::Hold<Seats>;
+
+/// What a seat hold takes. Two holds are the same request when these are equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hold {
-    /// Caller-assigned id.
-    pub hold_id: HoldId,
-    /// The flight; `None` for a tombstone.
-    pub flight_id: Option<String>,
+pub struct Seats {
+    /// The flight.
+    pub flight_id: String,
     /// Seats held.
     pub seats: u32,
-    /// Seat price times seats, at the time of the hold.
-    pub total_price: Money,
-    /// Life-cycle state.
-    pub state: HoldState,
-    /// When a HELD hold stops counting.
-    pub expires_at: UnixMillis,
 }
 
-impl Hold {
-    /// True when the hold is HELD but its time is up at `now`.
-    pub fn is_expired_at(&self, now: UnixMillis) -> bool {
-        self.state == HoldState::Held && self.expires_at <= now
-    }
-
-    /// True for a release that arrived before any hold with its id.
-    pub fn is_tombstone(&self) -> bool {
-        self.flight_id.is_none()
-    }
+/// A validated HoldSeats request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRequest {
+    /// Caller-assigned hold id.
+    pub hold_id: HoldId,
+    /// The flight.
+    pub flight_id: String,
+    /// Seats to hold.
+    pub seats: u32,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use travel::types::Currency;
-
-    fn hold(state: HoldState, expires: i64) -> Hold {
-        Hold {
-            hold_id: HoldId::parse("h1").unwrap(),
-            flight_id: Some("f1".into()),
-            seats: 1,
-            total_price: Money {
-                amount_minor: 100,
-                currency: Currency::parse("EUR").unwrap(),
-            },
-            state,
-            expires_at: UnixMillis::from_unix_millis(expires),
+impl HoldRequest {
+    /// What the request asks to hold.
+    pub fn booking(&self) -> Seats {
+        Seats {
+            flight_id: self.flight_id.clone(),
+            seats: self.seats,
         }
-    }
-
-    #[test]
-    fn only_held_holds_expire_and_only_once_their_time_is_up() {
-        assert!(!hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(9)));
-        assert!(hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(10)));
-        assert!(!hold(HoldState::Confirmed, 10).is_expired_at(UnixMillis::from_unix_millis(99)));
     }
 }

@@ -3,11 +3,11 @@
 
 mod hold;
 
-pub use hold::{Hold, HoldState};
+pub use hold::{Hold, HoldRequest, HoldState, Seats};
 
 use std::fmt;
 
-use travel::types::{Date, HoldId, Money, RequestId, UnixMillis};
+use travel::types::{Date, Money, RequestId, UnixMillis};
 
 /// A marketing flight number: a two-character airline designator (letters or
 /// digits, at least one letter) and 1 to 4 digits, for example `TP1234`.
@@ -72,11 +72,7 @@ pub const MAX_SEAT_PRICE_MINOR: i64 = 1_000_000_000_000_000;
 
 /// Parses a seat price: a valid [`Money`] of at most [`MAX_SEAT_PRICE_MINOR`].
 pub fn seat_price(m: Option<&travel::pb::common::v1::Money>) -> Result<Money, String> {
-    let price = Money::parse(m)?;
-    if price.amount_minor > MAX_SEAT_PRICE_MINOR {
-        return Err(format!("amount_minor must be at most {MAX_SEAT_PRICE_MINOR}"));
-    }
-    Ok(price)
+    travel::hold::unit_price(m, MAX_SEAT_PRICE_MINOR)
 }
 
 /// A flight to add to the catalog, validated.
@@ -190,17 +186,6 @@ impl Search {
     pub fn fingerprint(origin: &str, destination: &str, date: &str, passengers: u32) -> u64 {
         travel::page::fingerprint(&["flights", origin, destination, date, &passengers.to_string()])
     }
-}
-
-/// A validated HoldSeats request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldRequest {
-    /// Caller-assigned hold id.
-    pub hold_id: HoldId,
-    /// The flight.
-    pub flight_id: String,
-    /// Seats to hold.
-    pub seats: u32,
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The room-hold life cycle: HELD until confirmed, released or expired;
-//! CONFIRMED until released; RELEASED and EXPIRED are final.
+//! Room holds: what a hold takes (rooms of one room type on every night of a
+//! stay) and the HoldRooms request; the life cycle itself is the kit's
+//! (`travel::hold`).
 
-use travel::types::{HoldId, Money, UnixMillis};
+use travel::types::HoldId;
 
 use super::Stay;
 
@@ -32,70 +33,6 @@ pub struct HoldRequest {
     pub booking: Booking,
 }
 
-/// A room hold as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hold {
-    /// Caller-assigned id.
-    pub hold_id: HoldId,
-    /// What is held; `None` for a tombstone.
-    pub booking: Option<Booking>,
-    /// Nightly price × nights × rooms, at the time of the hold.
-    pub total_price: Money,
-    /// Life-cycle state.
-    pub state: HoldState,
-    /// When a HELD hold stops counting.
-    pub expires_at: UnixMillis,
-}
-
-impl Hold {
-    /// True when the hold is HELD but its time is up at `now`.
-    pub fn is_expired_at(&self, now: UnixMillis) -> bool {
-        self.state == HoldState::Held && self.expires_at <= now
-    }
-
-    /// True for a release that arrived before any hold with its id.
-    pub fn is_tombstone(&self) -> bool {
-        self.booking.is_none()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use travel::types::{Currency, Date};
-
-    fn hold(state: HoldState, expires: i64) -> Hold {
-        let day = |iso| Date::parse_iso(iso).unwrap();
-        Hold {
-            hold_id: HoldId::parse("h1").unwrap(),
-            booking: Some(Booking {
-                hotel_id: "h".into(),
-                room_type_id: "rt".into(),
-                stay: Stay::new(day("2026-05-01"), day("2026-05-03")).unwrap(),
-                rooms: 1,
-                guests: 2,
-            }),
-            total_price: Money {
-                amount_minor: 100,
-                currency: Currency::parse("EUR").unwrap(),
-            },
-            state,
-            expires_at: UnixMillis::from_unix_millis(expires),
-        }
-    }
-
-    #[test]
-    fn only_held_holds_expire_and_only_once_their_time_is_up() {
-        assert!(!hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(9)));
-        assert!(hold(HoldState::Held, 10).is_expired_at(UnixMillis::from_unix_millis(10)));
-        assert!(!hold(HoldState::Confirmed, 10).is_expired_at(UnixMillis::from_unix_millis(99)));
-    }
-
-    #[test]
-    fn a_hold_without_a_booking_is_a_tombstone() {
-        let mut h = hold(HoldState::Released, 0);
-        assert!(!h.is_tombstone());
-        h.booking = None;
-        assert!(h.is_tombstone());
-    }
-}
+/// A room hold as stored; its price is nightly price × nights × rooms, at the
+/// time of the hold.
+pub type Hold = travel::hold::Hold<Booking>;

@@ -96,11 +96,7 @@ impl Address {
 
 /// Parses a nightly price: a valid [`Money`] of at most [`MAX_NIGHTLY_PRICE_MINOR`].
 pub fn nightly_price(m: Option<&travel::pb::common::v1::Money>) -> Result<Money, String> {
-    let price = Money::parse(m)?;
-    if price.amount_minor > MAX_NIGHTLY_PRICE_MINOR {
-        return Err(format!("amount_minor must be at most {MAX_NIGHTLY_PRICE_MINOR}"));
-    }
-    Ok(price)
+    travel::hold::unit_price(m, MAX_NIGHTLY_PRICE_MINOR)
 }
 
 /// A hotel to add to the catalog, validated.

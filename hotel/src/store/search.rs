@@ -2,8 +2,9 @@
 //! cheapest stay first, one keyset page at a time.
 
 use sqlx::FromRow;
+use travel::stored::{count, overflow};
 
-use super::{RoomTypeRow, Store, count, overflow};
+use super::{RoomTypeRow, Store};
 use crate::domain::{Cursor, Hotel, Offer, Search};
 use crate::error::Error;
 

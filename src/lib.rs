@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod key_ring;
 pub mod page;
 pub mod pb;
+pub mod retry;
 pub mod server;
 pub mod stored;
 pub mod telemetry;

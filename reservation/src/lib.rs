@@ -32,9 +32,9 @@ use travel::telemetry::TelemetryArgs;
 use travel::{SharedClock, SystemClock};
 
 pub use clients::ServiceToken;
-pub use domain::CrashPoint;
 pub use error::Error;
 pub use recovery::Recovery;
+pub use saga::CrashPoint;
 pub use store::Store;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -103,7 +103,8 @@ pub struct Config {
     #[arg(skip = std::env::var(SERVICE_SECRET_ENV).ok().filter(|s| !s.is_empty()))]
     pub service_client_secret: Option<String>,
     /// Test seam: make the saga stop dead right after persisting this step, as
-    /// a crashed process would. Never set outside tests.
+    /// a crashed process would. Only with the `crash-points` feature (tests).
+    #[cfg(feature = "crash-points")]
     #[arg(skip)]
     pub crash_after: Option<CrashPoint>,
     #[command(flatten)]
@@ -135,7 +136,6 @@ impl std::fmt::Debug for Config {
                 "service_client_secret",
                 &self.service_client_secret.as_ref().map(|_| "<redacted>"),
             )
-            .field("crash_after", &self.crash_after)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +158,7 @@ impl Config {
             recovery_concurrency: 16,
             service_client_id: "reservation".into(),
             service_client_secret: None,
+            #[cfg(feature = "crash-points")]
             crash_after: None,
             auth: AuthArgs::default(),
             database: DatabaseArgs::default(),
@@ -238,6 +239,7 @@ impl Application {
             lease: config.lease,
             call_timeout: config.call_timeout,
             min_hold_ttl_at_pivot: config.min_hold_ttl_at_pivot,
+            #[cfg(feature = "crash-points")]
             crash_after: config.crash_after,
         };
         let saga = saga::Saga::new(store.clone(), clients, deps.clock.clone(), settings);

@@ -92,12 +92,11 @@ struct Failure {
 }
 
 impl Failure {
-    /// When the task tries again, depending on whether a valid token serves.
-    fn retry(&self, token_valid: bool) -> tokio::time::Instant {
-        if token_valid {
-            self.retry_at
-        } else {
-            self.retry_without_token_at
+    /// When the task tries again, given the valid token that serves, if any.
+    fn retry(&self, valid: Option<&Cached>) -> tokio::time::Instant {
+        match valid {
+            Some(_) => self.retry_at,
+            None => self.retry_without_token_at,
         }
     }
 }
@@ -177,7 +176,7 @@ impl ServiceToken {
                 if let Some(f) = current
                     .failure
                     .as_ref()
-                    .filter(|f| f.retry(false) > tokio::time::Instant::now())
+                    .filter(|f| f.retry(None) > tokio::time::Instant::now())
                 {
                     return Err(Status::new(f.code, f.message.clone()));
                 }

@@ -87,8 +87,7 @@ pub(super) async fn renew(exchange: Exchange, shared: Arc<Shared>, stop: Cancell
                 None => spaced,
             };
             let by_failure = state.failure.as_ref().map_or(Duration::ZERO, |f| {
-                f.retry(valid.is_some())
-                    .saturating_duration_since(tokio::time::Instant::now())
+                f.retry(valid).saturating_duration_since(tokio::time::Instant::now())
             });
             // Wake when the token expires, too: the long backoff then ends.
             let by_expiry = valid.map_or(MAX_SLEEP, |c| until(c.expires_at, now).max(Duration::from_millis(1)));

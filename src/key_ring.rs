@@ -23,6 +23,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::jwt::{ALGORITHM, PublicKey};
 use crate::pb::auth::v1::GetSigningKeysRequest;
 use crate::pb::auth::v1::auth_service_client::AuthServiceClient;
+use crate::retry::Backoff;
 
 /// How long one GetSigningKeys call may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,9 +87,7 @@ impl Fetches {
         } else {
             self.failures = self.failures.saturating_add(1);
             let cap = MAX_FAILURE_BACKOFF.min(cap.max(FIRST_RETRY));
-            let backoff = FIRST_RETRY.saturating_mul(1 << self.failures.min(16).saturating_sub(1));
-            // Jitter spreads 50% to 150%: of at most two thirds of the cap, so within it.
-            self.retry_at = Some(now + jitter(backoff.min(cap * 2 / 3)));
+            self.retry_at = Some(now + Backoff::new(FIRST_RETRY, cap).wait(self.failures));
         }
     }
 
@@ -271,13 +270,6 @@ impl Shared {
         tracing::debug!(keys = count, "fetched token signing keys from the auth service");
         Ok(count)
     }
-}
-
-/// Between 50% and 150% of `d`, so that replicas retrying do not march in step.
-fn jitter(d: Duration) -> Duration {
-    let mut byte = [0u8; 2];
-    let random = getrandom::fill(&mut byte).map_or(500, |()| u32::from(u16::from_le_bytes(byte)) % 1000);
-    d * (500 + random) / 1000
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod key_ring;
 pub mod page;
 pub mod pb;
 pub mod request_store;
+pub mod retry;
 pub mod server;
 pub mod stored;
 pub mod telemetry;

@@ -61,7 +61,9 @@ pub enum Error {
     /// The call's deadline passed before the saga finished.
     #[error("{0}")]
     DeadlineExceeded(String),
-    /// Test seam: the saga stopped dead as a crashed process would (see `CrashPoint`).
+    /// Test seam: the saga stopped dead as a crashed process would (see
+    /// `CrashPoint`); only with the `crash-points` feature.
+    #[cfg(feature = "crash-points")]
     #[error("the reservation service stopped (injected crash)")]
     Crashed,
     /// The database failed; details are logged, not returned.
@@ -98,7 +100,9 @@ impl From<Error> for Status {
                 tonic_types::ErrorDetails::with_error_info("STAY_IN_PAST", "reservation.travel", []),
             ),
             Error::ServiceAccount => Status::permission_denied(message),
-            Error::Unavailable(_) | Error::Crashed | Error::ShuttingDown => Status::unavailable(message),
+            Error::Unavailable(_) | Error::ShuttingDown => Status::unavailable(message),
+            #[cfg(feature = "crash-points")]
+            Error::Crashed => Status::unavailable(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Store(cause) => travel::error::internal("reservation store failed", &cause),
             Error::Task(cause) => travel::error::internal("reservation saga task failed", &cause),

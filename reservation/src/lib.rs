@@ -31,9 +31,9 @@ use travel::pb::reservation::v1::reservation_service_server::{ReservationService
 use travel::{SharedClock, SystemClock};
 
 pub use clients::ServiceToken;
-pub use domain::CrashPoint;
 pub use error::Error;
 pub use recovery::Recovery;
+pub use saga::CrashPoint;
 pub use store::Store;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -102,7 +102,8 @@ pub struct Config {
     #[arg(skip = std::env::var(SERVICE_SECRET_ENV).ok().filter(|s| !s.is_empty()))]
     pub service_client_secret: Option<String>,
     /// Test seam: make the saga stop dead right after persisting this step, as
-    /// a crashed process would. Never set outside tests.
+    /// a crashed process would. Only with the `crash-points` feature (tests).
+    #[cfg(feature = "crash-points")]
     #[arg(skip)]
     pub crash_after: Option<CrashPoint>,
     #[command(flatten)]
@@ -134,7 +135,6 @@ impl std::fmt::Debug for Config {
                 "service_client_secret",
                 &self.service_client_secret.as_ref().map(|_| "<redacted>"),
             )
-            .field("crash_after", &self.crash_after)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +147,7 @@ impl Config {
             listen,
             database_url: database_url.into(),
             service_client_secret: None,
+            #[cfg(feature = "crash-points")]
             crash_after: None,
             ..travel::config::defaults()
         }
@@ -224,6 +225,7 @@ impl Application {
             lease: config.lease,
             call_timeout: config.call_timeout,
             min_hold_ttl_at_pivot: config.min_hold_ttl_at_pivot,
+            #[cfg(feature = "crash-points")]
             crash_after: config.crash_after,
         };
         let saga = saga::Saga::new(store.clone(), clients, deps.clock.clone(), settings);

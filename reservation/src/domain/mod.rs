@@ -1,6 +1,6 @@
 //! The reservation domain: where a reservation is in its life ([`State`]), where
 //! its checkout saga is ([`Step`]), the reservation with its flight and hotel
-//! parts, and the validated checkout request ([`checkout`]).
+//! parts ([`Part`]), and the validated checkout request ([`checkout`]).
 
 pub mod checkout;
 
@@ -63,20 +63,29 @@ stored_names!(Step {
     Done => "DONE",
 });
 
-/// Where a test makes the saga stop dead, right after persisting a step, as if
-/// the process crashed there. A test seam: production configurations leave it unset.
+/// Which part of a bundle: the seats or the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrashPoint {
-    /// After the reservation was persisted as PENDING/HOLDING, before any hold.
-    Holding,
-    /// After both holds were taken and their prices recorded, before the pivot.
-    Held,
-    /// After COMPENSATING was persisted, before any release.
-    Compensating,
-    /// After CONFIRMING (the pivot) was persisted, before any confirm.
-    Confirming,
-    /// After CANCELLING was persisted, before any release.
-    Cancelling,
+pub enum Part {
+    /// The seats, at the flight service.
+    Flight,
+    /// The rooms, at the hotel service.
+    Hotel,
+}
+
+impl Part {
+    /// The part's name in messages for people: "flight" or "hotel".
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flight => "flight",
+            Self::Hotel => "hotel",
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The flight part of a reservation.
@@ -140,6 +149,16 @@ pub struct Reservation {
     pub created: UnixMillis,
     /// When it last changed.
     pub updated: UnixMillis,
+}
+
+impl Reservation {
+    /// The hold id of `part`, if the reservation has that part.
+    pub fn hold_id(&self, part: Part) -> Option<&HoldId> {
+        match part {
+            Part::Flight => self.flight.as_ref().map(|f| &f.hold_id),
+            Part::Hotel => self.hotel.as_ref().map(|h| &h.hold_id),
+        }
+    }
 }
 
 /// The hold id of a reservation's flight part.

@@ -1,0 +1,72 @@
+//! The seat-retry rule (docs/architecture.md, "The seat-retry rule"): how a
+//! bundle that holds its rooms but was refused seats competes for the last
+//! seats with other sagas on the same flight.
+
+use std::time::Duration;
+
+use travel::deadline::Deadline;
+use travel::retry::Backoff;
+
+use super::Saga;
+use super::holds::Holds;
+use crate::clients::{Held, Outcome};
+use crate::domain::{FlightBooking, Part, Reservation};
+use crate::error::Error;
+
+/// Most HoldSeats retries of a bundle that holds its rooms and was refused
+/// seats while other sagas hold seats on the flight (about 2 s of backoff).
+pub const SEAT_RETRIES: u32 = 20;
+
+/// Waits between seat retries: 10 ms, doubling up to 100 ms, jittered.
+const SEAT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(150)).at_most(SEAT_RETRIES);
+
+impl Saga {
+    /// A bundle that holds its room but was refused seats for lack of them
+    /// retries the seats ([`Saga::wait_for_seats`]); `holds` then has the last answer.
+    pub(super) async fn retry_seats(
+        &self,
+        r: &Reservation,
+        holds: &mut Holds,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let Some(flight) = &r.flight else { return Ok(()) };
+        let seats_sold_out = matches!(holds.of(Part::Flight), Some(Outcome::Refused(refusal)) if refusal.sold_out);
+        let rooms_held = matches!(holds.of(Part::Hotel), Some(Outcome::Done(_)));
+        if seats_sold_out && rooms_held {
+            let outcome = self.wait_for_seats(r, flight, deadline).await?;
+            holds.set(Part::Flight, outcome);
+        }
+        Ok(())
+    }
+
+    /// A bundle that holds its room but was refused seats for lack of them
+    /// retries the seats — at most [`SEAT_RETRIES`] times in all — while other
+    /// sagas on the same flight really hold seats they may give back (see
+    /// `Store::seats_in_flux`), and once more after they settle. Only this way
+    /// round: a bundle holding seats but refused rooms gives its seats up at once, and a bundle waiting
+    /// like this one is not waited for. The rooms thus take precedence, as in a
+    /// fixed lock order, so bundles racing for the last seats and rooms cannot
+    /// each sit on what the other needs and all fail: as many bundles confirm
+    /// as the scarcer inventory allows. A flight that is simply sold out costs
+    /// one query and one more hold. Why, at length: docs/architecture.md,
+    /// "The seat-retry rule".
+    async fn wait_for_seats(
+        &self,
+        r: &Reservation,
+        flight: &FlightBooking,
+        deadline: Deadline,
+    ) -> Result<Outcome<Held>, Error> {
+        let mut retries = SEAT_BACKOFF.retries(deadline);
+        loop {
+            let in_flux = self.store.seats_in_flux(&flight.flight_id, &r.id).await?;
+            let outcome = self.clients.flight().hold_seats(flight, deadline).await;
+            self.record(r, Part::Flight, &outcome).await?;
+            let still_sold_out = matches!(&outcome, Outcome::Refused(refusal) if refusal.sold_out);
+            // No wait the budget cannot cover: the last answer stands instead.
+            let no_time = deadline.remaining() <= retries.next_pause();
+            if !still_sold_out || !in_flux || no_time || !retries.retry().await {
+                return Ok(outcome);
+            }
+        }
+    }
+}

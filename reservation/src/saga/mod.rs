@@ -1,0 +1,230 @@
+//! The checkout saga (docs/architecture.md, "The checkout saga"): PENDING with
+//! deterministic hold ids first; holds in parallel; a refusal compensated by
+//! releasing every hold; the pivot (CONFIRMING), after which the saga only moves
+//! forward; CONFIRMED with the total from the prices the services returned.
+//!
+//! Every step is persisted before its work starts, by a conditional update on
+//! the step being left and on the lease owner, so the same code drives a
+//! checkout call, a cancellation, and the recovery of a saga a crash left behind.
+//!
+//! Here: the entry points and the loop that drives a saga from step to step.
+//! Taking the holds and the pivot: [`holds`]; confirming and releasing:
+//! [`steps`]; the seat-retry rule: [`contention`]; leases: [`lease`]; test-only
+//! crash points: [`crash`].
+
+mod contention;
+mod crash;
+mod holds;
+mod lease;
+mod steps;
+
+use std::time::Duration;
+
+use travel::SharedClock;
+use travel::deadline::Deadline;
+
+use crate::clients::Clients;
+use crate::domain::{Checkout, Reservation, State, Step};
+use crate::error::Error;
+use crate::store::Store;
+use lease::new_owner;
+
+pub use contention::SEAT_RETRIES;
+pub use crash::CrashPoint;
+use steps::Next;
+
+/// The saga's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long one driver owns a running saga before recovery may take it over.
+    pub lease: Duration,
+    /// Longest a single outgoing call may take; also the budget of compensation
+    /// and of one recovery step, which have no caller's deadline.
+    pub call_timeout: Duration,
+    /// Least time both holds must have left for the saga to pass the pivot.
+    pub min_hold_ttl_at_pivot: Duration,
+    /// Test seam: stop dead right after persisting this step.
+    #[cfg(feature = "crash-points")]
+    pub crash_after: Option<CrashPoint>,
+}
+
+/// Drives reservations through the saga.
+#[derive(Debug, Clone)]
+pub struct Saga {
+    store: Store,
+    clients: Clients,
+    clock: SharedClock,
+    settings: Settings,
+}
+
+/// Who drives a saga: what it does with one it finds at HOLDING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// The call that has just created the reservation: it takes the holds.
+    Creator,
+    /// Any other (a cancellation, a recovery pass): a saga at HOLDING was
+    /// interrupted, so it compensates.
+    Successor,
+}
+
+impl Saga {
+    /// A saga driver over `store` and `clients`.
+    pub fn new(store: Store, clients: Clients, clock: SharedClock, settings: Settings) -> Self {
+        Self {
+            store,
+            clients,
+            clock,
+            settings,
+        }
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks out for `user_id`, by `deadline`: a new reservation driven to
+    /// CONFIRMED or FAILED, or the reservation this user's request id made before.
+    pub async fn checkout(&self, user_id: &str, checkout: Checkout, deadline: Deadline) -> Result<Reservation, Error> {
+        // A new stay in the past is refused before anything is held (the flight
+        // service refuses departed flights itself); a retry of a checkout already
+        // made returns that reservation, whatever day it is now.
+        if checkout.starts_before(self.clock.now().date())
+            && !self.store.request_seen(user_id, &checkout.request_id).await?
+        {
+            return Err(Error::StayInPast);
+        }
+        let owner = new_owner();
+        let id = uuid::Uuid::now_v7().to_string();
+        let (reservation, created) = self
+            .store
+            .create(&id, user_id, &checkout, self.lease(&owner), self.clock.now())
+            .await?;
+        if !created {
+            return self
+                .wait_while(reservation, deadline, |r| r.state == State::Pending)
+                .await;
+        }
+        self.crash_at(CrashPoint::Holding)?;
+        self.drive(reservation, &owner, deadline, Driver::Creator).await
+    }
+
+    /// Cancels a reservation (whose owner the caller was checked to be).
+    pub async fn cancel(&self, reservation: Reservation, deadline: Deadline) -> Result<Reservation, Error> {
+        let owner = new_owner();
+        match (reservation.state, reservation.step) {
+            (State::Cancelled, _) => Ok(reservation),
+            (State::Confirmed, Step::Done) => {
+                if !self
+                    .store
+                    .begin_cancel(&reservation.id, self.lease(&owner), self.clock.now())
+                    .await?
+                {
+                    // Changed meanwhile (another cancel started): look again.
+                    let again = self.store.get(&reservation.id).await?;
+                    return Box::pin(self.cancel(again, deadline)).await;
+                }
+                self.crash_at(CrashPoint::Cancelling)?;
+                let reservation = self.store.get(&reservation.id).await?;
+                self.drive(reservation, &owner, deadline, Driver::Successor).await
+            }
+            (State::Confirmed, Step::Cancelling) => {
+                let now = self.clock.now();
+                if self.store.claim(&reservation.id, self.lease(&owner), now).await? {
+                    let reservation = self.store.get(&reservation.id).await?;
+                    self.drive(reservation, &owner, deadline, Driver::Successor).await
+                } else {
+                    let r = self
+                        .wait_while(reservation, deadline, |r| r.step == Step::Cancelling)
+                        .await?;
+                    if r.step == Step::Cancelling {
+                        return Err(Error::Unavailable(
+                            "the cancellation is still in progress; retry later to see it finished".into(),
+                        ));
+                    }
+                    Ok(r)
+                }
+            }
+            (state, _) => Err(Error::not_cancellable(&reservation.id, state)),
+        }
+    }
+
+    /// Takes over an unfinished saga whose lease ran out and drives it as far
+    /// as the services allow; `Ok(None)` if another driver has it.
+    pub async fn recover(&self, reservation: Reservation) -> Result<Option<Reservation>, Error> {
+        let owner = new_owner();
+        let now = self.clock.now();
+        if !self.store.claim(&reservation.id, self.lease(&owner), now).await? {
+            return Ok(None);
+        }
+        // Read again: it may have moved on between the scan and the claim.
+        let reservation = self.store.get(&reservation.id).await?;
+        let deadline = Deadline::after(self.settings.call_timeout);
+        match self
+            .drive(reservation.clone(), &owner, deadline, Driver::Successor)
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::Unavailable(why)) => {
+                tracing::info!(reservation = %reservation.id, %why, "recovery left a saga for the next pass");
+                Ok(Some(self.store.get(&reservation.id).await?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drives `r`, owned by `owner`, step by step until it is done, a service
+    /// cannot be reached, or another driver takes it.
+    async fn drive(
+        &self,
+        mut r: Reservation,
+        owner: &str,
+        deadline: Deadline,
+        driver: Driver,
+    ) -> Result<Reservation, Error> {
+        // Set when the call must fail with UNAVAILABLE even once the saga is done.
+        let mut unavailable: Option<String> = None;
+        loop {
+            let next = match r.step {
+                Step::Done => break,
+                Step::Holding => match driver {
+                    Driver::Creator => {
+                        let (next, why) = self.take_holds(&r, deadline).await?;
+                        unavailable = why;
+                        next
+                    }
+                    Driver::Successor => {
+                        Next::compensate("interrupted before both parts were held; nothing was booked")
+                    }
+                },
+                Step::Compensating => self.compensate(&r).await,
+                Step::Confirming => self.confirm_all(&r, deadline).await,
+                Step::Cancelling => self.finish_cancel(&r).await,
+            };
+            let mv = match next {
+                Next::Move(mv) => mv,
+                Next::Stop(why) => {
+                    let last_error = why.as_deref().or(unavailable.as_deref());
+                    self.store.stop(&r.id, owner, last_error, self.clock.now()).await?;
+                    return match why.or(unavailable) {
+                        Some(why) => Err(Error::Unavailable(why)),
+                        None => self.store.get(&r.id).await,
+                    };
+                }
+            };
+            let moved = self
+                .store
+                .advance(&r.id, r.step, owner, mv.transition(), self.clock.now())
+                .await?;
+            r = self.store.get(&r.id).await?;
+            if !moved {
+                return Ok(r); // another driver has it now
+            }
+            self.crash_after(mv.step)?;
+        }
+        match unavailable {
+            Some(why) => Err(Error::Unavailable(why)),
+            None => Ok(r),
+        }
+    }
+}

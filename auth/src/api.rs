@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use secrecy::ExposeSecret as _;
 use tonic::{Request, Response, Status};
 use travel::SharedClock;
 use travel::jwt::Role;
@@ -53,7 +54,8 @@ pub struct AuthApi {
 type Reply<T> = Result<Response<T>, Status>;
 
 impl AuthApi {
-    /// A service over `store`, minting tokens with `issuer` at the time of `clock`.
+    /// A service over `store`, minting tokens with `issuer` at the time of `clock`,
+    /// with the sessions of `--refresh-reuse-grace` and `--session-max-lifetime`'s defaults.
     pub fn new(store: Store, clock: SharedClock, passwords: Passwords, issuer: Issuer, throttles: Throttles) -> Self {
         Self {
             store,
@@ -61,7 +63,7 @@ impl AuthApi {
             passwords,
             issuer,
             throttles,
-            sessions: SessionRules::default(),
+            sessions: travel::config::defaults::<crate::Config>().session_rules(),
         }
     }
 
@@ -208,7 +210,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::LoginResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
-            refresh_token: refresh.secret,
+            refresh_token: refresh.secret.expose_secret().to_owned(),
             refresh_token_expires_at: Some(refresh.expires_at.into()),
             token_type: TOKEN_TYPE.into(),
             user: Some(user.into()),
@@ -234,7 +236,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::RefreshResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
-            refresh_token: next.secret,
+            refresh_token: next.secret.expose_secret().to_owned(),
             refresh_token_expires_at: Some(rotated.expires_at.into()),
             token_type: TOKEN_TYPE.into(),
         }))

@@ -24,7 +24,7 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     let flight = world.flight.create(10, "EUR").await;
     let auth_db = travel::testing::TestDatabase::new("auth").await;
     let mut auth_config = travel_auth::Config::new("127.0.0.1:0".parse().unwrap(), auth_db.url.clone());
-    auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}"));
+    auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}").into());
     auth_config.service_client_secret = Some(SECRET.into());
     let auth_clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
     let auth = travel_auth::Application::build_with_clock(auth_config, Arc::new(auth_clock))

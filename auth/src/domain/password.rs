@@ -31,14 +31,19 @@ pub struct Pool {
     pub wait: Duration,
 }
 
+/// Calls that may wait for a slot, per hashing thread, when no queue length is set.
+const QUEUE_PER_THREAD: usize = 32;
+
 impl Pool {
-    /// One slot per core, a queue of 32 per slot, and a two-second wait.
-    pub fn per_core() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    /// `threads` slots (by default, one per core), a queue of `queue` (by
+    /// default, 32 per slot), and waits of at most `wait`.
+    pub fn sized(threads: Option<usize>, queue: Option<usize>, wait: Duration) -> Self {
+        let per_core = || std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = threads.unwrap_or_else(per_core).max(1);
         Self {
             threads,
-            queue: threads * 32,
-            wait: Duration::from_secs(2),
+            queue: queue.unwrap_or(threads * QUEUE_PER_THREAD),
+            wait,
         }
     }
 }
@@ -247,6 +252,13 @@ fn verify_in(memory: &mut Vec<Block>, password: &[u8], stored: &str) -> Result<b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Pool {
+        /// One slot per core, a queue of 32 per slot, and a two-second wait.
+        fn per_core() -> Self {
+            Self::sized(None, None, Duration::from_secs(2))
+        }
+    }
 
     #[tokio::test]
     async fn a_hash_is_an_argon2id_phc_string_that_verifies_only_its_password() {

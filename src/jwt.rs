@@ -4,8 +4,6 @@
 //! `none`, HS256, … — is refused before any key is looked at), requires a known
 //! `kid`, checks the signature strictly, then `iss`, `aud` and the lifetime.
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
@@ -97,19 +95,12 @@ pub enum TokenError {
     Audience,
 }
 
-/// A private signing key with its id.
-#[derive(Clone)]
+/// A private signing key with its id. Its `Debug` shows the id and the
+/// public half only (`SigningKey`'s own `Debug` leaves the secret out).
+#[derive(Debug, Clone)]
 pub struct KeyPair {
     kid: String,
     key: SigningKey,
-}
-
-impl fmt::Debug for KeyPair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyPair")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
 }
 
 impl KeyPair {

@@ -2,24 +2,26 @@
 //! hashes and verifies passwords off the runtime, calls the store, mints tokens.
 //! None of its RPCs needs a bearer token: each takes its own credentials.
 
-use std::net::IpAddr;
-
+use secrecy::ExposeSecret as _;
 use tonic::{Request, Response, Status};
 use travel::SharedClock;
 use travel::jwt::Role;
 use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_server::AuthService;
-use travel::types::{RequestId, UnixMillis};
+
+mod accounts;
+
+use accounts::throttled;
 
 use crate::client_addr::ClientAddr;
 use crate::convert;
 use crate::domain::password::Passwords;
 use crate::domain::refresh::SessionRules;
-use crate::domain::throttle::{Attempt, Throttle};
-use crate::domain::{ClientCredentials, Credentials, Registration, User};
+use crate::domain::throttle::Throttle;
+use crate::domain::{ClientCredentials, Credentials, Registration};
 use crate::error::Error;
 use crate::issuer::Issuer;
-use crate::store::{NewUser, Rotation, Store};
+use crate::store::{Rotation, Store};
 
 /// How access tokens are presented.
 const TOKEN_TYPE: &str = "Bearer";
@@ -53,7 +55,8 @@ pub struct AuthApi {
 type Reply<T> = Result<Response<T>, Status>;
 
 impl AuthApi {
-    /// A service over `store`, minting tokens with `issuer` at the time of `clock`.
+    /// A service over `store`, minting tokens with `issuer` at the time of `clock`,
+    /// with the sessions of `--refresh-reuse-grace` and `--session-max-lifetime`'s defaults.
     pub fn new(store: Store, clock: SharedClock, passwords: Passwords, issuer: Issuer, throttles: Throttles) -> Self {
         Self {
             store,
@@ -61,7 +64,7 @@ impl AuthApi {
             passwords,
             issuer,
             throttles,
-            sessions: SessionRules::default(),
+            sessions: travel::config::defaults::<crate::Config>().session_rules(),
         }
     }
 
@@ -69,113 +72,6 @@ impl AuthApi {
     pub fn with_sessions(mut self, rules: SessionRules) -> Self {
         self.sessions = rules;
         self
-    }
-
-    /// Registers, answering the same way whether or not the email had an
-    /// account: the new user, or a stand-in for a taken email (see the proto).
-    /// Every call costs one argon2 computation, whichever way it goes.
-    async fn register_user(&self, reg: &Registration, peer: Option<IpAddr>, now: UnixMillis) -> Result<User, Error> {
-        let email = reg.email.as_str();
-        // Every Register counts, replays included, before any hashing.
-        throttled(&self.throttles.registers, Some(email), peer, now)
-            .await?
-            .failed(now);
-        // Every Register also meets the email's login gate, so that an email
-        // whose logins are delayed gets the same refusal whether or not this
-        // is a replay (which checks a password, as a login).
-        self.throttles
-            .logins
-            .check(Some(email), peer, now)
-            .map_err(|t| Error::Throttled(t.retry_after))?;
-        if let Some(request_id) = &reg.request_id
-            && let Some(answer) = self.replay(reg, request_id, peer, now).await?
-        {
-            return Ok(answer);
-        }
-        let hash = self.passwords.hash(&reg.password).await?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let new = NewUser {
-            id: &id,
-            email: &reg.email,
-            password_hash: &hash,
-            role: Role::Customer,
-            request_id: reg.request_id.as_ref().map(RequestId::as_str),
-        };
-        if let Some(user) = self.store.insert_user(&new, now).await? {
-            return Ok(user);
-        }
-        // Taken: by a concurrent retry of this very request, or by another account.
-        if let Some(request_id) = &reg.request_id
-            && let Some(answer) = self.replay(reg, request_id, peer, now).await?
-        {
-            return Ok(answer);
-        }
-        tracing::info!("register for a taken email answered with a stand-in");
-        Ok(stand_in(reg, now))
-    }
-
-    /// A retry of the Register that created an account under this email and
-    /// request id: the account if the password is right, checked through the
-    /// login throttle (a replay is a password guess like any other), else a stand-in.
-    async fn replay(
-        &self,
-        reg: &Registration,
-        request_id: &RequestId,
-        peer: Option<IpAddr>,
-        now: UnixMillis,
-    ) -> Result<Option<User>, Error> {
-        let Some((user, hash)) = self.store.user_by_request(&reg.email, request_id.as_str()).await? else {
-            return Ok(None);
-        };
-        let attempt = throttled(&self.throttles.logins, Some(reg.email.as_str()), peer, now).await?;
-        let verified = self
-            .passwords
-            .verify_with(&reg.password, Some(&hash), || attempt.checking())
-            .await?;
-        if verified {
-            attempt.succeeded(now);
-            Ok(Some(user))
-        } else {
-            attempt.failed(now);
-            Ok(Some(stand_in(reg, now)))
-        }
-    }
-
-    /// The user if the password is right; `attempt` is told when the check begins.
-    async fn check_password(&self, creds: &Credentials, attempt: &Attempt) -> Result<Option<User>, Error> {
-        let found = self.store.user_by_email(&creds.email).await?;
-        // An unknown email is verified against the dummy hash: same time, same answer.
-        let hash = found.as_ref().map(|(_, hash)| hash.as_str());
-        let verified = self
-            .passwords
-            .verify_with(&creds.password, hash, || attempt.checking())
-            .await?;
-        Ok(found.filter(|_| verified).map(|(user, _)| user))
-    }
-}
-
-/// Lets an attempt through `throttle`, or says when to come back.
-async fn throttled(
-    throttle: &Throttle,
-    key: Option<&str>,
-    peer: Option<IpAddr>,
-    now: UnixMillis,
-) -> Result<Attempt, Error> {
-    throttle
-        .begin(key, peer, now)
-        .await
-        .map_err(|t| Error::Throttled(t.retry_after))
-}
-
-/// Register's answer for an email that already has an account, shaped like a
-/// new account's: the normalised email, CUSTOMER, now, and a fresh id that
-/// names no account. Nothing is stored or changed.
-fn stand_in(reg: &Registration, now: UnixMillis) -> User {
-    User {
-        id: uuid::Uuid::now_v7().to_string(),
-        email: reg.email.as_str().to_owned(),
-        role: Role::Customer,
-        created_at: now,
     }
 }
 
@@ -208,7 +104,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::LoginResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
-            refresh_token: refresh.secret,
+            refresh_token: refresh.secret.expose_secret().to_owned(),
             refresh_token_expires_at: Some(refresh.expires_at.into()),
             token_type: TOKEN_TYPE.into(),
             user: Some(user.into()),
@@ -234,7 +130,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::RefreshResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
-            refresh_token: next.secret,
+            refresh_token: next.secret.expose_secret().to_owned(),
             refresh_token_expires_at: Some(rotated.expires_at.into()),
             token_type: TOKEN_TYPE.into(),
         }))

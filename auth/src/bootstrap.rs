@@ -4,6 +4,7 @@
 //! client-credentials exchange (created, or given the configured secret).
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 use travel::jwt::Role;
 use travel::types::UnixMillis;
 
@@ -49,8 +50,8 @@ pub async fn accounts(config: &Config, store: &Store, passwords: &Passwords, now
     match (&config.admin_email, &config.admin_password) {
         (Some(email), Some(password)) => {
             let email = Email::parse(email).map_err(|why| anyhow::anyhow!("--admin-email {why}"))?;
-            let password =
-                Password::new_password(password).map_err(|why| anyhow::anyhow!("{ADMIN_PASSWORD_ENV} {why}"))?;
+            let password = Password::new_password(password.expose_secret())
+                .map_err(|why| anyhow::anyhow!("{ADMIN_PASSWORD_ENV} {why}"))?;
             if let Some((user, hash)) = store.user_by_email(&email).await?
                 && user.role == Role::Admin
                 && passwords.verify(&password, Some(&hash)).await?
@@ -85,7 +86,8 @@ async fn service_account(config: &Config, store: &Store, passwords: &Passwords, 
     };
     let client_id =
         ClientId::parse(&config.service_client_id).map_err(|why| anyhow::anyhow!("--service-client-id {why}"))?;
-    let secret = Password::new_password(secret).map_err(|why| anyhow::anyhow!("{SERVICE_SECRET_ENV} {why}"))?;
+    let secret =
+        Password::new_password(secret.expose_secret()).map_err(|why| anyhow::anyhow!("{SERVICE_SECRET_ENV} {why}"))?;
     let stored = store.service_secret_hash(&client_id).await?;
     if !passwords.verify(&secret, stored.as_deref()).await? {
         let hash = passwords.hash(&secret).await?;

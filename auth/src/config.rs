@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use travel::config::{DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
 
 use crate::domain::password::Pool;
@@ -29,7 +30,7 @@ keep the old one listed until the tokens it signed have expired. Print a new key
 the auth database: fine for local use, not for production.";
 
 /// The auth service's settings: command-line flags, each with an environment twin.
-#[derive(Clone, clap::Parser)]
+#[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "travel-auth",
     version,
@@ -61,9 +62,10 @@ pub struct Config {
         long,
         env = "AUTH_SIGNING_KEYS",
         hide_env_values = true,
-        conflicts_with = "signing_keys_file"
+        conflicts_with = "signing_keys_file",
+        value_parser = secret
     )]
-    pub signing_keys: Option<String>,
+    pub signing_keys: Option<SecretString>,
     /// A file holding the signing keys in the same form (a mounted Kubernetes secret).
     #[arg(long, env = "AUTH_SIGNING_KEYS_FILE")]
     pub signing_keys_file: Option<PathBuf>,
@@ -75,13 +77,13 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// The admin's password: from AUTH_ADMIN_PASSWORD only, never a flag.
     #[arg(skip = secret_from_env(ADMIN_PASSWORD_ENV))]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
     /// Client id of the service account (the reservation service's) for IssueServiceToken.
     #[arg(long, env = "AUTH_SERVICE_CLIENT_ID", default_value = "reservation")]
     pub service_client_id: String,
     /// The service account's secret: from AUTH_SERVICE_CLIENT_SECRET only; none, no account.
     #[arg(skip = secret_from_env(SERVICE_SECRET_ENV))]
-    pub service_client_secret: Option<String>,
+    pub service_client_secret: Option<SecretString>,
     /// Free failed logins for one email (and for each address that logged in to it before)
     /// within the window; past it, each attempt waits a delay that doubles per failure.
     #[arg(long, env = "AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT", default_value_t = 5)]
@@ -145,8 +147,16 @@ pub struct Config {
     pub telemetry: TelemetryArgs,
 }
 
-fn secret_from_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|s| !s.is_empty())
+fn secret_from_env(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+}
+
+/// A secret flag's value, kept out of `Debug` output.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(s.into())
 }
 
 impl Config {
@@ -195,13 +205,7 @@ impl Config {
 
     /// The password-hashing pool.
     pub fn hashing(&self) -> Pool {
-        let default = Pool::per_core();
-        let threads = self.hashing_threads.unwrap_or(default.threads).max(1);
-        Pool {
-            threads,
-            queue: self.hashing_queue.unwrap_or(threads * 32),
-            wait: self.hashing_wait,
-        }
+        Pool::sized(self.hashing_threads, self.hashing_queue, self.hashing_wait)
     }
 }
 
@@ -233,37 +237,6 @@ fn parse_session_lifetime(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is shorter than the 1m a session must at least last"));
     }
     Ok(lifetime)
-}
-
-/// Shows every setting but the secrets.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden = |s: &Option<String>| s.as_ref().map(|_| "<hidden>");
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("access_token_ttl", &self.access_token_ttl)
-            .field("refresh_token_ttl", &self.refresh_token_ttl)
-            .field("signing_keys", &hidden(&self.signing_keys))
-            .field("signing_keys_file", &self.signing_keys_file)
-            .field("admin_email", &self.admin_email)
-            .field("admin_password", &hidden(&self.admin_password))
-            .field("service_client_id", &self.service_client_id)
-            .field("service_client_secret", &hidden(&self.service_client_secret))
-            .field("limits", &self.limits())
-            .field("service_limits", &self.service_limits())
-            .field("register_limits", &self.register_limits())
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("hashing", &self.hashing())
-            .field("sweep_interval", &self.sweep_interval)
-            .field("sessions", &self.session_rules())
-            .field("database", &self.database)
-            .field("server", &self.server)
-            .field("telemetry", &self.telemetry)
-            .finish_non_exhaustive()
-    }
 }
 
 #[cfg(test)]

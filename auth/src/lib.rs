@@ -67,7 +67,7 @@ impl Application {
         let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
         let store = Store::new(db);
         let keys = match (&config.signing_keys, &config.signing_keys_file) {
-            (Some(text), _) => SigningKeys::parse(text)?,
+            (Some(text), _) => SigningKeys::parse(secrecy::ExposeSecret::expose_secret(text))?,
             (None, Some(path)) => SigningKeys::from_file(path)?,
             (None, None) => {
                 tracing::warn!(

@@ -1,11 +1,13 @@
 //! All SQL of the auth service, the same statements for SQLite and PostgreSQL:
-//! users here (and the re-normalisation of emails stored under an older rule); refresh tokens in `tokens`; service accounts and generated
+//! users here (and the re-normalisation of emails stored under an older rule); refresh tokens in `tokens` and `rotation`; service accounts and generated
 //! signing keys in `keys`. Times are i64 milliseconds since the Unix epoch.
 
 mod keys;
+mod rotation;
 mod tokens;
 
-pub use tokens::{FamilyToken, Rotated, Rotation};
+pub use rotation::{Rotated, Rotation};
+pub use tokens::FamilyToken;
 
 use sqlx::{Any, FromRow, Transaction};
 use travel::db::{Database, Dialect};
@@ -60,16 +62,14 @@ impl Store {
 
     /// Adds a user; `None` when the email is taken.
     pub async fn insert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<Option<User>, Error> {
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+        let inserted = bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+            ),
+            new,
+            now,
         )
-        .bind(new.id)
-        .bind(new.email.as_str())
-        .bind(new.password_hash)
-        .bind(new.role.as_str())
-        .bind(new.request_id.map(str::to_owned))
-        .bind(now.unix_millis())
         .execute(self.db.pool())
         .await?
         .rows_affected();
@@ -83,17 +83,15 @@ impl Store {
     /// hash and role (the configured admin).
     pub async fn upsert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<User, Error> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
-             SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
+        bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
+                 SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
+            ),
+            new,
+            now,
         )
-        .bind(new.id)
-        .bind(new.email.as_str())
-        .bind(new.password_hash)
-        .bind(new.role.as_str())
-        .bind(new.request_id.map(str::to_owned))
-        .bind(now.unix_millis())
         .execute(&mut *tx)
         .await?;
         let user = fetch_user(&mut tx, "email", new.email.as_str()).await?;
@@ -202,4 +200,20 @@ impl UserRow {
         };
         Ok((user, self.password_hash))
     }
+}
+
+/// Binds `new`'s columns and `now` to `$1`…`$6` of a users INSERT (`id`,
+/// `email`, `password_hash`, `role`, `register_request_id`, then the times).
+fn bind_user<'q>(
+    query: sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>,
+    new: &NewUser<'q>,
+    now: UnixMillis,
+) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {
+    query
+        .bind(new.id)
+        .bind(new.email.as_str())
+        .bind(new.password_hash)
+        .bind(new.role.as_str())
+        .bind(new.request_id.map(str::to_owned))
+        .bind(now.unix_millis())
 }

@@ -109,9 +109,9 @@ impl Stack {
 
         let mut auth_config = travel_auth::Config::new(config.auth_listen, sqlite_url(&config.data_dir, "auth"));
         auth_config.admin_email = Some(config.admin_email.clone());
-        auth_config.admin_password = Some(config.admin_password.clone());
+        auth_config.admin_password = Some(config.admin_password.clone().into());
         auth_config.service_client_id = config.service_client_id.clone();
-        auth_config.service_client_secret = Some(config.service_client_secret.clone());
+        auth_config.service_client_secret = Some(config.service_client_secret.clone().into());
         let auth = travel_auth::Application::build(auth_config)
             .await
             .context("cannot start the auth service")?;

@@ -6,6 +6,7 @@ pub mod password;
 pub mod refresh;
 pub mod throttle;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use travel::jwt::Role;
 use travel::types::{RequestId, UnixMillis};
 use unicode_normalization::UnicodeNormalization;
@@ -76,14 +77,8 @@ fn invisible(c: char) -> bool {
 }
 
 /// A password as given (never trimmed). Its `Debug` does not show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(..)")
-    }
-}
+#[derive(Debug, Clone)]
+pub struct Password(SecretString);
 
 impl Password {
     /// A new password: it must follow the policy (12 to 128 characters).
@@ -92,7 +87,7 @@ impl Password {
         if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
             return Err("must be between 12 and 128 characters long (any characters; a passphrase is fine)");
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw.into()))
     }
 
     /// A password presented to log in: only its presence and size are checked,
@@ -104,12 +99,12 @@ impl Password {
         if raw.chars().count() > MAX_PASSWORD_CHARS {
             return Err("must be at most 128 characters");
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw.into()))
     }
 
     /// The password's bytes, to hash or verify.
     pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.0.expose_secret().as_bytes()
     }
 }
 
@@ -135,7 +130,7 @@ impl ClientId {
 }
 
 /// A validated Register request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Registration {
     /// The new account's address.
     pub email: Email,
@@ -146,7 +141,7 @@ pub struct Registration {
 }
 
 /// A validated Login request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Credentials {
     /// The account's address.
     pub email: Email,
@@ -155,7 +150,7 @@ pub struct Credentials {
 }
 
 /// A validated IssueServiceToken request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientCredentials {
     /// The service account.
     pub client_id: ClientId,

@@ -13,9 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::Block;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+mod argon;
+
+use argon::{hash_in, verify_in};
 
 use super::Password;
 use crate::error::Error;
@@ -31,14 +34,19 @@ pub struct Pool {
     pub wait: Duration,
 }
 
+/// Calls that may wait for a slot, per hashing thread, when no queue length is set.
+const QUEUE_PER_THREAD: usize = 32;
+
 impl Pool {
-    /// One slot per core, a queue of 32 per slot, and a two-second wait.
-    pub fn per_core() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    /// `threads` slots (by default, one per core), a queue of `queue` (by
+    /// default, 32 per slot), and waits of at most `wait`.
+    pub fn sized(threads: Option<usize>, queue: Option<usize>, wait: Duration) -> Self {
+        let per_core = || std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = threads.unwrap_or_else(per_core).max(1);
         Self {
             threads,
-            queue: threads * 32,
-            wait: Duration::from_secs(2),
+            queue: queue.unwrap_or(threads * QUEUE_PER_THREAD),
+            wait,
         }
     }
 }
@@ -60,8 +68,6 @@ pub struct Passwords {
 /// with until it is done.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
-/// Largest argon2 memory a stored hash may ask for (the default is 19 MiB).
-const MAX_MEMORY_BLOCKS: usize = 64 * 1024;
 /// Bytes of salt in a new hash.
 const SALT_LEN: usize = 16;
 
@@ -195,58 +201,18 @@ impl Passwords {
     }
 }
 
-/// The thread's argon2 memory, sized for `params` (resized only when they change).
-fn memory_for<'m>(
-    memory: &'m mut Vec<Block>,
-    params: &Params,
-) -> Result<&'m mut [Block], argon2::password_hash::Error> {
-    let blocks = params.block_count();
-    if blocks > MAX_MEMORY_BLOCKS {
-        return Err(argon2::password_hash::Error::ParamsInvalid);
-    }
-    if memory.len() != blocks {
-        *memory = vec![Block::new(); blocks];
-    }
-    Ok(memory)
-}
-
-/// The argon2id PHC string of `password` with `salt` and the default parameters.
-fn hash_in(memory: &mut Vec<Block>, password: &[u8], salt: &[u8]) -> Result<String, argon2::password_hash::Error> {
-    let params = Params::default();
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon2.hash_password_into_with_memory(password, salt, &mut out, memory_for(memory, &params)?)?;
-    let phc = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params)?,
-        salt: Some(Salt::new(salt)?),
-        hash: Some(Output::new(&out)?),
-    };
-    Ok(phc.to_string())
-}
-
-/// Whether `password` matches the PHC string `stored` (its own algorithm,
-/// version and parameters), compared in constant time.
-fn verify_in(memory: &mut Vec<Block>, password: &[u8], stored: &str) -> Result<bool, argon2::password_hash::Error> {
-    use argon2::password_hash::Error as E;
-    let phc = PasswordHash::new(stored)?;
-    let algorithm = Algorithm::try_from(phc.algorithm.as_str())?;
-    let version = phc.version.map(Version::try_from).transpose()?.unwrap_or_default();
-    let params = Params::try_from(&phc)?;
-    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
-        return Err(E::EncodingInvalid);
-    };
-    let mut out = vec![0u8; expected.len()];
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut out, memory_for(memory, &params)?)?;
-    // `Output`'s equality is constant-time.
-    Ok(Output::new(&out)? == *expected)
-}
-
 #[cfg(test)]
 mod tests {
+    use argon2::Argon2;
+
     use super::*;
+
+    impl Pool {
+        /// One slot per core, a queue of 32 per slot, and a two-second wait.
+        fn per_core() -> Self {
+            Self::sized(None, None, Duration::from_secs(2))
+        }
+    }
 
     #[tokio::test]
     async fn a_hash_is_an_argon2id_phc_string_that_verifies_only_its_password() {

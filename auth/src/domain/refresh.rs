@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -14,22 +15,14 @@ use travel::types::UnixMillis;
 pub const MAX_TOKEN_CHARS: usize = 256;
 
 /// A newly issued refresh token: the secret for the client, the hash for the store.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct NewRefreshToken {
     /// The token the client presents; never stored.
-    pub secret: String,
+    pub secret: SecretString,
     /// Hex SHA-256 of `secret`: the stored key.
     pub hash: String,
     /// When it stops being accepted.
     pub expires_at: UnixMillis,
-}
-
-impl std::fmt::Debug for NewRefreshToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewRefreshToken")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
 }
 
 impl NewRefreshToken {
@@ -40,7 +33,7 @@ impl NewRefreshToken {
         let secret = B64.encode(bytes);
         Ok(Self {
             hash: token_hash(&secret),
-            secret,
+            secret: secret.into(),
             expires_at,
         })
     }
@@ -118,16 +111,6 @@ pub struct SessionRules {
     pub max_lifetime: Duration,
 }
 
-/// The defaults of `--refresh-reuse-grace` and `--session-max-lifetime`.
-impl Default for SessionRules {
-    fn default() -> Self {
-        Self {
-            reuse_grace: Duration::from_secs(30),
-            max_lifetime: Duration::from_secs(30 * 24 * 3600),
-        }
-    }
-}
-
 impl SessionRules {
     /// When a session started at `started` ends.
     pub fn ends_at(&self, started: UnixMillis) -> UnixMillis {
@@ -165,20 +148,23 @@ impl SessionRules {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret as _;
+
     use super::*;
 
     #[test]
     fn a_new_token_is_43_base64url_characters_stored_as_its_hash() {
         let t = NewRefreshToken::generate(UnixMillis::from_unix_millis(0)).unwrap();
-        assert_eq!(t.secret.len(), 43);
+        let secret = t.secret.expose_secret();
+        assert_eq!(secret.len(), 43);
         assert!(
-            t.secret
+            secret
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_eq!(t.hash.len(), 64);
-        assert_eq!(PresentedToken::parse(&t.secret).unwrap().hash, t.hash);
-        assert!(!format!("{t:?}").contains(&t.secret), "Debug hides the secret");
+        assert_eq!(PresentedToken::parse(secret).unwrap().hash, t.hash);
+        assert!(!format!("{t:?}").contains(secret), "Debug hides the secret");
     }
 
     #[test]
@@ -186,7 +172,7 @@ mod tests {
         let at = UnixMillis::from_unix_millis(0);
         let a = NewRefreshToken::generate(at).unwrap();
         let b = NewRefreshToken::generate(at).unwrap();
-        assert_ne!(a.secret, b.secret);
+        assert_ne!(a.secret.expose_secret(), b.secret.expose_secret());
     }
 
     const RULES: SessionRules = SessionRules {

@@ -30,24 +30,24 @@
 //! logging in from very many addresses (or to very many accounts) cannot flush
 //! the others' known-client protection.
 
+mod attempt;
 mod known;
+mod state;
 mod table;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use travel::types::UnixMillis;
 
-use known::{Caps, Known, MAX_ACCOUNTS_PER_PEER, MAX_PEERS_PER_ACCOUNT};
-use table::{Gate, MAX_ENTRIES, Table};
+pub use attempt::Attempt;
+use known::{Caps, MAX_ACCOUNTS_PER_PEER, MAX_PEERS_PER_ACCOUNT};
+use state::State;
+use table::MAX_ENTRIES;
 
-/// Longest time between two prunings of expired entries.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// How long a successful login makes its peer a known client of the account.
-const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Longest wait for attempts in flight to settle before refusing.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
@@ -73,53 +73,6 @@ pub struct Throttled {
     pub retry_after: Duration,
 }
 
-type Pair = (String, IpAddr);
-
-#[derive(Debug)]
-struct State {
-    accounts: Table<String>,
-    peers: Table<IpAddr>,
-    pairs: Table<Pair>,
-    /// Known clients: when each last logged in to the account (bounded on insert).
-    known: Known,
-    last_prune: Option<UnixMillis>,
-}
-
-impl State {
-    fn new(limits: Limits, caps: Caps) -> Self {
-        Self {
-            accounts: Table::new(limits.per_account, caps.entries),
-            peers: Table::new(limits.per_peer, caps.entries),
-            pairs: Table::new(limits.per_account, caps.entries),
-            known: Known::new(caps),
-            last_prune: None,
-        }
-    }
-
-    fn prune_if_due(&mut self, now: UnixMillis, window: Duration) {
-        let due = self
-            .last_prune
-            .is_none_or(|last| last.plus(PRUNE_EVERY.min(window)) <= now)
-            || self.accounts.full()
-            || self.peers.full()
-            || self.pairs.full();
-        if !due {
-            return;
-        }
-        self.accounts.prune(now, window);
-        self.peers.prune(now, window);
-        self.pairs.prune(now, window);
-        self.known.prune(now, KNOWN_FOR);
-        self.last_prune = Some(now);
-    }
-
-    fn is_known(&self, pair: &Pair, now: UnixMillis) -> bool {
-        self.known
-            .last(&pair.0, pair.1)
-            .is_some_and(|at| at.plus(KNOWN_FOR) > now)
-    }
-}
-
 /// The default bounds of the tables.
 const CAPS: Caps = Caps {
     entries: MAX_ENTRIES,
@@ -136,23 +89,6 @@ pub struct Throttle {
     by_pair: bool,
     state: Arc<Mutex<State>>,
     settled: Arc<Notify>,
-}
-
-/// An attempt let through; report its verdict with [`Attempt::succeeded`] or
-/// [`Attempt::failed`]. Dropped without one, it counts as a failure if
-/// [`Attempt::checking`] was called (the password check began: the caller went
-/// away while it ran), and as nothing otherwise (refused before any hashing).
-#[derive(Debug)]
-pub struct Attempt {
-    throttle: Throttle,
-    account: Option<String>,
-    peer: Option<IpAddr>,
-    known: bool,
-    settled: bool,
-    /// Whether the password check began.
-    checking: AtomicBool,
-    /// When the attempt was let through: the time of a failure counted on drop.
-    at: UnixMillis,
 }
 
 impl Throttle {
@@ -227,7 +163,8 @@ impl Throttle {
         let account = account.map(str::to_owned);
         let mut state = self.lock();
         state.prune_if_due(now, self.limits.window);
-        self.gates(&mut state, account.as_ref(), self.peer_key(peer), now)
+        state
+            .gates(&self.limits, self.by_pair, account.as_ref(), self.peer_key(peer), now)
             .map(|_| ())
     }
 
@@ -246,7 +183,7 @@ impl Throttle {
     ) -> Result<Option<bool>, Throttled> {
         let mut state = self.lock();
         state.prune_if_due(now, self.limits.window);
-        let (known, wait) = self.gates(&mut state, account, peer, now)?;
+        let (known, wait) = state.gates(&self.limits, self.by_pair, account, peer, now)?;
         if wait {
             return Ok(None);
         }
@@ -273,46 +210,6 @@ impl Throttle {
         Ok(Some(known))
     }
 
-    /// Whether the attempt is from a known client, and whether it must wait;
-    /// refused while a gate is delayed.
-    fn gates(
-        &self,
-        state: &mut State,
-        account: Option<&String>,
-        peer: Option<IpAddr>,
-        now: UnixMillis,
-    ) -> Result<(bool, bool), Throttled> {
-        let limits = self.limits;
-        let pair = account.zip(peer).map(|(a, p)| (a.clone(), p));
-        let known = !self.by_pair && pair.as_ref().is_some_and(|p| state.is_known(p, now));
-        let gates = if self.by_pair {
-            vec![
-                pair.as_ref().map(|p| state.pairs.gate(p, &limits, now)),
-                peer.map(|p| state.peers.gate(&p, &limits, now)),
-            ]
-        } else if known {
-            vec![pair.as_ref().map(|p| state.pairs.gate(p, &limits, now))]
-        } else {
-            vec![
-                account.map(|a| state.accounts.gate(a, &limits, now)),
-                peer.map(|p| state.peers.gate(&p, &limits, now)),
-            ]
-        };
-        let mut wait = false;
-        let mut closed = Duration::ZERO;
-        for gate in gates.into_iter().flatten() {
-            match gate {
-                Gate::Open => {}
-                Gate::Wait => wait = true,
-                Gate::Closed(d) => closed = closed.max(d),
-            }
-        }
-        if !closed.is_zero() {
-            return Err(Throttled { retry_after: closed });
-        }
-        Ok((known, wait))
-    }
-
     /// How many keys (accounts, peers and pairs) are tracked.
     pub fn tracked(&self) -> usize {
         let state = self.lock();
@@ -322,95 +219,6 @@ impl Throttle {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: keep using it.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Attempt {
-    /// The password check began (a hash was handed to the pool): from now on,
-    /// dropping the attempt without a verdict counts as a failure.
-    pub fn checking(&self) {
-        self.checking.store(true, Ordering::SeqCst);
-    }
-
-    /// The password was right: the pair's failures are forgotten (and the
-    /// account's, unless the peer was a known client already), and the peer
-    /// becomes a known client of the account.
-    pub fn succeeded(mut self, now: UnixMillis) {
-        self.settle(Some(true), now);
-    }
-
-    /// The password was wrong (or, for Register, the attempt is simply counted):
-    /// a failure for the account, the peer and the pair.
-    pub fn failed(mut self, now: UnixMillis) {
-        self.settle(Some(false), now);
-    }
-
-    fn settle(&mut self, verdict: Option<bool>, now: UnixMillis) {
-        if std::mem::replace(&mut self.settled, true) {
-            return;
-        }
-        let pair = self.account.clone().zip(self.peer);
-        {
-            let by_pair = self.throttle.by_pair;
-            let mut state = self.throttle.lock();
-            if by_pair {
-                if let Some(p) = &pair {
-                    state.pairs.leave(p);
-                }
-                if let Some(p) = &self.peer {
-                    state.peers.leave(p);
-                }
-            } else if self.known {
-                if let Some(p) = &pair {
-                    state.pairs.leave(p);
-                }
-            } else {
-                if let Some(a) = &self.account {
-                    state.accounts.leave(a);
-                }
-                if let Some(p) = &self.peer {
-                    state.peers.leave(p);
-                }
-            }
-            match verdict {
-                Some(true) => {
-                    // A known client's success leaves the account's own count
-                    // alone: it is about the others, whose delay must not reset
-                    // each time the owner logs in.
-                    if let Some(a) = self.account.as_ref().filter(|_| !self.known && !by_pair) {
-                        state.accounts.forgive(a);
-                    }
-                    if let Some(p) = pair {
-                        state.pairs.forgive(&p);
-                        if !by_pair {
-                            state.known.insert(&p.0, p.1, now);
-                        }
-                    }
-                }
-                Some(false) => {
-                    if let Some(a) = self.account.as_ref().filter(|_| !by_pair) {
-                        state.accounts.fail(a, now);
-                    }
-                    if let Some(p) = &self.peer {
-                        state.peers.fail(p, now);
-                    }
-                    if let Some(p) = &pair {
-                        state.pairs.fail(p, now);
-                    }
-                }
-                None => {}
-            }
-        }
-        self.throttle.settled.notify_waiters();
-    }
-}
-
-impl Drop for Attempt {
-    fn drop(&mut self) {
-        // No verdict. Once the check began, the guess was made (argon2 runs to
-        // the end): a failure at the time it was let through. Before, nothing.
-        let verdict = self.checking.load(Ordering::SeqCst).then_some(false);
-        self.settle(verdict, self.at);
     }
 }
 

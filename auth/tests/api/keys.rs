@@ -41,7 +41,7 @@ async fn with_two_configured_keys_both_are_published_and_the_first_signs() {
     let new = KeyPair::from_seed("2030-02", [2; 32]);
     let old = KeyPair::from_seed("2030-01", [1; 32]);
     let svc = TestAuth::start_with(|c| {
-        c.signing_keys = Some(format!("{},{}", key_line("2030-02", 2), key_line("2030-01", 1)));
+        c.signing_keys = Some(format!("{},{}", key_line("2030-02", 2), key_line("2030-01", 1)).into());
     })
     .await;
 

@@ -21,7 +21,7 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let (auth_url, auth_server, _auth_db) = helpers::start_auth(|auth_config| {
-        auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}"));
+        auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}").into());
         auth_config.service_client_secret = Some(SECRET.into());
     })
     .await;

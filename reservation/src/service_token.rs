@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::{Channel, Endpoint};
@@ -148,7 +149,7 @@ impl ServiceToken {
     pub fn from_auth(
         url: &str,
         client_id: impl Into<String>,
-        client_secret: Option<String>,
+        client_secret: Option<SecretString>,
         clock: SharedClock,
     ) -> Result<Self, tonic::transport::Error> {
         Self::from_auth_with_backoff(url, client_id, client_secret, clock, Backoff::default())
@@ -159,7 +160,7 @@ impl ServiceToken {
     pub fn from_auth_with_backoff(
         url: &str,
         client_id: impl Into<String>,
-        client_secret: Option<String>,
+        client_secret: Option<SecretString>,
         clock: SharedClock,
         backoff: Backoff,
     ) -> Result<Self, tonic::transport::Error> {
@@ -363,7 +364,7 @@ fn until(at: UnixMillis, now: UnixMillis) -> Duration {
 struct Exchange {
     client: AuthServiceClient<Channel>,
     client_id: String,
-    client_secret: String,
+    client_secret: SecretString,
     clock: SharedClock,
 }
 
@@ -372,7 +373,7 @@ impl Exchange {
         let now = self.clock.now();
         let mut request = tonic::Request::new(IssueServiceTokenRequest {
             client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
+            client_secret: self.client_secret.expose_secret().to_owned(),
         });
         request.set_timeout(EXCHANGE_TIMEOUT);
         let mut client = self.client.clone();

@@ -27,9 +27,14 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     auth_config.signing_keys = Some(format!("{TEST_KID}={TEST_SEED_B64}"));
     auth_config.service_client_secret = Some(SECRET.into());
     let auth_clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
-    let auth = travel_auth::Application::build_with_clock(auth_config, Arc::new(auth_clock))
-        .await
-        .unwrap();
+    let auth = travel_auth::Application::build_with(
+        auth_config,
+        travel_auth::Deps {
+            clock: Arc::new(auth_clock),
+        },
+    )
+    .await
+    .unwrap();
     let auth_url = format!("http://{}", auth.local_addr());
     let (stop_auth, auth_stopped) = tokio::sync::oneshot::channel::<()>();
     let auth_server = tokio::spawn(auth.run_until_stopped(async {

@@ -159,7 +159,7 @@ impl Stack {
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
-        reservation_config.service_client_secret = Some(config.service_client_secret.clone());
+        reservation_config.service_client_secret = Some(config.service_client_secret.clone().into());
         let reservation = match travel_reservation::Application::build(reservation_config).await {
             Ok(app) => app,
             Err(e) => {

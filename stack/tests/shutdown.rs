@@ -333,9 +333,15 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
     let mut flight_config = travel_flight::Config::new(any, db("flight"));
     flight_config.sweep_interval = Duration::from_secs(3600);
-    let flights = travel_flight::Application::build_with(flight_config, clock.clone(), keys())
-        .await
-        .expect("open the flight database");
+    let flights = travel_flight::Application::build_with(
+        flight_config,
+        travel_flight::Deps {
+            clock: clock.clone(),
+            keys: keys(),
+        },
+    )
+    .await
+    .expect("open the flight database");
     let seats = flights.store().inventory(&flight_id).await.expect("seat inventory");
     let booked = IN_FLIGHT as i64;
     assert_eq!(
@@ -344,7 +350,7 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     );
     let mut hotel_config = travel_hotel::Config::new(any, db("hotel"));
     hotel_config.sweep_interval = Duration::from_secs(3600);
-    let hotels = travel_hotel::Application::build_with(hotel_config, clock, keys())
+    let hotels = travel_hotel::Application::build_with(hotel_config, travel_hotel::Deps { clock, keys: keys() })
         .await
         .expect("open the hotel database");
     for night in [check_in, check_in.next().expect("the second night")] {

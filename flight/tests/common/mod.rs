@@ -72,9 +72,15 @@ impl TestFlight {
         adjust(&mut config);
         let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
         let key = travel::testing::test_key();
-        let app = Application::build_with(config, Arc::new(clock.clone()), keys)
-            .await
-            .expect("build the flight service");
+        let app = Application::build_with(
+            config,
+            travel_flight::Deps {
+                clock: Arc::new(clock.clone()),
+                keys,
+            },
+        )
+        .await
+        .expect("build the flight service");
         let addr = app.local_addr();
         let store = app.store().clone();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -51,9 +51,15 @@ impl TestHotel {
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         let clock = ManualClock::new(UnixMillis::from_unix_millis(START_MS));
         let keys = Arc::new(KeyRing::fixed([test_key().public()]));
-        let app = Application::build_with(config.clone(), Arc::new(clock.clone()), keys)
-            .await
-            .expect("build the hotel service");
+        let app = Application::build_with(
+            config.clone(),
+            travel_hotel::Deps {
+                clock: Arc::new(clock.clone()),
+                keys,
+            },
+        )
+        .await
+        .expect("build the hotel service");
         let addr = app.local_addr();
         let store = app.store().clone();
         let (stop, stopped) = oneshot::channel::<()>();

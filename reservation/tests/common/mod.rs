@@ -209,9 +209,15 @@ async fn start_flight(hold_ttl: Duration) -> Flight {
     config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
-    let app = travel_flight::Application::build_with(config, Arc::new(clock.clone()), keys())
-        .await
-        .expect("build the flight service");
+    let app = travel_flight::Application::build_with(
+        config,
+        travel_flight::Deps {
+            clock: Arc::new(clock.clone()),
+            keys: keys(),
+        },
+    )
+    .await
+    .expect("build the flight service");
     let url = format!("http://{}", app.local_addr());
     let store = app.store().clone();
     let server = Server::spawn(|stopped| {
@@ -237,9 +243,15 @@ async fn start_hotel(hold_ttl: Duration) -> Hotel {
     config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
-    let app = travel_hotel::Application::build_with(config, Arc::new(clock.clone()), keys())
-        .await
-        .expect("build the hotel service");
+    let app = travel_hotel::Application::build_with(
+        config,
+        travel_hotel::Deps {
+            clock: Arc::new(clock.clone()),
+            keys: keys(),
+        },
+    )
+    .await
+    .expect("build the hotel service");
     let url = format!("http://{}", app.local_addr());
     let store = app.store().clone();
     let server = Server::spawn(|stopped| {

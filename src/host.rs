@@ -25,7 +25,8 @@ use crate::server::ServeError;
 
 /// The service's embedded migrations, `migrations/sqlite` and
 /// `migrations/postgres` under the calling crate, as a `&'static Migrations`
-/// for [`ServiceHost::start`].
+/// for [`ServiceHost::start`]. The calling crate depends on `sqlx` (whose
+/// `migrate!` embeds the files at compile time).
 #[macro_export]
 macro_rules! migrations {
     () => {{

@@ -204,18 +204,18 @@ impl KeyRing {
 /// The background refresh: every `max_age` after a success, sooner (with
 /// backoff) after a failure, until `stop`.
 async fn refresh_periodically(shared: Arc<Shared>, stop: CancellationToken) {
-    let max_age = shared.max_age;
-    loop {
-        let sleep = shared.fetches.lock().await.next_refresh_in(max_age);
+    let shared = &shared;
+    crate::background::forever(stop, || async move {
+        let sleep = shared.fetches.lock().await.next_refresh_in(shared.max_age);
         tokio::select! {
-            () = stop.cancelled() => return,
-            () = shared.fetched.notified() => continue,
+            () = shared.fetched.notified() => return,
             () = tokio::time::sleep(sleep) => {}
         }
         if let Err(e) = shared.refresh().await {
             tracing::warn!(error = %e, "cannot refresh the token signing keys; the cached ones keep verifying");
         }
-    }
+    })
+    .await;
 }
 
 impl Shared {

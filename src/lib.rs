@@ -1,17 +1,20 @@
 //! The `travel` kit: the generated gRPC code of every contract under `proto/`, and
-//! what every service shares — server bootstrap (health, reflection, limits,
-//! graceful shutdown), configuration, database connection and migrations,
-//! telemetry, error helpers, paging, the clock, and the value types of the
-//! contracts (money, dates, hold ids).
+//! what every service shares — the service host (database and migrations,
+//! serving with health, reflection, limits and graceful shutdown, background
+//! tasks), the periodic loops, configuration, the database, telemetry, error
+//! helpers, paging, the clock, and the value types of the contracts (money,
+//! dates, hold ids).
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod background;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod hold;
+pub mod host;
 pub mod jwt;
 pub mod key_ring;
 pub mod page;

@@ -20,10 +20,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use travel::access::Authenticate;
-use travel::db::{Database, Migrations};
-use travel::pb::auth::v1::auth_service_server::{AuthServiceServer, SERVICE_NAME};
+use travel::host::ServiceHost;
+use travel::pb::auth::v1::auth_service_server::AuthServiceServer;
 use travel::{SharedClock, SystemClock};
 
 pub use config::Config;
@@ -36,13 +35,17 @@ use crate::domain::password::Passwords;
 use crate::domain::throttle::Throttle;
 use crate::issuer::Issuer;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+/// What the auth service depends on besides its configuration.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Decides when tokens are issued and expire and when login failures are forgotten.
+    pub clock: SharedClock,
+}
 
 /// An auth service that is bound, migrated and bootstrapped, ready to run.
 #[derive(Debug)]
 pub struct Application {
-    listener: TcpListener,
+    host: ServiceHost,
     store: Store,
     clock: SharedClock,
     keys: Arc<SigningKeys>,
@@ -54,18 +57,23 @@ impl Application {
     /// Connects the database, runs the migrations, loads (or generates) the
     /// signing keys, sets up the configured accounts, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
+        let clock = Arc::new(SystemClock);
+        Self::build_with(config, Deps { clock }).await
     }
 
     /// As [`Application::build`], with the clock that decides when tokens are
     /// issued and expire and when login failures are forgotten.
-    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
-        };
-        let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
-        let store = Store::new(db);
+    pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        let Deps { clock } = deps;
+        let host = ServiceHost::start(
+            config.listen,
+            &config.database_url,
+            &config.database,
+            &config.server,
+            travel::migrations!(),
+        )
+        .await?;
+        let store = Store::new(host.database().clone());
         let keys = match (&config.signing_keys, &config.signing_keys_file) {
             (Some(text), _) => SigningKeys::parse(secrecy::ExposeSecret::expose_secret(text))?,
             (None, Some(path)) => SigningKeys::from_file(path)?,
@@ -80,9 +88,8 @@ impl Application {
         let passwords = Passwords::new(config.hashing()).await?;
         bootstrap::normalise_emails(&store, clock.now()).await?;
         bootstrap::accounts(&config, &store, &passwords, clock.now()).await?;
-        let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
-            listener,
+            host,
             store,
             clock,
             keys: Arc::new(keys),
@@ -93,7 +100,7 @@ impl Application {
 
     /// The address the service listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
+        self.host.local_addr()
     }
 
     /// The service's store, for tests and tools that inspect accounts.
@@ -108,11 +115,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, deleting expired refresh tokens in the background.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let sweeper = tokio::spawn(sweeper::run(
-            self.store.clone(),
-            self.clock.clone(),
-            self.config.sweep_interval,
-        ));
+        self.host.spawn({
+            let (store, clock, interval) = (self.store.clone(), self.clock.clone(), self.config.sweep_interval);
+            move |stop| sweeper::run(store, clock, interval, stop)
+        });
         let config = &self.config;
         let issuer = Issuer::new(
             self.keys.clone(),
@@ -136,24 +142,9 @@ impl Application {
             throttles,
         )
         .with_sessions(config.session_rules());
-        let max = config.server.max_message_bytes;
-        let service = AuthServiceServer::new(api)
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max);
-        let routes = tonic::service::Routes::new(service);
-        let served = travel::server::serve(
-            self.listener,
-            routes,
-            &[SERVICE_NAME],
-            &config.server,
-            // No auth RPC depends on the caller, and a client may send its expired
-            // access token along with a Refresh: credentials are not checked here.
-            Authenticate::disabled(),
-            shutdown,
-        )
-        .await;
-        sweeper.abort();
-        self.store.close().await;
-        Ok(served?)
+        // No auth RPC depends on the caller, and a client may send its expired
+        // access token along with a Refresh: credentials are not checked here.
+        let auth = Authenticate::disabled();
+        Ok(self.host.serve(AuthServiceServer::new(api), auth, shutdown).await?)
     }
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod clients;
+pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod drain;
@@ -20,139 +21,19 @@ pub mod store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::TcpListener;
+use travel::SharedClock;
 use travel::access::Authenticate;
-use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
-use travel::db::{Database, Migrations};
+use travel::host::ServiceHost;
 use travel::key_ring::KeyRing;
-use travel::pb::reservation::v1::reservation_service_server::{ReservationServiceServer, SERVICE_NAME};
-use travel::{SharedClock, SystemClock};
+use travel::pb::reservation::v1::reservation_service_server::ReservationServiceServer;
 
 pub use clients::ServiceToken;
+pub use config::{Config, SERVICE_SECRET_ENV};
 pub use error::Error;
 pub use recovery::Recovery;
 pub use saga::CrashPoint;
 pub use store::Store;
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// Environment variable holding the service account's secret.
-pub const SERVICE_SECRET_ENV: &str = "RESERVATION_SERVICE_CLIENT_SECRET";
-
-/// The reservation service's settings: command-line flags, each with an environment twin.
-#[derive(Clone, clap::Parser)]
-#[command(
-    name = "travel-reservation",
-    version,
-    about = "The reservation service: checkout of flights, hotel stays and bundles of both over gRPC.",
-    after_help = "The service account's secret is read from RESERVATION_SERVICE_CLIENT_SECRET only (never a flag, which shows in process lists)."
-)]
-pub struct Config {
-    /// Address to listen on for gRPC.
-    #[arg(long, env = "RESERVATION_LISTEN_ADDR", default_value = "0.0.0.0:50054")]
-    pub listen: SocketAddr,
-    /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "RESERVATION_DATABASE_URL",
-        default_value = "sqlite://data/reservation.db?mode=rwc"
-    )]
-    pub database_url: String,
-    /// URL of the flight service (seat holds).
-    #[arg(long, env = "RESERVATION_FLIGHT_URL", default_value = "http://127.0.0.1:50052")]
-    pub flight_url: String,
-    /// URL of the hotel service (room holds).
-    #[arg(long, env = "RESERVATION_HOTEL_URL", default_value = "http://127.0.0.1:50053")]
-    pub hotel_url: String,
-    /// Longest one call to the flight or hotel service may take (less if the
-    /// checkout's remaining budget is shorter).
-    #[arg(long, env = "RESERVATION_CALL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub call_timeout: Duration,
-    /// Budget of a whole checkout or cancellation when the client sets no shorter deadline.
-    #[arg(long, env = "RESERVATION_CHECKOUT_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
-    pub checkout_timeout: Duration,
-    /// How often unfinished sagas (left by a crash or an unreachable service) are driven on.
-    #[arg(long, env = "RESERVATION_RECOVERY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
-    pub recovery_interval: Duration,
-    /// How long a running saga belongs to its driver before recovery may take it
-    /// over; never renewed. Must be above the checkout timeout plus twice the call
-    /// timeout, the longest a driver may take (checked at start-up).
-    #[arg(long, env = "RESERVATION_LEASE", default_value = "60s", value_parser = parse_duration)]
-    pub lease: Duration,
-    /// Least time both holds must have left for a checkout to pass its pivot;
-    /// with less, it is refused (FAILED) rather than risk a hold expiring before
-    /// it is confirmed. Must be at least lease + recovery interval + call timeout.
-    #[arg(long, env = "RESERVATION_MIN_HOLD_TTL_AT_PIVOT", default_value = "5m", value_parser = parse_duration)]
-    pub min_hold_ttl_at_pivot: Duration,
-    /// The hold TTL of the flight and hotel services, if known: start-up then
-    /// checks that it leaves a checkout the minimum at its pivot.
-    #[arg(long, env = "RESERVATION_HOLD_TTL", value_parser = parse_duration)]
-    pub hold_ttl: Option<Duration>,
-    /// Most unfinished sagas one recovery pass drives at the same time.
-    #[arg(long, env = "RESERVATION_RECOVERY_CONCURRENCY", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub recovery_concurrency: u16,
-    /// Client id of this service's account on the auth service (IssueServiceToken).
-    #[arg(long, env = "RESERVATION_SERVICE_CLIENT_ID", default_value = "reservation")]
-    pub service_client_id: String,
-    /// The service account's secret: from RESERVATION_SERVICE_CLIENT_SECRET only, never a flag.
-    #[arg(skip = std::env::var(SERVICE_SECRET_ENV).ok().filter(|s| !s.is_empty()))]
-    pub service_client_secret: Option<String>,
-    /// Test seam: make the saga stop dead right after persisting this step, as
-    /// a crashed process would. Only with the `crash-points` feature (tests).
-    #[cfg(feature = "crash-points")]
-    #[arg(skip)]
-    pub crash_after: Option<CrashPoint>,
-    #[command(flatten)]
-    pub auth: AuthArgs,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
-    #[command(flatten)]
-    pub telemetry: TelemetryArgs,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
-            .field("flight_url", &self.flight_url)
-            .field("hotel_url", &self.hotel_url)
-            .field("call_timeout", &self.call_timeout)
-            .field("checkout_timeout", &self.checkout_timeout)
-            .field("recovery_interval", &self.recovery_interval)
-            .field("lease", &self.lease)
-            .field("min_hold_ttl_at_pivot", &self.min_hold_ttl_at_pivot)
-            .field("hold_ttl", &self.hold_ttl)
-            .field("recovery_concurrency", &self.recovery_concurrency)
-            .field("service_client_id", &self.service_client_id)
-            .field(
-                "service_client_secret",
-                &self.service_client_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-impl Config {
-    /// Settings for a service on `listen` with the database at `database_url`,
-    /// and every other setting at its default (no service account secret).
-    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
-        Self {
-            listen,
-            database_url: database_url.into(),
-            service_client_secret: None,
-            #[cfg(feature = "crash-points")]
-            crash_after: None,
-            ..travel::config::defaults()
-        }
-    }
-}
 
 /// What the service depends on besides its configuration.
 #[derive(Debug, Clone)]
@@ -168,7 +49,7 @@ pub struct Deps {
 /// A reservation service that is bound and migrated, ready to run.
 #[derive(Debug)]
 pub struct Application {
-    listener: TcpListener,
+    host: ServiceHost,
     store: Store,
     saga: saga::Saga,
     recovery: Recovery,
@@ -183,8 +64,7 @@ impl Application {
     /// from it with the configured client credentials.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         settings::check(&config)?;
-        let clock: SharedClock = Arc::new(SystemClock);
-        let keys = Arc::new(KeyRing::connect(&config.auth).await?);
+        let travel::host::Deps { clock, keys } = travel::host::Deps::production(&config.auth).await?;
         if config.service_client_secret.is_none() {
             tracing::warn!("{SERVICE_SECRET_ENV} is not set: calls to the flight and hotel services will be refused");
         }
@@ -209,12 +89,15 @@ impl Application {
     /// tokens, and the source of the outgoing service token given.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         settings::check(&config)?;
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
-        };
-        let db = Database::connect(&config.database_url, &config.database, &migrations).await?;
-        let store = Store::new(db);
+        let host = ServiceHost::start(
+            config.listen,
+            &config.database_url,
+            &config.database,
+            &config.server,
+            travel::migrations!(),
+        )
+        .await?;
+        let store = Store::new(host.database().clone());
         let clients = clients::Clients::connect(
             &config.flight_url,
             &config.hotel_url,
@@ -234,10 +117,9 @@ impl Application {
             deps.clock.clone(),
             usize::from(config.recovery_concurrency),
         );
-        let listener = TcpListener::bind(config.listen).await?;
-        let auth = Authenticate::new(deps.keys, config.auth.expectations(), deps.clock);
+        let auth = travel::host::verify_tokens(deps.keys, &config.auth, deps.clock);
         Ok(Self {
-            listener,
+            host,
             store,
             saga,
             recovery,
@@ -248,7 +130,7 @@ impl Application {
 
     /// The address the service listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
+        self.host.local_addr()
     }
 
     /// The service's store, for tests and tools that inspect reservations.
@@ -274,40 +156,28 @@ impl Application {
     /// timeout to finish (the flight and hotel services must still serve
     /// meanwhile) before the database is closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let recovery = tokio::spawn(self.recovery.clone().run(self.config.recovery_interval));
+        let Self {
+            host,
+            saga,
+            recovery,
+            auth,
+            config,
+            ..
+        } = self;
+        host.spawn(|stop| recovery.run(config.recovery_interval, stop));
         let drain = drain::Drain::new();
-        let drain_timeout = self.config.server.drain_timeout;
+        let drain_timeout = config.server.drain_timeout;
         let began = drain.clone();
         let shutdown = async move {
             shutdown.await;
             began.begin();
         };
-        let api = api::ReservationApi::new(self.saga, self.config.checkout_timeout).draining_with(drain.clone());
-        let max = self.config.server.max_message_bytes;
-        let service = ReservationServiceServer::new(api)
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max);
-        let routes = tonic::service::Routes::new(service);
+        let api = api::ReservationApi::new(saga, config.checkout_timeout).draining_with(drain.clone());
         // The connections stay open until the sagas in flight are done: a
         // late call on them gets a clean UNAVAILABLE from the drain, not the
         // INTERNAL that tonic gives a call on a connection being closed.
-        let settled = {
-            let drain = drain.clone();
-            async move { drain.sagas_finished(drain_timeout).await }
-        };
-        let served = travel::server::serve_settling(
-            self.listener,
-            routes,
-            &[SERVICE_NAME],
-            &self.config.server,
-            self.auth,
-            shutdown,
-            settled,
-        )
-        .await;
-        drain.sagas_finished(drain_timeout).await;
-        recovery.abort();
-        self.store.close().await;
-        Ok(served?)
+        let settled = || drain.sagas_finished(drain_timeout);
+        let service = ReservationServiceServer::new(api);
+        Ok(host.serve_settling(service, auth, shutdown, settled).await?)
     }
 }

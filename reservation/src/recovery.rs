@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 use travel::SharedClock;
 
 use crate::domain::Step;
@@ -79,17 +80,17 @@ impl Recovery {
         Ok(pass)
     }
 
-    /// A pass now and then every `interval`, forever; failures are logged and retried.
-    pub async fn run(self, interval: Duration) {
-        let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match self.run_once().await {
+    /// A pass now and then every `interval`, until `stop`; failures are logged
+    /// and retried.
+    pub async fn run(self, interval: Duration, stop: CancellationToken) {
+        let recovery = &self;
+        travel::background::every(interval, stop, move || async move {
+            match recovery.run_once().await {
                 Ok(Pass { finished: 0, left: 0 }) => {}
                 Ok(pass) => tracing::info!(finished = pass.finished, left = pass.left, "recovery pass"),
                 Err(e) => tracing::warn!(error = %e, "recovery pass failed; will retry"),
             }
-        }
+        })
+        .await;
     }
 }

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::Endpoint;
@@ -113,7 +114,7 @@ impl ServiceToken {
     pub fn from_auth(
         url: &str,
         client_id: impl Into<String>,
-        client_secret: Option<String>,
+        client_secret: Option<SecretString>,
         clock: SharedClock,
     ) -> Result<Self, tonic::transport::Error> {
         Self::from_auth_with_backoff(url, client_id, client_secret, clock, Backoff::default())
@@ -124,7 +125,7 @@ impl ServiceToken {
     pub fn from_auth_with_backoff(
         url: &str,
         client_id: impl Into<String>,
-        client_secret: Option<String>,
+        client_secret: Option<SecretString>,
         clock: SharedClock,
         backoff: Backoff,
     ) -> Result<Self, tonic::transport::Error> {

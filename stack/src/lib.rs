@@ -4,72 +4,17 @@
 //! reservation first, auth last.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod demo;
+pub mod running;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
-use travel::config::{TelemetryArgs, parse_duration};
 
-/// The stack's settings: command-line flags, each with an environment twin.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "travel-stack",
-    version,
-    about = "The travel platform in one process: the auth, flight, hotel and reservation services with SQLite under a data directory and a demo catalog."
-)]
-pub struct StackConfig {
-    /// Directory for the services' SQLite files; created if missing. Data survives restarts.
-    #[arg(long, env = "STACK_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Address of the auth service.
-    #[arg(long, env = "STACK_AUTH_LISTEN", default_value = "127.0.0.1:50051")]
-    pub auth_listen: SocketAddr,
-    /// Address of the flight service.
-    #[arg(long, env = "STACK_FLIGHT_LISTEN", default_value = "127.0.0.1:50052")]
-    pub flight_listen: SocketAddr,
-    /// Address of the hotel service.
-    #[arg(long, env = "STACK_HOTEL_LISTEN", default_value = "127.0.0.1:50053")]
-    pub hotel_listen: SocketAddr,
-    /// Address of the reservation service.
-    #[arg(long, env = "STACK_RESERVATION_LISTEN", default_value = "127.0.0.1:50054")]
-    pub reservation_listen: SocketAddr,
-    /// How long seat and room holds last unless confirmed.
-    #[arg(long, env = "STACK_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
-    pub hold_ttl: Duration,
-    /// Email of the admin account (created at start-up; it loads the demo catalog).
-    #[arg(long, env = "STACK_ADMIN_EMAIL", default_value = "admin@travel.local")]
-    pub admin_email: String,
-    /// Password of the admin account. The default is for local use only: the
-    /// stack listens on 127.0.0.1.
-    #[arg(
-        long,
-        env = "STACK_ADMIN_PASSWORD",
-        default_value = "local-admin-password",
-        hide_default_value = true
-    )]
-    pub admin_password: String,
-    /// Client id of the service account (the reservation service's).
-    #[arg(long, env = "STACK_SERVICE_CLIENT_ID", default_value = "reservation")]
-    pub service_client_id: String,
-    /// Secret of the service account; the default is for local use only.
-    #[arg(
-        long,
-        env = "STACK_SERVICE_CLIENT_SECRET",
-        default_value = "local-service-secret",
-        hide_default_value = true
-    )]
-    pub service_client_secret: String,
-    /// Do not load the demo catalog on first start.
-    #[arg(long, env = "STACK_NO_DEMO")]
-    pub no_demo: bool,
-    #[command(flatten)]
-    pub telemetry: TelemetryArgs,
-}
+pub use config::StackConfig;
+pub use running::RunningStack;
 
 /// Starts the stack.
 #[derive(Debug)]
@@ -159,7 +104,7 @@ impl Stack {
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
-        reservation_config.service_client_secret = Some(config.service_client_secret.clone());
+        reservation_config.service_client_secret = Some(config.service_client_secret.clone().into());
         let reservation = match travel_reservation::Application::build(reservation_config).await {
             Ok(app) => app,
             Err(e) => {
@@ -194,131 +139,6 @@ impl Stack {
         }
         Ok(running)
     }
-}
-
-/// The stack while it serves.
-#[derive(Debug)]
-pub struct RunningStack {
-    /// The services in the order they started, each tier depending on the ones
-    /// before it (auth; flight and hotel; reservation): stopped in reverse.
-    tiers: Vec<Tier>,
-    /// Where the auth service listens.
-    pub auth_addr: SocketAddr,
-    /// Where the flight service listens.
-    pub flight_addr: SocketAddr,
-    /// Where the hotel service listens.
-    pub hotel_addr: SocketAddr,
-    /// Where the reservation service listens.
-    pub reservation_addr: SocketAddr,
-    /// What the demo catalog holds, if it was loaded.
-    pub demo: Option<demo::Loaded>,
-}
-
-/// Services started together and stopped together.
-#[derive(Debug, Default)]
-struct Tier {
-    stop: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl RunningStack {
-    fn new() -> Self {
-        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self {
-            tiers: Vec::new(),
-            auth_addr: unbound,
-            flight_addr: unbound,
-            hotel_addr: unbound,
-            reservation_addr: unbound,
-            demo: None,
-        }
-    }
-
-    /// Starts a tier of services that depend on those started before: the
-    /// signal that stops it.
-    fn tier(&mut self) -> CancellationToken {
-        let tier = Tier::default();
-        let stop = tier.stop.clone();
-        self.tiers.push(tier);
-        stop
-    }
-
-    /// Runs a service in the last tier.
-    fn spawn(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
-        if let Some(tier) = self.tiers.last_mut() {
-            tier.tasks.push(tokio::spawn(service));
-        }
-    }
-
-    /// Serves until `shutdown` resolves (or a service fails), then stops the
-    /// services in the reverse order of their start, each tier once the one
-    /// after it has stopped: reservation first (it drains its calls and lets its
-    /// sagas finish, within its drain timeout, while flight and hotel still
-    /// serve them), then flight and hotel, then auth.
-    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let failed = tokio::select! {
-            () = shutdown => None,
-            finished = first_finished(&mut self.tiers) => Some(finished),
-        };
-        let mut outcome = Ok(());
-        if let Some((tier, index, result)) = failed {
-            self.tiers[tier].tasks.swap_remove(index); // already finished: must not be awaited again
-            outcome = match result {
-                Ok(Ok(())) => Err(anyhow::anyhow!("a service stopped unexpectedly")),
-                Ok(Err(e)) => Err(e),
-                Err(join) => Err(anyhow::anyhow!("a service crashed: {join}")),
-            };
-        }
-        for tier in self.tiers.drain(..).rev() {
-            tier.stop.cancel();
-            for task in tier.tasks {
-                let result = match task.await {
-                    Ok(result) => result,
-                    Err(join) => Err(anyhow::anyhow!("a service crashed: {join}")),
-                };
-                if let (Err(e), true) = (result, outcome.is_ok()) {
-                    outcome = Err(e);
-                }
-            }
-        }
-        outcome
-    }
-
-    /// Stops every service and waits for them.
-    pub async fn stop(self) {
-        let _ = self.run_until(std::future::ready(())).await;
-    }
-
-    /// What to print on start: endpoints and a command to paste.
-    pub fn banner(&self) -> String {
-        let mut out = format!(
-            "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n  reservation {} travel.reservation.v1.ReservationService\n",
-            self.auth_addr, self.flight_addr, self.hotel_addr, self.reservation_addr
-        );
-        if let Some(demo) = &self.demo {
-            out.push_str(&format!(
-                "\nTry it (demo catalog loaded: {} flights, {} hotels):\n  grpcurl -plaintext -d '{{\"origin\":\"LIS\",\"destination\":\"JFK\",\"departure_date\":{{\"year\":{},\"month\":{},\"day\":{}}},\"passengers\":1}}' {} travel.flight.v1.FlightService/SearchFlights\n",
-                demo.flights, demo.hotels, demo.example_date.0, demo.example_date.1, demo.example_date.2, self.flight_addr
-            ));
-        }
-        out.push_str("\nPress Ctrl-C to stop.");
-        out
-    }
-}
-
-/// Waits for the first of the services to finish: its tier, index and result.
-async fn first_finished(tiers: &mut [Tier]) -> (usize, usize, Result<anyhow::Result<()>, tokio::task::JoinError>) {
-    std::future::poll_fn(|cx| {
-        for (t, tier) in tiers.iter_mut().enumerate() {
-            for (i, task) in tier.tasks.iter_mut().enumerate() {
-                if let std::task::Poll::Ready(result) = std::pin::Pin::new(task).poll(cx) {
-                    return std::task::Poll::Ready((t, i, result));
-                }
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 /// The address to dial for a service listening on `addr` (an unspecified

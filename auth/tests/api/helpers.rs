@@ -59,9 +59,14 @@ impl TestAuth {
 
     /// Bind first, then spawn, so the client can connect at once.
     async fn launch(config: Config, clock: ManualClock, db: TestDatabase) -> Self {
-        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
-            .await
-            .expect("build the auth service");
+        let app = Application::build_with(
+            config.clone(),
+            travel_auth::Deps {
+                clock: Arc::new(clock.clone()),
+            },
+        )
+        .await
+        .expect("build the auth service");
         let addr = app.local_addr();
         let store = app.store().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));

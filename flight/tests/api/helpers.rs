@@ -65,9 +65,15 @@ impl TestFlight {
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         adjust(&mut config);
         let clock = manual_clock();
-        let app = Application::build_with(config, Arc::new(clock.clone()), keys)
-            .await
-            .expect("build the flight service");
+        let app = Application::build_with(
+            config,
+            travel_flight::Deps {
+                clock: Arc::new(clock.clone()),
+                keys,
+            },
+        )
+        .await
+        .expect("build the flight service");
         let addr = app.local_addr();
         let store = app.store().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));

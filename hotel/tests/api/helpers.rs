@@ -44,9 +44,15 @@ impl TestHotel {
         config.hold_ttl = TTL;
         config.sweep_interval = Duration::from_secs(3600); // tests sweep explicitly
         let clock = manual_clock();
-        let app = Application::build_with(config.clone(), Arc::new(clock.clone()), test_keys())
-            .await
-            .expect("build the hotel service");
+        let app = Application::build_with(
+            config.clone(),
+            travel_hotel::Deps {
+                clock: Arc::new(clock.clone()),
+                keys: test_keys(),
+            },
+        )
+        .await
+        .expect("build the hotel service");
         let addr = app.local_addr();
         let store = app.store().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
@@ -164,14 +165,14 @@ fn until(at: UnixMillis, now: UnixMillis) -> Duration {
 pub(super) struct Exchange {
     client: AuthServiceClient<Channel>,
     client_id: String,
-    client_secret: String,
+    client_secret: SecretString,
     clock: SharedClock,
 }
 
 impl Exchange {
     /// IssueServiceToken calls to the auth service at `endpoint` (connected
     /// lazily) for the account `client_id`.
-    pub(super) fn new(endpoint: &Endpoint, client_id: String, client_secret: String, clock: SharedClock) -> Self {
+    pub(super) fn new(endpoint: &Endpoint, client_id: String, client_secret: SecretString, clock: SharedClock) -> Self {
         Self {
             client: AuthServiceClient::new(endpoint.connect_lazy()),
             client_id,
@@ -184,7 +185,7 @@ impl Exchange {
         let now = self.clock.now();
         let mut request = tonic::Request::new(IssueServiceTokenRequest {
             client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
+            client_secret: self.client_secret.expose_secret().to_owned(),
         });
         request.set_timeout(EXCHANGE_TIMEOUT);
         let mut client = self.client.clone();

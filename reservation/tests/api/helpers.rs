@@ -164,9 +164,15 @@ async fn start_flight(hold_ttl: Duration) -> Flight {
     config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
-    let app = travel_flight::Application::build_with(config, Arc::new(clock.clone()), keys())
-        .await
-        .expect("build the flight service");
+    let app = travel_flight::Application::build_with(
+        config,
+        travel_flight::Deps {
+            clock: Arc::new(clock.clone()),
+            keys: keys(),
+        },
+    )
+    .await
+    .expect("build the flight service");
     let url = format!("http://{}", app.local_addr());
     let store = app.store().clone();
     let server = Server::spawn(|shutdown| app.run_until_stopped(shutdown));
@@ -187,9 +193,15 @@ async fn start_hotel(hold_ttl: Duration) -> Hotel {
     config.hold_ttl = hold_ttl;
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
-    let app = travel_hotel::Application::build_with(config, Arc::new(clock.clone()), keys())
-        .await
-        .expect("build the hotel service");
+    let app = travel_hotel::Application::build_with(
+        config,
+        travel_hotel::Deps {
+            clock: Arc::new(clock.clone()),
+            keys: keys(),
+        },
+    )
+    .await
+    .expect("build the hotel service");
     let url = format!("http://{}", app.local_addr());
     let store = app.store().clone();
     let server = Server::spawn(|shutdown| app.run_until_stopped(shutdown));
@@ -208,9 +220,14 @@ pub async fn start_auth(adjust: impl FnOnce(&mut travel_auth::Config)) -> (Strin
     let db = TestDatabase::new("auth").await;
     let mut config = travel_auth::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
     adjust(&mut config);
-    let auth = travel_auth::Application::build_with_clock(config, Arc::new(manual_clock()))
-        .await
-        .expect("build the auth service");
+    let auth = travel_auth::Application::build_with(
+        config,
+        travel_auth::Deps {
+            clock: Arc::new(manual_clock()),
+        },
+    )
+    .await
+    .expect("build the auth service");
     let url = format!("http://{}", auth.local_addr());
     let server = Server::spawn(|shutdown| auth.run_until_stopped(shutdown));
     (url, server, db)

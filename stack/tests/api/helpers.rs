@@ -63,16 +63,28 @@ pub async fn start_flight(database_url: &str, auth_url: String) -> (SocketAddr, 
 pub async fn open_flight(database_url: String) -> travel_flight::Application {
     let mut config = travel_flight::Config::new(any_addr(), database_url);
     config.sweep_interval = Duration::from_secs(3600);
-    travel_flight::Application::build_with(config, std::sync::Arc::new(travel::SystemClock), test_keys())
-        .await
-        .expect("open the flight database")
+    travel_flight::Application::build_with(
+        config,
+        travel_flight::Deps {
+            clock: std::sync::Arc::new(travel::SystemClock),
+            keys: test_keys(),
+        },
+    )
+    .await
+    .expect("open the flight database")
 }
 
 /// The hotel service's application on `database_url` (not serving), to read its store.
 pub async fn open_hotel(database_url: String) -> travel_hotel::Application {
     let mut config = travel_hotel::Config::new(any_addr(), database_url);
     config.sweep_interval = Duration::from_secs(3600);
-    travel_hotel::Application::build_with(config, std::sync::Arc::new(travel::SystemClock), test_keys())
-        .await
-        .expect("open the hotel database")
+    travel_hotel::Application::build_with(
+        config,
+        travel_hotel::Deps {
+            clock: std::sync::Arc::new(travel::SystemClock),
+            keys: test_keys(),
+        },
+    )
+    .await
+    .expect("open the hotel database")
 }

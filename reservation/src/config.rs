@@ -1,0 +1,118 @@
+//! The reservation service's settings: its own flags (the service account's
+//! secret from the environment only), and the kit's shared groups.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+
+#[cfg(feature = "crash-points")]
+use crate::saga::CrashPoint;
+
+/// Environment variable holding the service account's secret.
+pub const SERVICE_SECRET_ENV: &str = "RESERVATION_SERVICE_CLIENT_SECRET";
+
+/// The reservation service's settings: command-line flags, each with an environment twin.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "travel-reservation",
+    version,
+    about = "The reservation service: checkout of flights, hotel stays and bundles of both over gRPC.",
+    after_help = "The service account's secret is read from RESERVATION_SERVICE_CLIENT_SECRET only (never a flag, which shows in process lists)."
+)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "RESERVATION_LISTEN_ADDR", default_value = "0.0.0.0:50054")]
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "RESERVATION_DATABASE_URL",
+        default_value = "sqlite://data/reservation.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// URL of the flight service (seat holds).
+    #[arg(long, env = "RESERVATION_FLIGHT_URL", default_value = "http://127.0.0.1:50052")]
+    pub flight_url: String,
+    /// URL of the hotel service (room holds).
+    #[arg(long, env = "RESERVATION_HOTEL_URL", default_value = "http://127.0.0.1:50053")]
+    pub hotel_url: String,
+    /// Longest one call to the flight or hotel service may take (less if the
+    /// checkout's remaining budget is shorter).
+    #[arg(long, env = "RESERVATION_CALL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+    /// Budget of a whole checkout or cancellation when the client sets no shorter deadline.
+    #[arg(long, env = "RESERVATION_CHECKOUT_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub checkout_timeout: Duration,
+    /// How often unfinished sagas (left by a crash or an unreachable service) are driven on.
+    #[arg(long, env = "RESERVATION_RECOVERY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub recovery_interval: Duration,
+    /// How long a running saga belongs to its driver before recovery may take it
+    /// over; never renewed. Must be above the checkout timeout plus twice the call
+    /// timeout, the longest a driver may take (checked at start-up).
+    #[arg(long, env = "RESERVATION_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub lease: Duration,
+    /// Least time both holds must have left for a checkout to pass its pivot;
+    /// with less, it is refused (FAILED) rather than risk a hold expiring before
+    /// it is confirmed. Must be at least lease + recovery interval + call timeout.
+    #[arg(long, env = "RESERVATION_MIN_HOLD_TTL_AT_PIVOT", default_value = "5m", value_parser = parse_duration)]
+    pub min_hold_ttl_at_pivot: Duration,
+    /// The hold TTL of the flight and hotel services, if known: start-up then
+    /// checks that it leaves a checkout the minimum at its pivot.
+    #[arg(long, env = "RESERVATION_HOLD_TTL", value_parser = parse_duration)]
+    pub hold_ttl: Option<Duration>,
+    /// Most unfinished sagas one recovery pass drives at the same time.
+    #[arg(long, env = "RESERVATION_RECOVERY_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub recovery_concurrency: u16,
+    /// Client id of this service's account on the auth service (IssueServiceToken).
+    #[arg(long, env = "RESERVATION_SERVICE_CLIENT_ID", default_value = "reservation")]
+    pub service_client_id: String,
+    /// The service account's secret: from RESERVATION_SERVICE_CLIENT_SECRET only,
+    /// never a flag; redacted in `Debug` output.
+    #[arg(skip = std::env::var(SERVICE_SECRET_ENV).ok().filter(|s| !s.is_empty()).map(SecretString::from))]
+    pub service_client_secret: Option<SecretString>,
+    /// Test seam: make the saga stop dead right after persisting this step, as
+    /// a crashed process would. Never set outside tests.
+    #[arg(skip)]
+    #[cfg(feature = "crash-points")]
+    pub crash_after: Option<CrashPoint>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+impl Config {
+    /// Settings for a service on `listen` with the database at `database_url`,
+    /// and every other setting at its default (no service account secret).
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            service_client_secret: None,
+            #[cfg(feature = "crash-points")]
+            crash_after: None,
+            ..travel::config::defaults()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_account_secret_never_shows_in_debug_output() {
+        let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), "sqlite::memory:");
+        config.service_client_secret = Some("a long service secret".into());
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a long service secret"), "{printed}");
+        assert!(printed.contains("service_client_secret"), "{printed}");
+    }
+}

@@ -1,0 +1,204 @@
+//! The service host: what every service does around its own API. It connects
+//! the database and runs the service's embedded migrations ([`migrations!`]),
+//! binds the listener, serves the API with the message limits, health,
+//! reflection and the kit's layers (`server.rs`), runs the service's
+//! background tasks and, on shutdown, stops them (a [`CancellationToken`],
+//! waited for with a [`TaskTracker`]) once the service's work in flight has
+//! settled and the connections have drained, then closes the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::SharedClock;
+use crate::access::Authenticate;
+use crate::config::{AuthArgs, DatabaseArgs, ServerArgs};
+use crate::db::{Database, Migrations};
+use crate::key_ring::KeyRing;
+use crate::server::ServeError;
+
+/// The service's embedded migrations, `migrations/sqlite` and
+/// `migrations/postgres` under the calling crate, as a `&'static Migrations`
+/// for [`ServiceHost::start`]. The calling crate depends on `sqlx` (whose
+/// `migrate!` embeds the files at compile time).
+#[macro_export]
+macro_rules! migrations {
+    () => {{
+        static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/postgres");
+        static MIGRATIONS: $crate::db::Migrations = $crate::db::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        };
+        &MIGRATIONS
+    }};
+}
+
+/// A generated gRPC server of one of the contracts, which the host serves.
+pub trait GrpcService: NamedService {
+    /// The server with its messages limited to `max_message_bytes` both ways,
+    /// as routes.
+    fn into_routes(self, max_message_bytes: usize) -> Routes;
+}
+
+macro_rules! grpc_services {
+    ($($server:path => $api:path),* $(,)?) => {$(
+        impl<T: $api> GrpcService for $server {
+            fn into_routes(self, max_message_bytes: usize) -> Routes {
+                Routes::new(
+                    self.max_decoding_message_size(max_message_bytes)
+                        .max_encoding_message_size(max_message_bytes),
+                )
+            }
+        }
+    )*};
+}
+
+grpc_services! {
+    crate::pb::auth::v1::auth_service_server::AuthServiceServer<T> =>
+        crate::pb::auth::v1::auth_service_server::AuthService,
+    crate::pb::flight::v1::flight_service_server::FlightServiceServer<T> =>
+        crate::pb::flight::v1::flight_service_server::FlightService,
+    crate::pb::hotel::v1::hotel_service_server::HotelServiceServer<T> =>
+        crate::pb::hotel::v1::hotel_service_server::HotelService,
+    crate::pb::reservation::v1::reservation_service_server::ReservationServiceServer<T> =>
+        crate::pb::reservation::v1::reservation_service_server::ReservationService,
+}
+
+/// What a service that verifies tokens depends on besides its settings (the
+/// flight and hotel services'; tests give their own).
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Decides when holds and tokens expire.
+    pub clock: SharedClock,
+    /// Verifies the tokens of incoming calls.
+    pub keys: Arc<KeyRing>,
+}
+
+impl Deps {
+    /// The production ones: the system clock, and the signing keys fetched from
+    /// the auth service named in `auth` (if auth is not up yet, they are
+    /// fetched when the first token arrives).
+    pub async fn production(auth: &AuthArgs) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            clock: Arc::new(crate::SystemClock),
+            keys: Arc::new(KeyRing::connect(auth).await?),
+        })
+    }
+}
+
+/// Token verification as every service that checks callers sets it up: with
+/// `keys`, the expectations of `auth`, and `clock`.
+pub fn verify_tokens(keys: Arc<KeyRing>, auth: &AuthArgs, clock: SharedClock) -> Authenticate {
+    Authenticate::new(keys, auth.expectations(), clock)
+}
+
+/// A service's database and listener, ready to serve, with its background tasks.
+#[derive(Debug)]
+pub struct ServiceHost {
+    listener: TcpListener,
+    listen: SocketAddr,
+    database: Database,
+    server: ServerArgs,
+    stop_tasks: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl ServiceHost {
+    /// Connects the database at `database_url`, brings its schema up to date
+    /// with `migrations`, and binds `listen`.
+    pub async fn start(
+        listen: SocketAddr,
+        database_url: &str,
+        database: &DatabaseArgs,
+        server: &ServerArgs,
+        migrations: &Migrations,
+    ) -> anyhow::Result<Self> {
+        let database = Database::connect(database_url, database, migrations).await?;
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Self {
+            listener,
+            listen,
+            database,
+            server: server.clone(),
+            stop_tasks: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    /// The migrated database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The address the service listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.listen)
+    }
+
+    /// Runs a background task from now on; it must end once the token it is
+    /// given is cancelled, which happens on shutdown (see [`crate::background`]).
+    pub fn spawn<F, Fut>(&self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task(self.stop_tasks.clone()));
+    }
+
+    /// Serves `service`, every call passing through `auth`, until `shutdown`
+    /// resolves; then drains (see [`crate::server::serve`]), stops the
+    /// background tasks and closes the database.
+    pub async fn serve<S: GrpcService>(
+        self,
+        service: S,
+        auth: Authenticate,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        self.serve_settling(service, auth, shutdown, || std::future::ready(()))
+            .await
+    }
+
+    /// As [`ServiceHost::serve`], with the settling phase of
+    /// [`crate::server::serve_settling`]: once `shutdown` resolves, the
+    /// connections stay open until `settled()` resolves (the service's own work
+    /// in flight is done); it is awaited again after the server stopped (which
+    /// it may do early, on a transport error) and before the background tasks
+    /// stop and the database closes.
+    pub async fn serve_settling<S, Settled, SettledFut>(
+        self,
+        service: S,
+        auth: Authenticate,
+        shutdown: impl Future<Output = ()> + Send,
+        settled: Settled,
+    ) -> Result<(), ServeError>
+    where
+        S: GrpcService,
+        Settled: Fn() -> SettledFut,
+        SettledFut: Future<Output = ()> + Send,
+    {
+        let routes = service.into_routes(self.server.max_message_bytes);
+        let served = crate::server::serve_settling(
+            self.listener,
+            routes,
+            &[S::NAME],
+            &self.server,
+            auth,
+            shutdown,
+            settled(),
+        )
+        .await;
+        settled().await;
+        self.stop_tasks.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.database.close().await;
+        served
+    }
+}

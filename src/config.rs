@@ -171,6 +171,19 @@ impl Default for TelemetryArgs {
     }
 }
 
+/// The settings every service's host takes besides its address and database
+/// URL (whose flags and environment variables are the service's own): the
+/// database pool, the gRPC server's limits, logging.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! ([`HoldError`]), and in [`store`] the statements both hold stores run.
 
 mod error;
+pub mod service;
 pub mod store;
 mod stored;
 

@@ -18,7 +18,7 @@ use tonic::service::Routes;
 
 use crate::SharedClock;
 use crate::access::Authenticate;
-use crate::config::{AuthArgs, DatabaseArgs, ServerArgs};
+use crate::config::{AuthArgs, HostArgs, ServerArgs};
 use crate::db::{Database, Migrations};
 use crate::key_ring::KeyRing;
 use crate::server::ServeError;
@@ -116,17 +116,16 @@ impl ServiceHost {
     pub async fn start(
         listen: SocketAddr,
         database_url: &str,
-        database: &DatabaseArgs,
-        server: &ServerArgs,
+        args: &HostArgs,
         migrations: &Migrations,
     ) -> anyhow::Result<Self> {
-        let database = Database::connect(database_url, database, migrations).await?;
+        let database = Database::connect(database_url, &args.database, migrations).await?;
         let listener = TcpListener::bind(listen).await?;
         Ok(Self {
             listener,
             listen,
             database,
-            server: server.clone(),
+            server: args.server.clone(),
             stop_tasks: CancellationToken::new(),
             tasks: TaskTracker::new(),
         })

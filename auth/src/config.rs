@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use travel::config::{DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+use travel::config::{HostArgs, parse_duration};
 
 use crate::domain::password::Pool;
 use crate::domain::refresh::SessionRules;
@@ -140,11 +140,7 @@ pub struct Config {
     #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value = "720h", value_parser = parse_session_lifetime)]
     pub session_max_lifetime: Duration,
     #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
-    #[command(flatten)]
-    pub telemetry: TelemetryArgs,
+    pub host: HostArgs,
 }
 
 fn secret_from_env(name: &str) -> Option<SecretString> {

@@ -65,14 +65,7 @@ impl Application {
     /// issued and expire and when login failures are forgotten.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         let Deps { clock } = deps;
-        let host = ServiceHost::start(
-            config.listen,
-            &config.database_url,
-            &config.database,
-            &config.server,
-            travel::migrations!(),
-        )
-        .await?;
+        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, travel::migrations!()).await?;
         let store = Store::new(host.database().clone());
         let keys = match (&config.signing_keys, &config.signing_keys_file) {
             (Some(text), _) => SigningKeys::parse(secrecy::ExposeSecret::expose_secret(text))?,

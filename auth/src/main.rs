@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", travel_auth::signing_keys::new_key_line()?);
         return Ok(());
     }
-    travel::telemetry::init(&config.telemetry);
+    travel::telemetry::init(&config.host.telemetry);
     let app = Application::build(config).await?;
     tracing::info!(addr = %app.local_addr(), "auth service listening");
     app.run_until_stopped(travel::server::shutdown_signal()).await

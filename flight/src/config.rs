@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+use travel::config::{AuthArgs, HostArgs, parse_duration};
 
 use crate::store;
 
@@ -40,11 +40,7 @@ pub struct Config {
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
-    #[command(flatten)]
-    pub telemetry: TelemetryArgs,
+    pub host: HostArgs,
 }
 
 impl Config {
@@ -55,6 +51,19 @@ impl Config {
             listen,
             database_url: database_url.into(),
             ..travel::config::defaults()
+        }
+    }
+
+    /// What these settings say to the service's host.
+    pub fn settings(&self) -> travel::hold::service::Settings<'_> {
+        travel::hold::service::Settings {
+            listen: self.listen,
+            database_url: &self.database_url,
+            hold_ttl: self.hold_ttl,
+            sweep_interval: self.sweep_interval,
+            sweep_batch: self.sweep_batch,
+            auth: &self.auth,
+            host: &self.host,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The flight service: the catalog of flights, seat search, and seat holds that
 //! expire unless confirmed. `Application` builds the service from its `Config`
-//! for the binary, the local stack and the tests alike.
+//! for the binary, the local stack and the tests alike; the kit's hold-service
+//! host (`travel::hold::service`) does the binding, sweeping and serving.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -10,12 +11,11 @@ pub mod domain;
 pub mod error;
 pub mod store;
 
-use std::future::Future;
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use travel::SharedClock;
-use travel::access::Authenticate;
-use travel::host::ServiceHost;
+use travel::db::{Database, Migrations};
+use travel::hold::service::{Inventory, Settings};
 use travel::pb::flight::v1::flight_service_server::FlightServiceServer;
 
 pub use config::Config;
@@ -23,73 +23,32 @@ pub use error::Error;
 pub use store::Store;
 pub use travel::host::Deps;
 
-/// A flight service that is bound and migrated, ready to run.
+/// The flight service, bound and migrated, ready to run.
+pub type Application = travel::hold::service::Application<Flights>;
+
+/// What is the flight service's own in its host: its settings, store, API and migrations.
 #[derive(Debug)]
-pub struct Application {
-    host: ServiceHost,
-    store: Store,
-    clock: SharedClock,
-    auth: Authenticate,
-    config: Config,
-}
+pub struct Flights;
 
-impl Application {
-    /// Connects the database, runs the migrations, binds the listener, and
-    /// fetches the token signing keys from the auth service (if auth is not up
-    /// yet, they are fetched when the first token arrives).
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let deps = Deps::production(&config.auth).await?;
-        Self::build_with(config, deps).await
+impl Inventory for Flights {
+    const UNIT: &'static str = "seat";
+    type Config = Config;
+    type Store = Store;
+    type Server = FlightServiceServer<api::FlightApi>;
+
+    fn migrations() -> &'static Migrations {
+        travel::migrations!()
     }
 
-    /// As [`Application::build`], with the clock that decides when holds and
-    /// tokens expire, and the keys that verify tokens.
-    pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
-        let host = ServiceHost::start(
-            config.listen,
-            &config.database_url,
-            &config.database,
-            &config.server,
-            travel::migrations!(),
-        )
-        .await?;
-        let auth = travel::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone());
-        Ok(Self {
-            store: Store::new(host.database().clone()),
-            host,
-            clock: deps.clock,
-            auth,
-            config,
-        })
+    fn settings(config: &Config) -> Settings<'_> {
+        config.settings()
     }
 
-    /// The address the service listens on (useful after binding port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
+    fn open(db: Database) -> Store {
+        Store::new(db)
     }
 
-    /// The service's store, for tests and tools that inspect inventory.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// Serves until `shutdown` resolves, sweeping expired holds in the background.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Self {
-            host,
-            store,
-            clock,
-            auth,
-            config,
-        } = self;
-        host.spawn({
-            let (store, clock, batch) = (store.clone(), clock.clone(), config.sweep_batch);
-            move |stop| async move {
-                let expire = |now| store.expire_due_batch(now, batch);
-                travel::background::sweep_expired_holds(config.sweep_interval, stop, clock, "seat", expire).await;
-            }
-        });
-        let api = api::FlightApi::new(store, clock, config.hold_ttl);
-        Ok(host.serve(FlightServiceServer::new(api), auth, shutdown).await?)
+    fn api(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self::Server {
+        FlightServiceServer::new(api::FlightApi::new(store, clock, hold_ttl))
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use travel::config::{AuthArgs, DatabaseArgs, ServerArgs, TelemetryArgs, parse_duration};
+use travel::config::{AuthArgs, HostArgs, parse_duration};
 
 #[cfg(feature = "crash-points")]
 use crate::saga::CrashPoint;
@@ -81,11 +81,7 @@ pub struct Config {
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
-    #[command(flatten)]
-    pub telemetry: TelemetryArgs,
+    pub host: HostArgs,
 }
 
 impl Config {

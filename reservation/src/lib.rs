@@ -89,14 +89,7 @@ impl Application {
     /// tokens, and the source of the outgoing service token given.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         settings::check(&config)?;
-        let host = ServiceHost::start(
-            config.listen,
-            &config.database_url,
-            &config.database,
-            &config.server,
-            travel::migrations!(),
-        )
-        .await?;
+        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, travel::migrations!()).await?;
         let store = Store::new(host.database().clone());
         let clients = clients::Clients::connect(
             &config.flight_url,
@@ -166,7 +159,7 @@ impl Application {
         } = self;
         host.spawn(|stop| recovery.run(config.recovery_interval, stop));
         let drain = drain::Drain::new();
-        let drain_timeout = config.server.drain_timeout;
+        let drain_timeout = config.host.server.drain_timeout;
         let began = drain.clone();
         let shutdown = async move {
             shutdown.await;

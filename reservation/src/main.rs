@@ -6,7 +6,7 @@ use travel_reservation::{Application, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    travel::telemetry::init(&config.telemetry);
+    travel::telemetry::init(&config.host.telemetry);
     let app = Application::build(config).await?;
     tracing::info!(addr = %app.local_addr(), "reservation service listening");
     app.run_until_stopped(travel::server::shutdown_signal()).await

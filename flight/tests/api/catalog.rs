@@ -347,7 +347,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_the_service_keeps_se
 
 #[tokio::test]
 async fn an_oversized_message_is_out_of_range_and_the_service_keeps_serving() {
-    let svc = TestFlight::start_with(|c| c.server.max_message_bytes = 64 * 1024).await;
+    let svc = TestFlight::start_with(|c| c.host.server.max_message_bytes = 64 * 1024).await;
     let mut client = svc.admin.clone();
     let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
     req.request_id = "x".repeat(100 * 1024);

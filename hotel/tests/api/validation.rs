@@ -400,7 +400,7 @@ async fn an_oversized_message_is_out_of_range_and_the_server_keeps_serving() {
     // Arrange: a 2 MiB hotel name, over the 1 MiB limit.
     let svc = TestHotel::start().await;
     let hotel = svc.create_hotel("Grand", "Lisbon").await;
-    assert!(svc.config.server.max_message_bytes < 2 * 1024 * 1024);
+    assert!(svc.config.host.server.max_message_bytes < 2 * 1024 * 1024);
     let huge = hotel_request(&"x".repeat(2 * 1024 * 1024), "Lisbon");
 
     // Act

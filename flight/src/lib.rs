@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
@@ -15,33 +14,39 @@ use std::time::Duration;
 
 use travel::SharedClock;
 use travel::db::{Database, Migrations};
-use travel::hold::service::{Inventory, Settings};
+use travel::hold::service::Inventory;
 use travel::pb::flight::v1::flight_service_server::FlightServiceServer;
 
-pub use config::Config;
 pub use error::Error;
 pub use store::Store;
 pub use travel::host::Deps;
+
+/// The flight service's settings: command-line flags, each with an environment twin.
+pub type Config = travel::hold::service::Config<Flights>;
 
 /// The flight service, bound and migrated, ready to run.
 pub type Application = travel::hold::service::Application<Flights>;
 
 /// What is the flight service's own in its host: its settings, store, API and migrations.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Flights;
 
 impl Inventory for Flights {
     const UNIT: &'static str = "seat";
-    type Config = Config;
+    const BINARY: &'static str = "travel-flight";
+    const ABOUT: &'static str = "The flight service: flights, seat search and seat holds over gRPC.";
+    const LISTEN_ENV: &'static str = "FLIGHT_LISTEN_ADDR";
+    const DEFAULT_LISTEN: &'static str = "0.0.0.0:50052";
+    const DATABASE_URL_ENV: &'static str = "FLIGHT_DATABASE_URL";
+    const DEFAULT_DATABASE_URL: &'static str = "sqlite://data/flight.db?mode=rwc";
+    const HOLD_TTL_ENV: &'static str = "FLIGHT_HOLD_TTL";
+    const SWEEP_INTERVAL_ENV: &'static str = "FLIGHT_SWEEP_INTERVAL";
+    const SWEEP_BATCH_ENV: &'static str = "FLIGHT_SWEEP_BATCH";
     type Store = Store;
     type Server = FlightServiceServer<api::FlightApi>;
 
     fn migrations() -> &'static Migrations {
         travel::migrations!()
-    }
-
-    fn settings(config: &Config) -> Settings<'_> {
-        config.settings()
     }
 
     fn open(db: Database) -> Store {

@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
@@ -16,33 +15,39 @@ use std::time::Duration;
 
 use travel::SharedClock;
 use travel::db::{Database, Migrations};
-use travel::hold::service::{Inventory, Settings};
+use travel::hold::service::Inventory;
 use travel::pb::hotel::v1::hotel_service_server::HotelServiceServer;
 
-pub use config::Config;
 pub use error::Error;
 pub use store::Store;
 pub use travel::host::Deps;
+
+/// The hotel service's settings: command-line flags, each with an environment twin.
+pub type Config = travel::hold::service::Config<Hotels>;
 
 /// The hotel service, bound and migrated, ready to run.
 pub type Application = travel::hold::service::Application<Hotels>;
 
 /// What is the hotel service's own in its host: its settings, store, API and migrations.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Hotels;
 
 impl Inventory for Hotels {
     const UNIT: &'static str = "room";
-    type Config = Config;
+    const BINARY: &'static str = "travel-hotel";
+    const ABOUT: &'static str = "The hotel service: hotels, room search and room holds over gRPC.";
+    const LISTEN_ENV: &'static str = "HOTEL_LISTEN_ADDR";
+    const DEFAULT_LISTEN: &'static str = "0.0.0.0:50053";
+    const DATABASE_URL_ENV: &'static str = "HOTEL_DATABASE_URL";
+    const DEFAULT_DATABASE_URL: &'static str = "sqlite://data/hotel.db?mode=rwc";
+    const HOLD_TTL_ENV: &'static str = "HOTEL_HOLD_TTL";
+    const SWEEP_INTERVAL_ENV: &'static str = "HOTEL_SWEEP_INTERVAL";
+    const SWEEP_BATCH_ENV: &'static str = "HOTEL_SWEEP_BATCH";
     type Store = Store;
     type Server = HotelServiceServer<api::HotelApi>;
 
     fn migrations() -> &'static Migrations {
         travel::migrations!()
-    }
-
-    fn settings(config: &Config) -> Settings<'_> {
-        config.settings()
     }
 
     fn open(db: Database) -> Store {

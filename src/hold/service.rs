@@ -1,46 +1,88 @@
 //! The host of a hold-inventory service — flight's seats, hotel's rooms: one
 //! [`Application`], generic over the service's [`Inventory`], that binds,
 //! migrates, verifies tokens, sweeps expired holds back to inventory in the
-//! background and serves the service's API. A service brings its settings,
-//! its store, its API and its migrations; the rest is written once here.
+//! background and serves the service's API, with one [`Config`] whose flags
+//! the two services share under their own environment names. A service brings
+//! its names, its store, its API and its migrations; the rest is written once here.
 
 use std::fmt::{Debug, Display};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::SharedClock;
 use crate::access::Authenticate;
-use crate::config::{AuthArgs, HostArgs};
+use crate::config::{AuthArgs, HostArgs, parse_duration};
 use crate::db::{Database, Migrations};
-use crate::hold::store::HoldStore;
+use crate::hold::store::{DEFAULT_SWEEP_BATCH, HoldStore};
 use crate::host::{Deps, GrpcService, ServiceHost};
 
-/// What a hold-inventory service's settings say to its host.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings<'a> {
+/// A hold-inventory service's settings: command-line flags, each with an
+/// environment twin named by the service (`FLIGHT_HOLD_TTL`, `HOTEL_HOLD_TTL`…).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = I::BINARY, version, about = I::ABOUT)]
+pub struct Config<I: Inventory> {
     /// Address to listen on for gRPC.
+    #[arg(long, env = I::LISTEN_ENV, default_value = I::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// The database URL.
-    pub database_url: &'a str,
-    /// How long a hold lasts unless confirmed.
+    /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = I::DATABASE_URL_ENV, default_value = I::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// How long a hold lasts unless confirmed; then what it holds goes back to inventory.
+    #[arg(long, env = I::HOLD_TTL_ENV, default_value = "15m", value_parser = parse_duration)]
     pub hold_ttl: Duration,
     /// How often expired holds are swept back into inventory.
+    #[arg(long, env = I::SWEEP_INTERVAL_ENV, default_value = "5s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
-    /// Most expired holds one sweep transaction returns.
+    /// Most expired holds one sweep transaction returns (all of one flight, or
+    /// of one room type); the sweeper commits and starts another until none is
+    /// due, so it never keeps other writers waiting for long, even after an outage.
+    #[arg(long, env = I::SWEEP_BATCH_ENV, default_value_t = DEFAULT_SWEEP_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sweep_batch: u32,
-    /// Token verification.
-    pub auth: &'a AuthArgs,
-    /// The database pool, the server's limits, logging.
-    pub host: &'a HostArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(skip)]
+    inventory: PhantomData<I>,
+}
+
+impl<I: Inventory> Config<I> {
+    /// Settings for a service on `listen` with the database at `database_url`,
+    /// and every other setting at its default.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            ..crate::config::defaults()
+        }
+    }
 }
 
 /// A hold-inventory service: what is its own.
-pub trait Inventory: 'static {
+pub trait Inventory: Debug + Clone + Send + Sync + 'static {
     /// What one hold unit is called in log lines: `seat`, `room`.
     const UNIT: &'static str;
-    /// The service's command-line settings.
-    type Config: Debug + Send + Sync + 'static;
+    /// The binary's name, for `--help` and `--version`.
+    const BINARY: &'static str;
+    /// What the binary does, for `--help`.
+    const ABOUT: &'static str;
+    /// The environment twin of `--listen`, and its default.
+    const LISTEN_ENV: &'static str;
+    /// The default of `--listen`.
+    const DEFAULT_LISTEN: &'static str;
+    /// The environment twin of `--database-url`.
+    const DATABASE_URL_ENV: &'static str;
+    /// The default of `--database-url`.
+    const DEFAULT_DATABASE_URL: &'static str;
+    /// The environment twin of `--hold-ttl`.
+    const HOLD_TTL_ENV: &'static str;
+    /// The environment twin of `--sweep-interval`.
+    const SWEEP_INTERVAL_ENV: &'static str;
+    /// The environment twin of `--sweep-batch`.
+    const SWEEP_BATCH_ENV: &'static str;
     /// The service's store.
     type Store: HoldStore<Error: Display> + Clone + Debug + Send + Sync + 'static;
     /// The service's generated gRPC server, over its API.
@@ -48,8 +90,6 @@ pub trait Inventory: 'static {
 
     /// The service's embedded migrations (`travel::migrations!()`).
     fn migrations() -> &'static Migrations;
-    /// What `config` says to the host.
-    fn settings(config: &Self::Config) -> Settings<'_>;
     /// The store over the migrated database.
     fn open(db: Database) -> Self::Store;
     /// The API over `store`, with holds lasting `hold_ttl` by `clock`.
@@ -63,24 +103,23 @@ pub struct Application<I: Inventory> {
     store: I::Store,
     clock: SharedClock,
     auth: Authenticate,
-    config: I::Config,
+    config: Config<I>,
 }
 
 impl<I: Inventory> Application<I> {
     /// Connects the database, runs the migrations, binds the listener, and
     /// fetches the token signing keys from the auth service (if auth is not up
     /// yet, they are fetched when the first token arrives).
-    pub async fn build(config: I::Config) -> anyhow::Result<Self> {
-        let deps = Deps::production(I::settings(&config).auth).await?;
+    pub async fn build(config: Config<I>) -> anyhow::Result<Self> {
+        let deps = Deps::production(&config.auth).await?;
         Self::build_with(config, deps).await
     }
 
     /// As [`Application::build`], with the clock that decides when holds and
     /// tokens expire, and the keys that verify tokens.
-    pub async fn build_with(config: I::Config, deps: Deps) -> anyhow::Result<Self> {
-        let settings = I::settings(&config);
-        let host = ServiceHost::start(settings.listen, settings.database_url, settings.host, I::migrations()).await?;
-        let auth = crate::host::verify_tokens(deps.keys, settings.auth, deps.clock.clone());
+    pub async fn build_with(config: Config<I>, deps: Deps) -> anyhow::Result<Self> {
+        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, I::migrations()).await?;
+        let auth = crate::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone());
         Ok(Self {
             store: I::open(host.database().clone()),
             host,
@@ -109,8 +148,7 @@ impl<I: Inventory> Application<I> {
             auth,
             config,
         } = self;
-        let settings = I::settings(&config);
-        let (interval, batch, hold_ttl) = (settings.sweep_interval, settings.sweep_batch, settings.hold_ttl);
+        let (interval, batch, hold_ttl) = (config.sweep_interval, config.sweep_batch, config.hold_ttl);
         host.spawn({
             let (store, clock) = (store.clone(), clock.clone());
             move |stop| async move {

@@ -3,7 +3,7 @@
 
 use tonic::Status;
 use travel::Violations;
-use travel::hold::HoldError;
+use travel::hold::{HoldError, refused};
 
 /// Domain of the `google.rpc.ErrorInfo` attached to business refusals, so that
 /// callers can tell them apart by `reason` without parsing messages.
@@ -49,18 +49,13 @@ impl From<Error> for Status {
             Error::Invalid(v) => v.into(),
             Error::FlightNotFound(_) => Status::not_found(message),
             Error::RequestIdReused(_) => Status::already_exists(message),
-            Error::NotEnoughSeats { .. } => refused(message, "NOT_ENOUGH_SEATS"),
-            Error::FlightDeparted(_) => refused(message, "FLIGHT_DEPARTED"),
-            Error::DepartureInPast => refused(message, "DEPARTURE_IN_PAST"),
+            Error::NotEnoughSeats { .. } => refused(message, "NOT_ENOUGH_SEATS", ERROR_DOMAIN),
+            Error::FlightDeparted(_) => refused(message, "FLIGHT_DEPARTED", ERROR_DOMAIN),
+            Error::DepartureInPast => refused(message, "DEPARTURE_IN_PAST", ERROR_DOMAIN),
             Error::Hold(refusal) => refusal.into(),
             Error::Store(cause) => travel::error::internal("flight store failed", &cause),
         }
     }
-}
-
-/// A FAILED_PRECONDITION with a machine-readable reason.
-fn refused(message: String, reason: &str) -> Status {
-    travel::hold::refused(message, reason, ERROR_DOMAIN)
 }
 
 #[cfg(test)]
@@ -86,8 +81,6 @@ mod tests {
 
     #[test]
     fn storage_failures_do_not_leak_details() {
-        let status = Status::from(Error::Store(sqlx::Error::Protocol("SELECT secret FROM x".into())));
-        assert_eq!(status.code(), Code::Internal);
-        assert!(!status.message().contains("SELECT"));
+        travel::testing::assert_storage_failure_hidden(|e| Status::from(Error::Store(e)));
     }
 }

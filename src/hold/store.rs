@@ -5,9 +5,11 @@
 //! first and how an ended hold gives its inventory back; the statements and
 //! their order are the same for both (docs/architecture.md, "Inventory rules").
 
+mod insert;
 mod methods;
 mod sweep;
 
+pub use insert::insert_held;
 pub use sweep::{DEFAULT_SWEEP_BATCH, expire_all, expire_due_batch, expire_due_holds};
 
 use std::future::Future;
@@ -21,6 +23,9 @@ use crate::types::{HoldId, UnixMillis};
 
 /// A write transaction.
 pub type Tx = Transaction<'static, Any>;
+
+/// A statement on the `Any` driver, with its parameters bound so far.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// A service's hold table, named for the shared statements.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +66,9 @@ pub trait HoldStore: Sync {
 
     /// The database.
     fn db(&self) -> &Database;
+    /// Binds a booking's columns, in the order of `TABLE.tombstone.0`, to the
+    /// insert of a new hold ([`insert_held`]).
+    fn bind_booking<'q>(query: AnyQuery<'q>, booking: &Self::Booking) -> AnyQuery<'q>;
     /// Reads a stored row back.
     fn decode(row: Self::Row) -> Result<Hold<Self::Booking>, sqlx::Error>;
     /// The lock key of a booking: the row every change to its inventory locks first.

@@ -64,3 +64,12 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
         .unwrap_or_default()
 }
+
+/// Asserts that `to_status` turns a storage failure into a bare INTERNAL whose
+/// message does not show the failure (here, the SQL it names): every service's
+/// error mapping is held to this.
+pub fn assert_storage_failure_hidden(to_status: impl FnOnce(sqlx::Error) -> tonic::Status) {
+    let status = to_status(sqlx::Error::Protocol("SELECT secret FROM x".into()));
+    assert_eq!(status.code(), tonic::Code::Internal);
+    assert!(!status.message().contains("SELECT"), "{}", status.message());
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::FromRow;
 use travel::db::Database;
-use travel::hold::store::{self as holds, HoldStore, HoldTable, Tx};
+use travel::hold::store::{self as holds, AnyQuery, HoldStore, HoldTable, Tx};
 use travel::hold::{Holds, StoredHold};
 use travel::stored::{count, overflow};
 use travel::types::UnixMillis;
@@ -44,6 +44,10 @@ impl HoldStore for Store {
 
     fn db(&self) -> &Database {
         &self.db
+    }
+
+    fn bind_booking<'q>(query: AnyQuery<'q>, seats: &Seats) -> AnyQuery<'q> {
+        query.bind(seats.flight_id.clone()).bind(i64::from(seats.seats))
     }
 
     fn decode(row: SeatHoldRow) -> Result<Hold, sqlx::Error> {
@@ -86,26 +90,9 @@ impl Store {
         // A departed flight takes no new hold; a retry of one made before still
         // gets its answer below.
         let departed = flight.departure <= now;
-        let inserted = if departed {
-            0
-        } else {
-            sqlx::query(
-                "INSERT INTO seat_holds (hold_id, flight_id, seats, price_minor, currency, state, expires_ms, \
-                 created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'HELD', $6, $7, $7) \
-                 ON CONFLICT (hold_id) DO NOTHING",
-            )
-            .bind(req.hold_id.as_str())
-            .bind(&req.flight_id)
-            .bind(i64::from(req.seats))
-            .bind(price.amount_minor)
-            .bind(price.currency.as_str())
-            .bind(now.plus(ttl).unix_millis())
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        };
-        if inserted == 0 {
+        let inserted =
+            !departed && holds::insert_held::<Self>(&mut tx, &req.hold_id, &req.booking(), &price, now, ttl).await?;
+        if !inserted {
             return match holds::retried::<Self>(tx, &req.hold_id, &req.booking()).await? {
                 Some(existing) => Ok(existing),
                 None if departed => Err(Error::FlightDeparted(req.flight_id.clone())),

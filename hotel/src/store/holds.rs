@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::FromRow;
 use travel::db::Database;
-use travel::hold::store::{self as holds, HoldStore, HoldTable, Tx};
+use travel::hold::store::{self as holds, AnyQuery, HoldStore, HoldTable, Tx};
 use travel::hold::{Holds, StoredHold};
 use travel::stored::{corrupt, count, date, overflow};
 use travel::types::UnixMillis;
@@ -55,6 +55,16 @@ impl HoldStore for Store {
 
     fn db(&self) -> &Database {
         &self.db
+    }
+
+    fn bind_booking<'q>(query: AnyQuery<'q>, b: &Booking) -> AnyQuery<'q> {
+        query
+            .bind(b.hotel_id.clone())
+            .bind(b.room_type_id.clone())
+            .bind(b.stay.check_in().iso())
+            .bind(b.stay.check_out().iso())
+            .bind(i64::from(b.rooms))
+            .bind(i64::from(b.guests))
     }
 
     fn decode(row: RoomHoldRow) -> Result<Hold, sqlx::Error> {
@@ -114,30 +124,8 @@ impl Store {
         // A stay whose first night is before today (UTC, by the clock) takes no
         // new hold; a retry of one made in time still gets its answer below.
         let past = b.stay.check_in() < now.date();
-        let inserted = if past {
-            0
-        } else {
-            sqlx::query(
-                "INSERT INTO room_holds (hold_id, hotel_id, room_type_id, check_in, check_out, rooms, guests, \
-                 price_minor, currency, state, expires_ms, created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'HELD', $10, $11, $11) ON CONFLICT (hold_id) DO NOTHING",
-            )
-            .bind(req.hold_id.as_str())
-            .bind(&b.hotel_id)
-            .bind(&b.room_type_id)
-            .bind(b.stay.check_in().iso())
-            .bind(b.stay.check_out().iso())
-            .bind(i64::from(b.rooms))
-            .bind(i64::from(b.guests))
-            .bind(price.amount_minor)
-            .bind(price.currency.as_str())
-            .bind(now.plus(ttl).unix_millis())
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        };
-        if inserted == 0 {
+        let inserted = !past && holds::insert_held::<Self>(&mut tx, &req.hold_id, b, &price, now, ttl).await?;
+        if !inserted {
             return match holds::retried::<Self>(tx, &req.hold_id, b).await? {
                 Some(existing) => Ok(existing),
                 None if past => Err(Error::StayInPast(b.stay.check_in())),

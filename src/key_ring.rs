@@ -12,6 +12,11 @@
 //! short, growing, jittered backoff instead, never above a few seconds. When auth is down, the cached keys
 //! keep verifying however old they are: keys are withdrawn only by a successful
 //! fetch that no longer lists them, so auth being down never takes services down.
+//!
+//! This module owns the cache and the fetching; when to fetch again (the rate
+//! limits, the backoff and the background refresh) is in [`refresh`].
+
+mod refresh;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -23,17 +28,10 @@ use tonic::transport::{Channel, Endpoint};
 use crate::jwt::{ALGORITHM, PublicKey};
 use crate::pb::auth::v1::GetSigningKeysRequest;
 use crate::pb::auth::v1::auth_service_client::AuthServiceClient;
-use crate::retry::Backoff;
+use refresh::{Fetches, Outcome, refresh_periodically};
 
 /// How long one GetSigningKeys call may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Wait after a first failed fetch; it doubles with each failure in a row.
-const FIRST_RETRY: Duration = Duration::from_millis(500);
-/// Longest wait after failed fetches, jitter included (and never more than the
-/// refetch interval): while auth is down, tokens with a key id the ring lacks
-/// (all of them, for a service that started before auth) are refused until the
-/// next fetch, so that fetch must come soon after auth is back.
-const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where keys come from.
 #[derive(Debug)]
@@ -62,54 +60,6 @@ struct Shared {
     fetched: tokio::sync::Notify,
     min_refetch: Duration,
     max_age: Duration,
-}
-
-/// What the rate limits are computed from.
-#[derive(Debug, Default)]
-struct Fetches {
-    /// When the keys were last fetched successfully.
-    last_success: Option<std::time::Instant>,
-    /// Failed fetches in a row since then.
-    failures: u32,
-    /// After a failure: no fetch before this.
-    retry_at: Option<std::time::Instant>,
-}
-
-impl Fetches {
-    fn record(&mut self, ok: bool, cap: Duration) {
-        let now = std::time::Instant::now();
-        if ok {
-            *self = Self {
-                last_success: Some(now),
-                failures: 0,
-                retry_at: None,
-            };
-        } else {
-            self.failures = self.failures.saturating_add(1);
-            let cap = MAX_FAILURE_BACKOFF.min(cap.max(FIRST_RETRY));
-            self.retry_at = Some(now + Backoff::new(FIRST_RETRY, cap).wait(self.failures));
-        }
-    }
-
-    /// True when an unknown key id may cause a fetch now.
-    fn may_refetch(&self, min_refetch: Duration) -> bool {
-        let now = std::time::Instant::now();
-        let backing_off = self.retry_at.is_some_and(|at| at > now);
-        let fresh = self.last_success.is_some_and(|at| now.duration_since(at) < min_refetch);
-        !backing_off && !fresh
-    }
-
-    /// How long the background refresh sleeps before its next fetch.
-    fn next_refresh_in(&self, max_age: Duration) -> Duration {
-        let now = std::time::Instant::now();
-        let due = match (self.retry_at, self.last_success) {
-            (Some(retry), _) => retry,
-            (None, Some(success)) => success + max_age,
-            // Nothing tried yet: whoever built the ring fetches first (`connect`).
-            (None, None) => now + max_age,
-        };
-        due.saturating_duration_since(now)
-    }
 }
 
 /// Why keys could not be fetched.
@@ -201,23 +151,6 @@ impl KeyRing {
     }
 }
 
-/// The background refresh: every `max_age` after a success, sooner (with
-/// backoff) after a failure, until `stop`.
-async fn refresh_periodically(shared: Arc<Shared>, stop: CancellationToken) {
-    let shared = &shared;
-    crate::background::forever(stop, || async move {
-        let sleep = shared.fetches.lock().await.next_refresh_in(shared.max_age);
-        tokio::select! {
-            () = shared.fetched.notified() => return,
-            () = tokio::time::sleep(sleep) => {}
-        }
-        if let Err(e) = shared.refresh().await {
-            tracing::warn!(error = %e, "cannot refresh the token signing keys; the cached ones keep verifying");
-        }
-    })
-    .await;
-}
-
 impl Shared {
     async fn refresh(&self) -> Result<usize, FetchError> {
         let mut fetches = self.fetches.lock().await;
@@ -226,7 +159,12 @@ impl Shared {
 
     async fn fetch_recorded(&self, fetches: &mut Fetches) -> Result<usize, FetchError> {
         let result = self.fetch().await;
-        fetches.record(result.is_ok(), self.min_refetch);
+        let outcome = if result.is_ok() {
+            Outcome::Fetched
+        } else {
+            Outcome::Failed
+        };
+        fetches.record(outcome, self.min_refetch);
         self.fetched.notify_one();
         result
     }
@@ -279,6 +217,7 @@ mod tests {
 
     use std::sync::atomic::Ordering;
 
+    use super::refresh::MAX_FAILURE_BACKOFF;
     use super::*;
     use crate::jwt::KeyPair;
     use crate::testing::FakeAuth;

@@ -42,6 +42,16 @@ pub struct Transition<'a> {
     pub total: Option<Money>,
 }
 
+/// What [`Store::create`] found: a reservation it made, or the one this user's
+/// request id made before.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// Made now: the caller drives its saga.
+    New(Reservation),
+    /// Made before by the same request: someone else drives (or drove) it.
+    Existing(Reservation),
+}
+
 /// Who drives a saga, and until when, for a new or claimed reservation.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
@@ -65,7 +75,7 @@ impl Store {
     /// Persists a new PENDING reservation (step HOLDING, owned by `lease`) with
     /// id `id` and its deterministic hold ids, unless this user already used
     /// the request id: then returns that reservation, or ALREADY_EXISTS if it
-    /// was for a different request. The flag says whether it is new.
+    /// was for a different request.
     pub async fn create(
         &self,
         id: &str,
@@ -73,7 +83,7 @@ impl Store {
         checkout: &Checkout,
         lease: Lease<'_>,
         now: UnixMillis,
-    ) -> Result<(Reservation, bool), Error> {
+    ) -> Result<Created, Error> {
         let (flight, hotel) = (checkout.flight.as_ref(), checkout.hotel.as_ref());
         let hold_id = |suffix: &str| format!("{id}-{suffix}");
         let mut tx = self.db.begin_write().await?;
@@ -115,7 +125,11 @@ impl Store {
             return Err(Error::RequestIdReused(checkout.request_id.as_str().to_owned()));
         }
         let reservation = self.get(&existing_id).await?;
-        Ok((reservation, inserted == 1))
+        Ok(if inserted == 1 {
+            Created::New(reservation)
+        } else {
+            Created::Existing(reservation)
+        })
     }
 
     /// True when `user_id` already checked out with `request_id`.

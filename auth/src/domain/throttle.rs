@@ -80,6 +80,15 @@ const CAPS: Caps = Caps {
     per_peer: MAX_ACCOUNTS_PER_PEER,
 };
 
+/// What a throttle gates an attempt by (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gating {
+    /// By the account and the peer, or by the pair for a known client (logins, Register).
+    ByAccount,
+    /// By the pair and the peer, never by the account alone (service accounts).
+    ByPair,
+}
+
 /// One throttle (a process has one for logins, one for service accounts and
 /// one for Register); cheap to clone.
 #[derive(Debug, Clone)]
@@ -94,25 +103,25 @@ pub struct Throttle {
 impl Throttle {
     /// A throttle with these limits.
     pub fn new(limits: Limits) -> Self {
-        Self::build(limits, false)
+        Self::build(limits, Gating::ByAccount)
     }
 
     /// A throttle that gates each attempt by its (account, peer) pair, with the
     /// `per_account` allowance, and by its peer, with `per_peer`; never by the
     /// account alone. A request without a peer counts under the unspecified address.
     pub fn per_pair(limits: Limits) -> Self {
-        Self::build(limits, true)
+        Self::build(limits, Gating::ByPair)
     }
 
-    fn build(limits: Limits, by_pair: bool) -> Self {
-        Self::with_caps(limits, by_pair, CAPS)
+    fn build(limits: Limits, gating: Gating) -> Self {
+        Self::with_caps(limits, gating, CAPS)
     }
 
     /// A throttle whose tables are bounded by `caps` (the tests' small ones).
-    fn with_caps(limits: Limits, by_pair: bool, caps: Caps) -> Self {
+    fn with_caps(limits: Limits, gating: Gating, caps: Caps) -> Self {
         Self {
             limits,
-            by_pair,
+            by_pair: gating == Gating::ByPair,
             state: Arc::new(Mutex::new(State::new(limits, caps))),
             settled: Arc::new(Notify::new()),
         }

@@ -26,7 +26,7 @@ use travel::deadline::Deadline;
 use crate::clients::Clients;
 use crate::domain::{Checkout, Reservation, State, Step};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{Created, Store};
 use lease::new_owner;
 
 pub use contention::SEAT_RETRIES;
@@ -96,15 +96,18 @@ impl Saga {
         }
         let owner = new_owner();
         let id = uuid::Uuid::now_v7().to_string();
-        let (reservation, created) = self
+        let created = self
             .store
             .create(&id, user_id, &checkout, self.lease(&owner), self.clock.now())
             .await?;
-        if !created {
-            return self
-                .wait_while(reservation, deadline, |r| r.state == State::Pending)
-                .await;
-        }
+        let reservation = match created {
+            Created::New(reservation) => reservation,
+            Created::Existing(reservation) => {
+                return self
+                    .wait_while(reservation, deadline, |r| r.state == State::Pending)
+                    .await;
+            }
+        };
         self.crash_at(CrashPoint::Holding)?;
         self.drive(reservation, &owner, deadline, Driver::Creator).await
     }

@@ -8,6 +8,15 @@ use travel::types::UnixMillis;
 
 use super::Throttle;
 
+/// Whether the password was right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Right: the failures it was gated by are forgiven.
+    Right,
+    /// Wrong: a failure for each key it was gated by.
+    Wrong,
+}
+
 /// An attempt let through; report its verdict with [`Attempt::succeeded`] or
 /// [`Attempt::failed`]. Dropped without one, it counts as a failure if
 /// [`Attempt::checking`] was called (the password check began: the caller went
@@ -36,16 +45,16 @@ impl Attempt {
     /// account's, unless the peer was a known client already), and the peer
     /// becomes a known client of the account.
     pub fn succeeded(mut self, now: UnixMillis) {
-        self.settle(Some(true), now);
+        self.settle(Some(Verdict::Right), now);
     }
 
     /// The password was wrong (or, for Register, the attempt is simply counted):
     /// a failure for the account, the peer and the pair.
     pub fn failed(mut self, now: UnixMillis) {
-        self.settle(Some(false), now);
+        self.settle(Some(Verdict::Wrong), now);
     }
 
-    fn settle(&mut self, verdict: Option<bool>, now: UnixMillis) {
+    fn settle(&mut self, verdict: Option<Verdict>, now: UnixMillis) {
         if std::mem::replace(&mut self.settled, true) {
             return;
         }
@@ -73,7 +82,7 @@ impl Attempt {
                 }
             }
             match verdict {
-                Some(true) => {
+                Some(Verdict::Right) => {
                     // A known client's success leaves the account's own count
                     // alone: it is about the others, whose delay must not reset
                     // each time the owner logs in.
@@ -87,7 +96,7 @@ impl Attempt {
                         }
                     }
                 }
-                Some(false) => {
+                Some(Verdict::Wrong) => {
                     if let Some(a) = self.account.as_ref().filter(|_| !by_pair) {
                         state.accounts.fail(a, now);
                     }
@@ -109,7 +118,7 @@ impl Drop for Attempt {
     fn drop(&mut self) {
         // No verdict. Once the check began, the guess was made (argon2 runs to
         // the end): a failure at the time it was let through. Before, nothing.
-        let verdict = self.checking.load(Ordering::SeqCst).then_some(false);
+        let verdict = self.checking.load(Ordering::SeqCst).then_some(Verdict::Wrong);
         self.settle(verdict, self.at);
     }
 }

@@ -215,7 +215,7 @@ fn small(entries: usize, per_account: usize, per_peer: usize) -> Throttle {
         per_account,
         per_peer,
     };
-    Throttle::with_caps(throttle(5, 20).limits, false, caps)
+    Throttle::with_caps(throttle(5, 20).limits, Gating::ByAccount, caps)
 }
 
 #[tokio::test]

@@ -48,6 +48,16 @@ impl FakeAuth {
     /// # Panics
     /// When no local port can be bound.
     pub async fn spawn() -> (Arc<Self>, String) {
+        Self::spawn_answering(TokenAnswer::Answer).await
+    }
+
+    /// [`FakeAuth::spawn`], answering token requests as `answer` from the
+    /// start: a client that asks for a token as soon as it is made (the
+    /// reservation's renewal task) would otherwise race a later [`FakeAuth::set`].
+    ///
+    /// # Panics
+    /// When no local port can be bound.
+    pub async fn spawn_answering(answer: TokenAnswer) -> (Arc<Self>, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Self {
@@ -55,7 +65,7 @@ impl FakeAuth {
             down: AtomicBool::new(false),
             published: Mutex::default(),
             fetches: AtomicUsize::new(0),
-            answer: AtomicU8::new(TokenAnswer::Answer as u8),
+            answer: AtomicU8::new(answer as u8),
             calls: AtomicUsize::new(0),
         });
         tokio::spawn(

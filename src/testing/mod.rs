@@ -1,12 +1,15 @@
 //! Test support shared by the services' test suites (feature `testing`): a fresh
 //! database per test, the manual clock they start from, the key and tokens the
 //! services trust, a service spawned on 127.0.0.1:0 and its clients per role,
-//! the BadRequest fields of a refusal, and a fake auth service.
+//! the BadRequest fields of a refusal, the inventory rule, a fake auth service,
+//! and a hotel to book.
 
+mod catalog;
 mod database;
 mod fake_auth;
 mod server;
 
+pub use catalog::hotel_with_one_room_type;
 pub use database::{POSTGRES_ENV, TestDatabase};
 pub use fake_auth::{FAKE_TOKEN_LIFE, FakeAuth, TokenAnswer};
 pub use server::{Authed, CLIENT_TOKEN_SECS, Shutdown, TestServer, bearer_as, channel, connect};
@@ -72,4 +75,24 @@ pub fn assert_storage_failure_hidden(to_status: impl FnOnce(sqlx::Error) -> toni
     let status = to_status(sqlx::Error::Protocol("SELECT secret FROM x".into()));
     assert_eq!(status.code(), tonic::Code::Internal);
     assert!(!status.message().contains("SELECT"), "{}", status.message());
+}
+
+/// Asserts the inventory rule for an inventory of `total` seats or rooms:
+/// `total = available + held + confirmed` and `0 <= available <= total`. A
+/// failure names `place` (empty, or for example " on night 3") and shows `inventory`.
+pub fn assert_conserved(
+    total: i64,
+    [available, held, confirmed]: [i64; 3],
+    place: &str,
+    inventory: &impl std::fmt::Debug,
+) {
+    assert_eq!(
+        total,
+        available + held + confirmed,
+        "conservation broken{place}: {inventory:?}"
+    );
+    assert!(
+        (0..=total).contains(&available),
+        "availability out of range{place}: {inventory:?}"
+    );
 }

@@ -11,6 +11,17 @@ use crate::helpers::{START_MS, TestFlight, date_of, flight_request, violated_fie
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// The flight `req` creates (or had created, for a retry of its request id).
+async fn created(client: &mut helpers::Client, req: &pb::CreateFlightRequest) -> pb::Flight {
+    client
+        .create_flight(req.clone())
+        .await
+        .expect("create flight")
+        .into_inner()
+        .flight
+        .expect("flight in response")
+}
+
 fn search(
     origin: &str,
     destination: &str,
@@ -68,20 +79,8 @@ async fn create_with_the_same_request_id_returns_the_first_flight() {
     let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
     req.request_id = "create-1".into();
 
-    let first = client
-        .create_flight(req.clone())
-        .await
-        .unwrap()
-        .into_inner()
-        .flight
-        .unwrap();
-    let retry = client
-        .create_flight(req.clone())
-        .await
-        .unwrap()
-        .into_inner()
-        .flight
-        .unwrap();
+    let first = created(&mut client, &req).await;
+    let retry = created(&mut client, &req).await;
     req.capacity = 11;
     let different = client.create_flight(req).await.unwrap_err();
 
@@ -421,13 +420,7 @@ async fn a_create_retried_after_departure_returns_the_first_flight() {
     let mut client = svc.admin.clone();
     let mut req = flight_request("TP1", "LIS", "JFK", START_MS + DAY_MS, 10);
     req.request_id = "create-late".into();
-    let first = client
-        .create_flight(req.clone())
-        .await
-        .unwrap()
-        .into_inner()
-        .flight
-        .unwrap();
+    let first = created(&mut client, &req).await;
 
     // Act: the retry of that same request arrives after the departure.
     svc.clock.advance(std::time::Duration::from_millis(2 * DAY_MS as u64));

@@ -12,7 +12,9 @@ use travel::key_ring::KeyRing;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
-use travel::testing::{Authed, TestDatabase, TestServer, bearer_as, manual_clock, test_key, test_keys};
+use travel::testing::{
+    Authed, TestDatabase, TestServer, assert_conserved, bearer_as, manual_clock, test_key, test_keys,
+};
 pub use travel::testing::{START_MS, violated_fields};
 use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
@@ -151,15 +153,7 @@ impl TestFlight {
     /// Asserts `capacity = available + held + confirmed` for a flight, and returns the inventory.
     pub async fn assert_conserved(&self, flight_id: &str) -> travel_flight::store::Inventory {
         let inv = self.store.inventory(flight_id).await.expect("inventory");
-        assert_eq!(
-            inv.capacity,
-            inv.available + inv.held + inv.confirmed,
-            "conservation broken: {inv:?}"
-        );
-        assert!(
-            inv.available >= 0 && inv.available <= inv.capacity,
-            "availability out of range: {inv:?}"
-        );
+        assert_conserved(inv.capacity, [inv.available, inv.held, inv.confirmed], "", &inv);
         inv
     }
 }

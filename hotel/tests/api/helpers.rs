@@ -10,7 +10,7 @@ use travel::jwt::Role;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
-use travel::testing::{Authed, Bearer, TestDatabase, TestServer, bearer_as, manual_clock, test_keys};
+use travel::testing::{Authed, Bearer, TestDatabase, TestServer, assert_conserved, bearer_as, manual_clock, test_keys};
 pub use travel::testing::{START_MS, violated_fields};
 use travel::types::UnixMillis;
 use travel::{Clock, ManualClock};
@@ -176,14 +176,11 @@ impl TestHotel {
             .inventory(room_type_id, night_date(night))
             .await
             .expect("inventory");
-        assert_eq!(
+        assert_conserved(
             inv.total_rooms,
-            inv.available + inv.held + inv.confirmed,
-            "conservation broken on night {night}: {inv:?}"
-        );
-        assert!(
-            inv.available >= 0 && inv.available <= inv.total_rooms,
-            "availability out of range on night {night}: {inv:?}"
+            [inv.available, inv.held, inv.confirmed],
+            &format!(" on night {night}"),
+            &inv,
         );
         inv
     }

@@ -12,13 +12,15 @@ use travel::jwt::{Claims, Role};
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as flight_pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
+use travel::pb::flight::v1::flight_service_server::{FlightService, FlightServiceServer};
 use travel::pb::hotel::v1 as hotel_pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServer};
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::{
-    Authed, Bearer, TestDatabase, bearer_as, channel, manual_clock, sign_token, test_key, test_keys as keys,
+    Authed, Bearer, TestDatabase, assert_conserved, bearer_as, channel, hotel_with_one_room_type, manual_clock,
+    sign_token, test_key, test_keys as keys,
 };
 pub use travel::testing::{START_MS, TestServer as Server, violated_fields};
 use travel::types::UnixMillis;
@@ -296,37 +298,15 @@ pub struct RoomType {
 impl Hotel {
     /// Creates a hotel with one room type of `rooms` rooms sleeping 2, at [`NIGHT_PRICE`] in `currency`.
     pub async fn create(&self, rooms: i32, currency: &str) -> RoomType {
-        let mut admin = self.admin.clone();
-        let hotel = admin
-            .create_hotel(hotel_pb::CreateHotelRequest {
-                name: "Hotel Avenida".into(),
-                city: "Lisbon".into(),
-                address: String::new(),
-                request_id: String::new(),
-            })
-            .await
-            .expect("create hotel")
-            .into_inner()
-            .hotel
-            .expect("hotel in response");
-        let room_type = admin
-            .add_room_type(hotel_pb::AddRoomTypeRequest {
-                hotel_id: hotel.id.clone(),
-                name: "Double".into(),
-                max_guests: 2,
-                total_rooms: rooms,
-                nightly_price: Some(money(NIGHT_PRICE, currency)),
-                request_id: String::new(),
-            })
-            .await
-            .expect("add room type")
-            .into_inner()
-            .room_type
-            .expect("room type in response");
-        RoomType {
-            hotel_id: hotel.id,
-            id: room_type.id,
-        }
+        let (hotel_id, id) = hotel_with_one_room_type(
+            &self.admin,
+            "Hotel Avenida",
+            "Lisbon",
+            rooms,
+            money(NIGHT_PRICE, currency),
+        )
+        .await;
+        RoomType { hotel_id, id }
     }
 
     /// Asserts conservation on night number `n` and returns `(available, held, confirmed)`.
@@ -336,14 +316,11 @@ impl Hotel {
             .inventory(&room_type.id, night_date(n))
             .await
             .expect("hotel inventory");
-        assert_eq!(
+        assert_conserved(
             inv.total_rooms,
-            inv.available + inv.held + inv.confirmed,
-            "room conservation broken on night {n}: {inv:?}"
-        );
-        assert!(
-            (0..=inv.total_rooms).contains(&inv.available),
-            "availability out of range: {inv:?}"
+            [inv.available, inv.held, inv.confirmed],
+            &format!(" on night {n}"),
+            &inv,
         );
         (inv.available, inv.held, inv.confirmed)
     }
@@ -599,5 +576,81 @@ impl<T: FakeHotel> HotelService for AsHotel<T> {
         request: tonic::Request<hotel_pb::ReleaseRoomsRequest>,
     ) -> Answer<hotel_pb::ReleaseRoomsResponse> {
         self.0.release_rooms(request).await
+    }
+}
+
+/// What the reservation service calls on a flight, for fakes of it: the calls a
+/// fake does not write, and the catalog's, answer UNIMPLEMENTED.
+#[tonic::async_trait]
+pub trait FakeFlight: Clone + Send + Sync + 'static {
+    async fn hold_seats(&self, _: tonic::Request<flight_pb::HoldSeatsRequest>) -> Answer<flight_pb::HoldSeatsResponse> {
+        unimplemented()
+    }
+    async fn confirm_seats(
+        &self,
+        _: tonic::Request<flight_pb::ConfirmSeatsRequest>,
+    ) -> Answer<flight_pb::ConfirmSeatsResponse> {
+        unimplemented()
+    }
+    async fn release_seats(
+        &self,
+        _: tonic::Request<flight_pb::ReleaseSeatsRequest>,
+    ) -> Answer<flight_pb::ReleaseSeatsResponse> {
+        unimplemented()
+    }
+}
+
+/// Serves `fake` as a flight service on 127.0.0.1:0 (bound before it is
+/// spawned): its URL, and the serving task (abort it to stop).
+pub async fn serve_flight(
+    fake: impl FakeFlight,
+) -> (String, tokio::task::JoinHandle<Result<(), tonic::transport::Error>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(FlightServiceServer::new(AsFlight(fake)))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (url, task)
+}
+
+#[derive(Clone)]
+struct AsFlight<T>(T);
+
+#[tonic::async_trait]
+impl<T: FakeFlight> FlightService for AsFlight<T> {
+    async fn create_flight(
+        &self,
+        _: tonic::Request<flight_pb::CreateFlightRequest>,
+    ) -> Answer<flight_pb::CreateFlightResponse> {
+        unimplemented()
+    }
+    async fn get_flight(&self, _: tonic::Request<flight_pb::GetFlightRequest>) -> Answer<flight_pb::GetFlightResponse> {
+        unimplemented()
+    }
+    async fn search_flights(
+        &self,
+        _: tonic::Request<flight_pb::SearchFlightsRequest>,
+    ) -> Answer<flight_pb::SearchFlightsResponse> {
+        unimplemented()
+    }
+    async fn hold_seats(
+        &self,
+        request: tonic::Request<flight_pb::HoldSeatsRequest>,
+    ) -> Answer<flight_pb::HoldSeatsResponse> {
+        self.0.hold_seats(request).await
+    }
+    async fn confirm_seats(
+        &self,
+        request: tonic::Request<flight_pb::ConfirmSeatsRequest>,
+    ) -> Answer<flight_pb::ConfirmSeatsResponse> {
+        self.0.confirm_seats(request).await
+    }
+    async fn release_seats(
+        &self,
+        request: tonic::Request<flight_pb::ReleaseSeatsRequest>,
+    ) -> Answer<flight_pb::ReleaseSeatsResponse> {
+        self.0.release_seats(request).await
     }
 }

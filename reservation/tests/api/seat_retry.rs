@@ -8,17 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use travel::pb::flight::v1 as flight_pb;
-use travel::pb::flight::v1::flight_service_server::{FlightService, FlightServiceServer};
 use travel::pb::reservation::v1::ReservationState::Failed;
 use travel::types::UnixMillis;
 use travel_reservation::CrashPoint;
 
 use crate::helpers;
-use crate::helpers::{World, bundle, checkout, flight_only, state};
+use crate::helpers::{FakeFlight, World, bundle, checkout, flight_only, state};
 
 /// A flight service with one seat left: holds of one seat are granted (for
 /// 15 minutes), holds of more are refused with `reason`; every HoldSeats is counted.
@@ -37,17 +35,8 @@ impl OneSeatLeft {
     }
 
     /// Serves on 127.0.0.1:0; its URL and the task (abort it to stop).
-    async fn serve(&self) -> (String, tokio::task::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let service = FlightServiceServer::new(self.clone());
-        let task = tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await;
-        });
-        (url, task)
+    async fn serve(&self) -> (String, tokio::task::JoinHandle<Result<(), tonic::transport::Error>>) {
+        helpers::serve_flight(self.clone()).await
     }
 
     fn hold_calls(&self) -> usize {
@@ -55,33 +44,8 @@ impl OneSeatLeft {
     }
 }
 
-fn unimplemented<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented("not in this fake"))
-}
-
 #[tonic::async_trait]
-impl FlightService for OneSeatLeft {
-    async fn create_flight(
-        &self,
-        _: Request<flight_pb::CreateFlightRequest>,
-    ) -> Result<Response<flight_pb::CreateFlightResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn get_flight(
-        &self,
-        _: Request<flight_pb::GetFlightRequest>,
-    ) -> Result<Response<flight_pb::GetFlightResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn search_flights(
-        &self,
-        _: Request<flight_pb::SearchFlightsRequest>,
-    ) -> Result<Response<flight_pb::SearchFlightsResponse>, Status> {
-        unimplemented()
-    }
-
+impl FakeFlight for OneSeatLeft {
     async fn hold_seats(
         &self,
         request: Request<flight_pb::HoldSeatsRequest>,
@@ -109,13 +73,6 @@ impl FlightService for OneSeatLeft {
         }))
     }
 
-    async fn confirm_seats(
-        &self,
-        _: Request<flight_pb::ConfirmSeatsRequest>,
-    ) -> Result<Response<flight_pb::ConfirmSeatsResponse>, Status> {
-        unimplemented()
-    }
-
     async fn release_seats(
         &self,
         _: Request<flight_pb::ReleaseSeatsRequest>,
@@ -134,7 +91,7 @@ async fn a_saga_stuck_at(
     helpers::RoomType,
     OneSeatLeft,
     String,
-    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 ) {
     let world = World::start().await;
     let room_type = world.hotel.create(5, "EUR").await;

@@ -23,15 +23,16 @@ const ANSWER: TokenAnswer = TokenAnswer::Answer;
 const STALL: TokenAnswer = TokenAnswer::Stall;
 const FAIL: TokenAnswer = TokenAnswer::Fail;
 
-/// The fake auth, serving on a port bound before it is spawned, and a service
-/// token from it on the same manual clock.
-async fn fake_auth() -> (Arc<FakeAuth>, ServiceToken) {
-    fake_auth_with(TokenBackoff::default()).await
+/// The fake auth, answering token requests as `answer` from the start (the
+/// renewal task asks for a token as soon as it is made), serving on a port
+/// bound before it is spawned, and a service token from it on the same manual clock.
+async fn fake_auth(answer: TokenAnswer) -> (Arc<FakeAuth>, ServiceToken) {
+    fake_auth_with(answer, TokenBackoff::default()).await
 }
 
 /// [`fake_auth`], with the renewal task backing off by `backoff`.
-async fn fake_auth_with(backoff: TokenBackoff) -> (Arc<FakeAuth>, ServiceToken) {
-    let (state, url) = FakeAuth::spawn().await;
+async fn fake_auth_with(answer: TokenAnswer, backoff: TokenBackoff) -> (Arc<FakeAuth>, ServiceToken) {
+    let (state, url) = FakeAuth::spawn_answering(answer).await;
     let clock = state.clock.clone();
     let token =
         ServiceToken::from_auth_with_backoff(&url, "reservation", Some("secret".into()), Arc::new(clock), backoff)
@@ -50,7 +51,7 @@ async fn get_within(token: &ServiceToken, budget: Duration) -> Result<String, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_token_is_not_renewed_on_the_request_path() {
     // Arrange: a valid token, then auth stalls (accepts calls, never answers).
-    let (auth, token) = fake_auth().await;
+    let (auth, token) = fake_auth(ANSWER).await;
     assert_eq!(get(&token).await.expect("first token"), "t1");
     auth.set(STALL);
 
@@ -81,7 +82,7 @@ async fn the_service_token_is_not_renewed_on_the_request_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_renewed_from_half_its_life_outlives_an_auth_outage() {
     // Arrange: a valid token; past half its life, auth still answers.
-    let (auth, token) = fake_auth().await;
+    let (auth, token) = fake_auth(ANSWER).await;
     assert_eq!(get(&token).await.expect("first token"), "t1");
     auth.clock.advance(LIFE / 2 + Duration::from_secs(1));
 
@@ -104,8 +105,7 @@ async fn a_token_renewed_from_half_its_life_outlives_an_auth_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_valid_token_and_auth_stalled_calls_fail_unavailable_within_their_deadline() {
     // Arrange: auth accepts calls and never answers; no token yet.
-    let (auth, token) = fake_auth().await;
-    auth.set(STALL);
+    let (_auth, token) = fake_auth(STALL).await;
 
     // Act: many calls at once, each with a short deadline.
     let calls = (0..10).map(|_| {
@@ -126,8 +126,7 @@ async fn without_a_valid_token_and_auth_stalled_calls_fail_unavailable_within_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_that_fail_back_off_instead_of_asking_auth_on_every_call() {
     // Arrange: auth refuses; no token yet.
-    let (auth, token) = fake_auth().await;
-    auth.set(FAIL);
+    let (auth, token) = fake_auth(FAIL).await;
 
     // Act: a burst of calls.
     for _ in 0..20 {
@@ -144,7 +143,7 @@ async fn renewals_that_fail_back_off_instead_of_asking_auth_on_every_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_a_service_refused_is_replaced_on_the_next_call() {
     // Arrange
-    let (auth, token) = fake_auth().await;
+    let (auth, token) = fake_auth(ANSWER).await;
     assert_eq!(get(&token).await.expect("first token"), "t1");
 
     // Act: flight or hotel answered UNAUTHENTICATED with it.
@@ -201,7 +200,7 @@ async fn renewal_failed_while_t1_served(auth: &FakeAuth, token: &ServiceToken) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_the_token_expires_a_long_renewal_backoff_is_cut_short() {
     // Arrange
-    let (auth, token) = fake_auth_with(long_backoff_with_a_token()).await;
+    let (auth, token) = fake_auth_with(ANSWER, long_backoff_with_a_token()).await;
     renewal_failed_while_t1_served(&auth, &token).await;
 
     // Act: t1 expires.
@@ -218,7 +217,7 @@ async fn once_the_token_expires_a_long_renewal_backoff_is_cut_short() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_the_token_is_refused_a_long_renewal_backoff_is_cut_short() {
     // Arrange
-    let (auth, token) = fake_auth_with(long_backoff_with_a_token()).await;
+    let (auth, token) = fake_auth_with(ANSWER, long_backoff_with_a_token()).await;
     renewal_failed_while_t1_served(&auth, &token).await;
 
     // Act: a service refused t1.

@@ -18,9 +18,10 @@ use travel::access::Bearer;
 use travel::pb::auth::v1::{LoginRequest, RegisterRequest, auth_service_client::AuthServiceClient};
 use travel::pb::common::v1::Money;
 use travel::pb::flight::v1::{CreateFlightRequest, flight_service_client::FlightServiceClient};
-use travel::pb::hotel::v1::{AddRoomTypeRequest, CreateHotelRequest, hotel_service_client::HotelServiceClient};
+use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
+use travel::testing::hotel_with_one_room_type;
 use travel::types::{Date, UnixMillis};
 use travel_stack::{Seams, Stack};
 
@@ -64,10 +65,14 @@ fn gate(upstream: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
 }
 
 fn eur(amount_minor: i64) -> Option<Money> {
-    Some(Money {
+    Some(euros(amount_minor))
+}
+
+fn euros(amount_minor: i64) -> Money {
+    Money {
         amount_minor,
         currency_code: "EUR".into(),
-    })
+    }
 }
 
 /// An admin token and a customer token from the stack's auth service.
@@ -114,35 +119,9 @@ async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String,
         .flight
         .expect("flight")
         .id;
-    let mut hotels = HotelServiceClient::with_interceptor(lazy(hotel), Bearer::new(Some(admin)));
-    let hotel = hotels
-        .create_hotel(CreateHotelRequest {
-            name: "Hotel Shutdown".into(),
-            city: "New York".into(),
-            address: String::new(),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create hotel")
-        .into_inner()
-        .hotel
-        .expect("hotel")
-        .id;
-    let room_type = hotels
-        .add_room_type(AddRoomTypeRequest {
-            hotel_id: hotel.clone(),
-            name: "Double".into(),
-            max_guests: 2,
-            total_rooms: ROOMS as i32,
-            nightly_price: eur(9_000),
-            request_id: String::new(),
-        })
-        .await
-        .expect("add room type")
-        .into_inner()
-        .room_type
-        .expect("room type")
-        .id;
+    let hotels = HotelServiceClient::with_interceptor(lazy(hotel), Bearer::new(Some(admin)));
+    let (hotel, room_type) =
+        hotel_with_one_room_type(&hotels, "Hotel Shutdown", "New York", ROOMS as i32, euros(9_000)).await;
     (flight, hotel, room_type)
 }
 

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Parser};
+use secrecy::SecretString;
 
 use crate::jwt::Expectations;
 
@@ -35,6 +36,21 @@ fn from_matches<T: FromArgMatches>(command: clap::Command, name: String) -> T {
         Ok(value) => value,
         Err(e) => panic!("a settings struct has a flag without a default: {e}"),
     }
+}
+
+/// A secret flag's value (`value_parser = parse_secret`), kept out of `Debug`
+/// output and log lines as a [`SecretString`].
+pub fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(s.into())
+}
+
+/// A secret read from the environment variable `name` only (never a flag,
+/// which shows in process lists); unset or empty is none.
+pub fn secret_from_env(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
 }
 
 /// Parses durations such as `500ms`, `5s` (or a bare `5`), `10m`, `1h`.

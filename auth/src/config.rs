@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use travel::config::{HostArgs, parse_duration};
+use travel::config::{HostArgs, parse_duration, parse_secret, secret_from_env};
 
 use crate::domain::password::Pool;
 use crate::domain::refresh::SessionRules;
@@ -63,7 +63,7 @@ pub struct Config {
         env = "AUTH_SIGNING_KEYS",
         hide_env_values = true,
         conflicts_with = "signing_keys_file",
-        value_parser = secret
+        value_parser = parse_secret
     )]
     pub signing_keys: Option<SecretString>,
     /// A file holding the signing keys in the same form (a mounted Kubernetes secret).
@@ -141,18 +141,6 @@ pub struct Config {
     pub session_max_lifetime: Duration,
     #[command(flatten)]
     pub host: HostArgs,
-}
-
-fn secret_from_env(name: &str) -> Option<SecretString> {
-    std::env::var(name)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .map(SecretString::from)
-}
-
-/// A secret flag's value, kept out of `Debug` output.
-fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(s.into())
 }
 
 impl Config {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use travel::config::{AuthArgs, HostArgs, parse_duration};
+use travel::config::{AuthArgs, HostArgs, parse_duration, secret_from_env};
 
 #[cfg(feature = "crash-points")]
 use crate::saga::CrashPoint;
@@ -71,7 +71,7 @@ pub struct Config {
     pub service_client_id: String,
     /// The service account's secret: from RESERVATION_SERVICE_CLIENT_SECRET only,
     /// never a flag; redacted in `Debug` output.
-    #[arg(skip = std::env::var(SERVICE_SECRET_ENV).ok().filter(|s| !s.is_empty()).map(SecretString::from))]
+    #[arg(skip = secret_from_env(SERVICE_SECRET_ENV))]
     pub service_client_secret: Option<SecretString>,
     /// Test seam: make the saga stop dead right after persisting this step, as
     /// a crashed process would. Never set outside tests.

@@ -69,7 +69,7 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
     const BINARY: &'static str;
     /// What the binary does, for `--help`.
     const ABOUT: &'static str;
-    /// The environment twin of `--listen`, and its default.
+    /// The environment twin of `--listen`.
     const LISTEN_ENV: &'static str;
     /// The default of `--listen`.
     const DEFAULT_LISTEN: &'static str;

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use travel::config::{TelemetryArgs, parse_duration};
+use secrecy::SecretString;
+use travel::config::{TelemetryArgs, parse_duration, parse_secret};
 
 /// The stack's settings: command-line flags, each with an environment twin.
 #[derive(Debug, Clone, clap::Parser)]
@@ -41,9 +42,11 @@ pub struct StackConfig {
         long,
         env = "STACK_ADMIN_PASSWORD",
         default_value = "local-admin-password",
-        hide_default_value = true
+        hide_default_value = true,
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    pub admin_password: String,
+    pub admin_password: SecretString,
     /// Client id of the service account (the reservation service's).
     #[arg(long, env = "STACK_SERVICE_CLIENT_ID", default_value = "reservation")]
     pub service_client_id: String,
@@ -52,9 +55,11 @@ pub struct StackConfig {
         long,
         env = "STACK_SERVICE_CLIENT_SECRET",
         default_value = "local-service-secret",
-        hide_default_value = true
+        hide_default_value = true,
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    pub service_client_secret: String,
+    pub service_client_secret: SecretString,
     /// Do not load the demo catalog on first start.
     #[arg(long, env = "STACK_NO_DEMO")]
     pub no_demo: bool,

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 
 pub use config::StackConfig;
 pub use running::RunningStack;
@@ -54,9 +55,9 @@ impl Stack {
 
         let mut auth_config = travel_auth::Config::new(config.auth_listen, sqlite_url(&config.data_dir, "auth"));
         auth_config.admin_email = Some(config.admin_email.clone());
-        auth_config.admin_password = Some(config.admin_password.clone().into());
+        auth_config.admin_password = Some(config.admin_password.clone());
         auth_config.service_client_id = config.service_client_id.clone();
-        auth_config.service_client_secret = Some(config.service_client_secret.clone().into());
+        auth_config.service_client_secret = Some(config.service_client_secret.clone());
         let auth = travel_auth::Application::build(auth_config)
             .await
             .context("cannot start the auth service")?;
@@ -104,7 +105,7 @@ impl Stack {
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
-        reservation_config.service_client_secret = Some(config.service_client_secret.clone().into());
+        reservation_config.service_client_secret = Some(config.service_client_secret.clone());
         let reservation = match travel_reservation::Application::build(reservation_config).await {
             Ok(app) => app,
             Err(e) => {
@@ -126,7 +127,7 @@ impl Stack {
                 &config.data_dir,
                 &endpoints,
                 &config.admin_email,
-                &config.admin_password,
+                config.admin_password.expose_secret(),
             )
             .await
             {

@@ -1,5 +1,6 @@
 //! The flight domain: validated values (flight numbers, airports, seat counts),
-//! the requests the service acts on, and the seat-hold life cycle.
+//! the requests the service acts on, and what a seat hold books (its life
+//! cycle is the kit's, `travel::hold`).
 
 mod hold;
 

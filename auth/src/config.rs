@@ -144,9 +144,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Settings for a service on `listen` with the database at `database_url`,
-    /// and every other setting at its default (no admin, no service account,
-    /// a generated signing key).
+    /// An auth service on `listen` with its accounts in `database_url`, and
+    /// every other setting at its default: no admin, no service account, and
+    /// a signing key generated and kept in that database.
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen,

@@ -50,6 +50,10 @@ impl Stack {
     pub async fn start_with(config: &StackConfig, seams: Seams) -> anyhow::Result<RunningStack> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        // Held until just before each service binds: the default ports lie in
+        // Linux's ephemeral range, and an outgoing connection of a service that
+        // started first (to auth, for keys) must not take one as its own port.
+        let mut reserved = Reserved::hold([config.flight_listen, config.hotel_listen, config.reservation_listen]);
         let mut running = RunningStack::new();
         let stop_auth = running.tier();
 
@@ -76,9 +80,11 @@ impl Stack {
         hotel_config.hold_ttl = config.hold_ttl;
         hotel_config.auth = auth_args.clone();
         let started = async {
+            reserved.release(config.flight_listen);
             let flight = travel_flight::Application::build(flight_config)
                 .await
                 .context("cannot start the flight service")?;
+            reserved.release(config.hotel_listen);
             let hotel = travel_hotel::Application::build(hotel_config)
                 .await
                 .context("cannot start the hotel service")?;
@@ -106,6 +112,7 @@ impl Stack {
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
         reservation_config.service_client_secret = Some(config.service_client_secret.clone());
+        reserved.release(config.reservation_listen);
         let reservation = match travel_reservation::Application::build(reservation_config).await {
             Ok(app) => app,
             Err(e) => {
@@ -155,4 +162,26 @@ fn dial(addr: SocketAddr) -> SocketAddr {
 /// The SQLite URL of `service`'s database in `dir`.
 fn sqlite_url(dir: &Path, service: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(format!("{service}.db")).display())
+}
+
+/// Listeners bound on fixed addresses of services that have not started yet
+/// (port 0 needs none), each let go just before its service binds it: while a
+/// port is bound, the kernel gives it to no outgoing connection. One that
+/// cannot be bound now is left for its service to report.
+#[derive(Debug)]
+struct Reserved(Vec<(SocketAddr, std::net::TcpListener)>);
+
+impl Reserved {
+    fn hold(addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        let held = addrs
+            .into_iter()
+            .filter(|addr| addr.port() != 0)
+            .filter_map(|addr| std::net::TcpListener::bind(addr).ok().map(|l| (addr, l)))
+            .collect();
+        Self(held)
+    }
+
+    fn release(&mut self, addr: SocketAddr) {
+        self.0.retain(|(held, _)| *held != addr);
+    }
 }

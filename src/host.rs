@@ -152,7 +152,7 @@ impl ServiceHost {
     }
 
     /// Serves `service`, every call passing through `auth`, until `shutdown`
-    /// resolves; then drains (see [`crate::server::serve`]), stops the
+    /// resolves; then drains (see [`crate::server::serve_settling`]), stops the
     /// background tasks and closes the database.
     pub async fn serve<S: GrpcService>(
         self,

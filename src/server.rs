@@ -53,29 +53,9 @@ pub enum ServeError {
 
 /// Serves `routes` (the service's own gRPC services, named by their full names
 /// in `service_names`) on `listener`, with health and reflection, every call
-/// passing through `auth` (bearer-token verification), until `shutdown`
-/// resolves; then drains for at most `args.drain_timeout`.
-pub async fn serve(
-    listener: TcpListener,
-    routes: Routes,
-    service_names: &[&str],
-    args: &ServerArgs,
-    auth: Authenticate,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
-    serve_settling(
-        listener,
-        routes,
-        service_names,
-        args,
-        auth,
-        shutdown,
-        std::future::ready(()),
-    )
-    .await
-}
-
-/// As [`serve`], with a settling phase between the stop and the close of the
+/// passing through `auth` (bearer-token verification) and the kit's limits,
+/// until `shutdown` resolves; then settles and drains for at most
+/// `args.drain_timeout`. Settling comes between the stop and the close of the
 /// connections: once `shutdown` resolves, health turns NOT_SERVING but every
 /// connection keeps being served until `settled` resolves (the service's own
 /// work in flight is done; it answers new work as it sees fit meanwhile, e.g.

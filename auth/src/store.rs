@@ -55,11 +55,6 @@ impl Store {
         Self { db }
     }
 
-    /// Closes the database connections.
-    pub async fn close(&self) {
-        self.db.close().await;
-    }
-
     /// Adds a user; `None` when the email is taken.
     pub async fn insert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<Option<User>, Error> {
         let inserted = bind_user(

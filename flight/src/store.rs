@@ -73,11 +73,6 @@ impl Store {
         Self { db }
     }
 
-    /// Closes the database connections.
-    pub async fn close(&self) {
-        self.db.close().await;
-    }
-
     /// Where a flight's seats are, for the conservation check.
     pub async fn inventory(&self, flight_id: &str) -> Result<Inventory, Error> {
         let (capacity, available, held, confirmed): (i64, i64, i64, i64) = sqlx::query_as(

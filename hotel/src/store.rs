@@ -78,11 +78,6 @@ impl Store {
         Self { db }
     }
 
-    /// Closes the database connections.
-    pub async fn close(&self) {
-        self.db.close().await;
-    }
-
     /// Where one room type's rooms are on one night, for the conservation check.
     pub async fn inventory(&self, room_type_id: &str, night: Date) -> Result<Inventory, Error> {
         let (total_rooms, available, held, confirmed): (i64, i64, i64, i64) = sqlx::query_as(

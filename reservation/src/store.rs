@@ -67,11 +67,6 @@ impl Store {
         Self { db }
     }
 
-    /// Closes the database connections.
-    pub async fn close(&self) {
-        self.db.close().await;
-    }
-
     /// Persists a new PENDING reservation (step HOLDING, owned by `lease`) with
     /// id `id` and its deterministic hold ids, unless this user already used
     /// the request id: then returns that reservation, or ALREADY_EXISTS if it

@@ -2,7 +2,7 @@
 //! that the services put in their statuses (BadRequest, ErrorInfo, RetryInfo…)
 //! are published, with the files they import, so that grpcurl prints the details
 //! as text instead of a base64 blob. Every service serves reflection through the
-//! kit's `serve`; the flight service stands for them all.
+//! kit's `serve_settling`; the flight service stands for them all.
 
 use prost::Message;
 use prost_types::FileDescriptorProto;

@@ -144,6 +144,20 @@ impl Database {
         }
     }
 
+    /// The span of one store operation on this database, named `operation`
+    /// (`flight.hold_seats`): a `client` span with the semantic conventions'
+    /// `db.system` and `db.operation.name`. Stores wrap each operation in one:
+    /// `async { … }.instrument(self.db.span("flight.hold_seats")).await`.
+    pub fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "db",
+            otel.name = operation,
+            otel.kind = "client",
+            db.system = self.system(),
+            db.operation.name = operation,
+        )
+    }
+
     /// Registers the pool's metrics in `registry`: the connections in use and
     /// idle, the most it opens, and how long write transactions waited.
     pub fn register_metrics(&self, registry: &crate::metrics::Registry) -> crate::metrics::Result<()> {

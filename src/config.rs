@@ -4,6 +4,7 @@
 //! (`500ms`, `30s`, `10m`, `1h`), and [`defaults`]: each default is declared
 //! once, in its `#[arg]`, and `Default` reads it from there.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Parser};
@@ -161,6 +162,12 @@ impl AuthArgs {
             leeway_secs: 30,
         }
     }
+}
+
+/// Where a service built in code (tests, the stack) on `listen` serves
+/// `/metrics` unless told otherwise: the same address, any free port.
+pub fn metrics_beside(listen: SocketAddr) -> SocketAddr {
+    SocketAddr::new(listen.ip(), 0)
 }
 
 /// How log lines are written.

@@ -34,6 +34,8 @@ pub struct Migrations {
 pub struct Database {
     pool: AnyPool,
     dialect: Dialect,
+    /// How long [`Database::begin_write`] waited (the host registers it).
+    write_wait: prometheus::Histogram,
 }
 
 /// Why the database could not be opened.
@@ -51,6 +53,9 @@ pub enum ConnectError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The pool's metrics could not be made (a bug).
+    #[error("cannot make the database metrics: {0}")]
+    Metrics(#[source] prometheus::Error),
 }
 
 impl Database {
@@ -94,7 +99,19 @@ impl Database {
             Dialect::Postgres => migrations.postgres,
         };
         migrator.run(&pool).await?;
-        Ok(Self { pool, dialect })
+        let write_wait = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "travel_db_write_wait_seconds",
+                "Time a write transaction waited to begin: for a pooled connection and, on SQLite, the write lock.",
+            )
+            .buckets(crate::metrics::LATENCY_BUCKETS.to_vec()),
+        )
+        .map_err(ConnectError::Metrics)?;
+        Ok(Self {
+            pool,
+            dialect,
+            write_wait,
+        })
     }
 
     /// The pool, for reads and single-statement writes.
@@ -111,10 +128,42 @@ impl Database {
     /// once (`BEGIN IMMEDIATE`): a deferred transaction that upgrades to a write
     /// fails with SQLITE_BUSY when another writer got there first.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let _waiting = self.write_wait.start_timer();
         match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// The name of the database system, as the semantic conventions'
+    /// `db.system` attribute of a span names it.
+    pub fn system(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgresql",
+        }
+    }
+
+    /// The span of one store operation on this database, named `operation`
+    /// (`flight.hold_seats`): a `client` span with the semantic conventions'
+    /// `db.system` and `db.operation.name`. Stores wrap each operation in one:
+    /// `async { … }.instrument(self.db.span("flight.hold_seats")).await`.
+    pub fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "db",
+            otel.name = operation,
+            otel.kind = "client",
+            db.system = self.system(),
+            db.operation.name = operation,
+        )
+    }
+
+    /// Registers the pool's metrics in `registry`: the connections in use and
+    /// idle, the most it opens, and how long write transactions waited.
+    pub fn register_metrics(&self, registry: &crate::metrics::Registry) -> crate::metrics::Result<()> {
+        let max = self.pool.options().get_max_connections();
+        registry.register(Box::new(crate::metrics::PoolMetrics::new(self.pool.clone(), max)?))?;
+        registry.register(Box::new(self.write_wait.clone()))
     }
 
     /// Closes every connection.

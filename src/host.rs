@@ -21,7 +21,9 @@ use crate::access::Authenticate;
 use crate::config::{AuthArgs, HostArgs, ServerArgs};
 use crate::db::{Database, Migrations};
 use crate::key_ring::KeyRing;
+use crate::metrics::{Registry, RpcMetrics};
 use crate::server::ServeError;
+use crate::telemetry::rpc::ObserveLayer;
 
 /// The service's embedded migrations, `migrations/sqlite` and
 /// `migrations/postgres` under the calling crate, as a `&'static Migrations`
@@ -104,6 +106,10 @@ pub fn verify_tokens(keys: Arc<KeyRing>, auth: &AuthArgs, clock: SharedClock) ->
 pub struct ServiceHost {
     listener: TcpListener,
     listen: SocketAddr,
+    metrics_listener: TcpListener,
+    metrics_listen: SocketAddr,
+    metrics: Registry,
+    rpc_metrics: RpcMetrics,
     database: Database,
     server: ServerArgs,
     stop_tasks: CancellationToken,
@@ -112,18 +118,30 @@ pub struct ServiceHost {
 
 impl ServiceHost {
     /// Connects the database at `database_url`, brings its schema up to date
-    /// with `migrations`, and binds `listen`.
+    /// with `migrations`, binds `listen` for gRPC and `metrics_listen` for
+    /// Prometheus's `/metrics`.
     pub async fn start(
         listen: SocketAddr,
+        metrics_listen: SocketAddr,
         database_url: &str,
         args: &HostArgs,
         migrations: &Migrations,
     ) -> anyhow::Result<Self> {
         let database = Database::connect(database_url, &args.database, migrations).await?;
         let listener = TcpListener::bind(listen).await?;
+        let metrics_listener = TcpListener::bind(metrics_listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for /metrics on {metrics_listen}: {e}"))?;
+        let metrics = Registry::new();
+        let rpc_metrics = RpcMetrics::register(&metrics)?;
+        database.register_metrics(&metrics)?;
         Ok(Self {
             listener,
             listen,
+            metrics_listener,
+            metrics_listen,
+            metrics,
+            rpc_metrics,
             database,
             server: args.server.clone(),
             stop_tasks: CancellationToken::new(),
@@ -139,6 +157,17 @@ impl ServiceHost {
     /// The address the service listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.listen)
+    }
+
+    /// The address `/metrics` is served on.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener.local_addr().unwrap_or(self.metrics_listen)
+    }
+
+    /// The service's metrics registry: the service registers its own domain
+    /// metrics here; `/metrics` serves it with the RED series and the pool's.
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
     }
 
     /// Runs a background task from now on; it must end once the token it is
@@ -183,12 +212,22 @@ impl ServiceHost {
         SettledFut: Future<Output = ()> + Send,
     {
         let routes = service.into_routes(self.server.max_message_bytes);
+        let (metrics_listener, registry) = (self.metrics_listener, self.metrics);
+        self.tasks.spawn(crate::metrics::serve(
+            metrics_listener,
+            registry,
+            self.stop_tasks.clone(),
+        ));
+        let layers = crate::server::Layers {
+            observe: ObserveLayer::new(self.rpc_metrics),
+            auth,
+        };
         let served = crate::server::serve_settling(
             self.listener,
             routes,
             &[S::NAME],
             &self.server,
-            auth,
+            layers,
             shutdown,
             settled(),
         )

@@ -23,7 +23,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::jwt::{ALGORITHM, PublicKey};
 use crate::pb::auth::v1::GetSigningKeysRequest;
@@ -37,7 +37,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 enum Source {
     /// The auth service's GetSigningKeys.
-    Auth(AuthServiceClient<Channel>),
+    Auth(AuthServiceClient<crate::telemetry::rpc::TracedChannel>),
     /// A fixed set (tests, tools).
     Fixed,
 }
@@ -100,7 +100,7 @@ impl KeyRing {
             .connect_lazy();
         let shared = Arc::new(Shared {
             keys: RwLock::new(HashMap::new()),
-            source: Source::Auth(AuthServiceClient::new(channel)),
+            source: Source::Auth(AuthServiceClient::new(crate::telemetry::rpc::traced(channel))),
             fetches: tokio::sync::Mutex::new(Fetches::default()),
             fetched: tokio::sync::Notify::new(),
             min_refetch,

@@ -17,6 +17,7 @@ pub mod hold;
 pub mod host;
 pub mod jwt;
 pub mod key_ring;
+pub mod metrics;
 pub mod page;
 pub mod pb;
 pub mod request_store;

@@ -14,6 +14,7 @@ use tonic_health::ServingStatus;
 
 use crate::access::Authenticate;
 use crate::config::ServerArgs;
+use crate::telemetry::rpc::ObserveLayer;
 
 /// What reflection publishes besides the `google.rpc` error details: the
 /// contracts and health.
@@ -37,6 +38,16 @@ fn error_detail_descriptors() -> Result<prost_types::FileDescriptorSet, prost::D
     Ok(set)
 }
 
+/// The tower layers every call passes through, outermost first.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    /// The span and the RED series of the call (outermost, so that what the
+    /// layers inside refuse is observed too).
+    pub observe: ObserveLayer,
+    /// Bearer-token verification.
+    pub auth: Authenticate,
+}
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -53,7 +64,8 @@ pub enum ServeError {
 
 /// Serves `routes` (the service's own gRPC services, named by their full names
 /// in `service_names`) on `listener`, with health and reflection, every call
-/// passing through `auth` (bearer-token verification) and the kit's limits,
+/// passing through the kit's `layers` (observation, bearer-token
+/// verification) and limits,
 /// until `shutdown` resolves; then settles and drains for at most
 /// `args.drain_timeout`. Settling comes between the stop and the close of the
 /// connections: once `shutdown` resolves, health turns NOT_SERVING but every
@@ -68,7 +80,7 @@ pub async fn serve_settling(
     routes: Routes,
     service_names: &[&str],
     args: &ServerArgs,
-    auth: Authenticate,
+    layers: Layers,
     shutdown: impl Future<Output = ()> + Send,
     settled: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
@@ -102,7 +114,8 @@ pub async fn serve_settling(
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .layer(auth)
+        .layer(layers.observe)
+        .layer(layers.auth)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
             let _ = stop_rx.await;

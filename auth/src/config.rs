@@ -41,6 +41,9 @@ pub struct Config {
     /// Address to listen on for gRPC.
     #[arg(long, env = "AUTH_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
+    /// Address to serve Prometheus metrics on, over HTTP at `/metrics`.
+    #[arg(long, env = "AUTH_METRICS_LISTEN_ADDR", default_value = "0.0.0.0:9051")]
+    pub metrics_listen: SocketAddr,
     /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "AUTH_DATABASE_URL", default_value = "sqlite://data/auth.db?mode=rwc")]
     pub database_url: String,
@@ -150,6 +153,7 @@ impl Config {
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen,
+            metrics_listen: travel::config::metrics_beside(listen),
             database_url: database_url.into(),
             admin_password: None,
             service_client_secret: None,

@@ -65,7 +65,14 @@ impl Application {
     /// issued and expire and when login failures are forgotten.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         let Deps { clock } = deps;
-        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, travel::migrations!()).await?;
+        let host = ServiceHost::start(
+            config.listen,
+            config.metrics_listen,
+            &config.database_url,
+            &config.host,
+            travel::migrations!(),
+        )
+        .await?;
         let store = Store::new(host.database().clone());
         let keys = match (&config.signing_keys, &config.signing_keys_file) {
             (Some(text), _) => SigningKeys::parse(secrecy::ExposeSecret::expose_secret(text))?,
@@ -89,6 +96,16 @@ impl Application {
             passwords,
             config,
         })
+    }
+
+    /// The address `/metrics` is served on (useful after binding port 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.host.metrics_addr()
+    }
+
+    /// The URL Prometheus scrapes this service's metrics at.
+    pub fn metrics_url(&self) -> String {
+        travel::metrics::url(self.metrics_addr())
     }
 
     /// The address the service listens on (useful after binding port 0).

@@ -10,8 +10,10 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", travel_auth::signing_keys::new_key_line()?);
         return Ok(());
     }
-    travel::telemetry::init(&config.host.telemetry);
+    let telemetry = travel::telemetry::init(&config.host.telemetry, "travel-auth")?;
     let app = Application::build(config).await?;
-    tracing::info!(addr = %app.local_addr(), "auth service listening");
-    app.run_until_stopped(travel::server::shutdown_signal()).await
+    tracing::info!(addr = %app.local_addr(), metrics = %app.metrics_url(), "auth service listening");
+    let served = app.run_until_stopped(travel::server::shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served
 }

@@ -36,6 +36,8 @@ impl Inventory for Flights {
     const BINARY: &'static str = "travel-flight";
     const ABOUT: &'static str = "The flight service: flights, seat search and seat holds over gRPC.";
     const LISTEN_ENV: &'static str = "FLIGHT_LISTEN_ADDR";
+    const METRICS_LISTEN_ENV: &'static str = "FLIGHT_METRICS_LISTEN_ADDR";
+    const DEFAULT_METRICS_LISTEN: &'static str = "0.0.0.0:9052";
     const DEFAULT_LISTEN: &'static str = "0.0.0.0:50052";
     const DATABASE_URL_ENV: &'static str = "FLIGHT_DATABASE_URL";
     const DEFAULT_DATABASE_URL: &'static str = "sqlite://data/flight.db?mode=rwc";

@@ -6,8 +6,10 @@ use travel_flight::{Application, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    travel::telemetry::init(&config.host.telemetry);
+    let telemetry = travel::telemetry::init(&config.host.telemetry, "travel-flight")?;
     let app = Application::build(config).await?;
-    tracing::info!(addr = %app.local_addr(), "flight service listening");
-    app.run_until_stopped(travel::server::shutdown_signal()).await
+    tracing::info!(addr = %app.local_addr(), metrics = %app.metrics_url(), "flight service listening");
+    let served = app.run_until_stopped(travel::server::shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served
 }

@@ -37,6 +37,8 @@ impl Inventory for Hotels {
     const BINARY: &'static str = "travel-hotel";
     const ABOUT: &'static str = "The hotel service: hotels, room search and room holds over gRPC.";
     const LISTEN_ENV: &'static str = "HOTEL_LISTEN_ADDR";
+    const METRICS_LISTEN_ENV: &'static str = "HOTEL_METRICS_LISTEN_ADDR";
+    const DEFAULT_METRICS_LISTEN: &'static str = "0.0.0.0:9053";
     const DEFAULT_LISTEN: &'static str = "0.0.0.0:50053";
     const DATABASE_URL_ENV: &'static str = "HOTEL_DATABASE_URL";
     const DEFAULT_DATABASE_URL: &'static str = "sqlite://data/hotel.db?mode=rwc";

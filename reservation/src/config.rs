@@ -25,6 +25,9 @@ pub struct Config {
     /// Address to listen on for gRPC.
     #[arg(long, env = "RESERVATION_LISTEN_ADDR", default_value = "0.0.0.0:50054")]
     pub listen: SocketAddr,
+    /// Address to serve Prometheus metrics on, over HTTP at `/metrics`.
+    #[arg(long, env = "RESERVATION_METRICS_LISTEN_ADDR", default_value = "0.0.0.0:9054")]
+    pub metrics_listen: SocketAddr,
     /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(
         long,
@@ -90,6 +93,7 @@ impl Config {
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen,
+            metrics_listen: travel::config::metrics_beside(listen),
             database_url: database_url.into(),
             service_client_secret: None,
             #[cfg(feature = "crash-points")]

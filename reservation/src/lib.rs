@@ -89,7 +89,14 @@ impl Application {
     /// tokens, and the source of the outgoing service token given.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         settings::check(&config)?;
-        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, travel::migrations!()).await?;
+        let host = ServiceHost::start(
+            config.listen,
+            config.metrics_listen,
+            &config.database_url,
+            &config.host,
+            travel::migrations!(),
+        )
+        .await?;
         let store = Store::new(host.database().clone());
         let clients = clients::Clients::connect(
             &config.flight_url,
@@ -119,6 +126,16 @@ impl Application {
             auth,
             config,
         })
+    }
+
+    /// The address `/metrics` is served on (useful after binding port 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.host.metrics_addr()
+    }
+
+    /// The URL Prometheus scrapes this service's metrics at.
+    pub fn metrics_url(&self) -> String {
+        travel::metrics::url(self.metrics_addr())
     }
 
     /// The address the service listens on (useful after binding port 0).

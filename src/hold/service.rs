@@ -26,6 +26,9 @@ pub struct Config<I: Inventory> {
     /// Address to listen on for gRPC.
     #[arg(long, env = I::LISTEN_ENV, default_value = I::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Address to serve Prometheus metrics on, over HTTP at `/metrics`.
+    #[arg(long, env = I::METRICS_LISTEN_ENV, default_value = I::DEFAULT_METRICS_LISTEN)]
+    pub metrics_listen: SocketAddr,
     /// Database URL: `sqlite://PATH?mode=rwc` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = I::DATABASE_URL_ENV, default_value = I::DEFAULT_DATABASE_URL)]
     pub database_url: String,
@@ -55,6 +58,7 @@ impl<I: Inventory> Config<I> {
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen,
+            metrics_listen: crate::config::metrics_beside(listen),
             database_url: database_url.into(),
             ..crate::config::defaults()
         }
@@ -73,6 +77,10 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
     const LISTEN_ENV: &'static str;
     /// The default of `--listen`.
     const DEFAULT_LISTEN: &'static str;
+    /// The environment twin of `--metrics-listen`.
+    const METRICS_LISTEN_ENV: &'static str;
+    /// The default of `--metrics-listen`.
+    const DEFAULT_METRICS_LISTEN: &'static str;
     /// The environment twin of `--database-url`.
     const DATABASE_URL_ENV: &'static str;
     /// The default of `--database-url`.
@@ -118,7 +126,14 @@ impl<I: Inventory> Application<I> {
     /// As [`Application::build`], with the clock that decides when holds and
     /// tokens expire, and the keys that verify tokens.
     pub async fn build_with(config: Config<I>, deps: Deps) -> anyhow::Result<Self> {
-        let host = ServiceHost::start(config.listen, &config.database_url, &config.host, I::migrations()).await?;
+        let host = ServiceHost::start(
+            config.listen,
+            config.metrics_listen,
+            &config.database_url,
+            &config.host,
+            I::migrations(),
+        )
+        .await?;
         let auth = crate::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone());
         Ok(Self {
             store: I::open(host.database().clone()),
@@ -127,6 +142,16 @@ impl<I: Inventory> Application<I> {
             auth,
             config,
         })
+    }
+
+    /// The address `/metrics` is served on (useful after binding port 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.host.metrics_addr()
+    }
+
+    /// The URL Prometheus scrapes this service's metrics at.
+    pub fn metrics_url(&self) -> String {
+        crate::metrics::url(self.metrics_addr())
     }
 
     /// The address the service listens on (useful after binding port 0).

@@ -8,6 +8,7 @@ mod catalog;
 mod database;
 mod fake_auth;
 mod server;
+pub mod traces;
 
 pub use catalog::hotel_with_one_room_type;
 pub use database::{POSTGRES_ENV, TestDatabase};

@@ -30,6 +30,18 @@ pub struct StackConfig {
     /// Address of the reservation service.
     #[arg(long, env = "STACK_RESERVATION_LISTEN", default_value = "127.0.0.1:50054")]
     pub reservation_listen: SocketAddr,
+    /// Address of the auth service's Prometheus `/metrics`.
+    #[arg(long, env = "STACK_AUTH_METRICS_LISTEN", default_value = "127.0.0.1:9051")]
+    pub auth_metrics_listen: SocketAddr,
+    /// Address of the flight service's Prometheus `/metrics`.
+    #[arg(long, env = "STACK_FLIGHT_METRICS_LISTEN", default_value = "127.0.0.1:9052")]
+    pub flight_metrics_listen: SocketAddr,
+    /// Address of the hotel service's Prometheus `/metrics`.
+    #[arg(long, env = "STACK_HOTEL_METRICS_LISTEN", default_value = "127.0.0.1:9053")]
+    pub hotel_metrics_listen: SocketAddr,
+    /// Address of the reservation service's Prometheus `/metrics`.
+    #[arg(long, env = "STACK_RESERVATION_METRICS_LISTEN", default_value = "127.0.0.1:9054")]
+    pub reservation_metrics_listen: SocketAddr,
     /// How long seat and room holds last unless confirmed.
     #[arg(long, env = "STACK_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
     pub hold_ttl: Duration,

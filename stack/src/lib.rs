@@ -58,6 +58,7 @@ impl Stack {
         let stop_auth = running.tier();
 
         let mut auth_config = travel_auth::Config::new(config.auth_listen, sqlite_url(&config.data_dir, "auth"));
+        auth_config.metrics_listen = config.auth_metrics_listen;
         auth_config.admin_email = Some(config.admin_email.clone());
         auth_config.admin_password = Some(config.admin_password.clone());
         auth_config.service_client_id = config.service_client_id.clone();
@@ -66,6 +67,7 @@ impl Stack {
             .await
             .context("cannot start the auth service")?;
         running.auth_addr = auth.local_addr();
+        running.metrics.push(("auth", auth.metrics_url()));
         running.spawn(auth.run_until_stopped(stop_auth.cancelled_owned()));
 
         let auth_args = travel::config::AuthArgs {
@@ -74,9 +76,11 @@ impl Stack {
         };
         let mut flight_config =
             travel_flight::Config::new(config.flight_listen, sqlite_url(&config.data_dir, "flight"));
+        flight_config.metrics_listen = config.flight_metrics_listen;
         flight_config.hold_ttl = config.hold_ttl;
         flight_config.auth = auth_args.clone();
         let mut hotel_config = travel_hotel::Config::new(config.hotel_listen, sqlite_url(&config.data_dir, "hotel"));
+        hotel_config.metrics_listen = config.hotel_metrics_listen;
         hotel_config.hold_ttl = config.hold_ttl;
         hotel_config.auth = auth_args.clone();
         let started = async {
@@ -99,6 +103,8 @@ impl Stack {
         };
         running.flight_addr = flight.local_addr();
         running.hotel_addr = hotel.local_addr();
+        running.metrics.push(("flight", flight.metrics_url()));
+        running.metrics.push(("hotel", hotel.metrics_url()));
         let stop_inventory = running.tier();
         running.spawn(flight.run_until_stopped(stop_inventory.clone().cancelled_owned()));
         running.spawn(hotel.run_until_stopped(stop_inventory.cancelled_owned()));
@@ -108,6 +114,7 @@ impl Stack {
         let flight_route = seams.flight_route.unwrap_or_else(|| Box::new(|addr| addr));
         reservation_config.flight_url = format!("http://{}", flight_route(dial(running.flight_addr)));
         reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
+        reservation_config.metrics_listen = config.reservation_metrics_listen;
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
         reservation_config.service_client_id = config.service_client_id.clone();
@@ -121,6 +128,7 @@ impl Stack {
             }
         };
         running.reservation_addr = reservation.local_addr();
+        running.metrics.push(("reservation", reservation.metrics_url()));
         let stop_reservation = running.tier();
         running.spawn(reservation.run_until_stopped(stop_reservation.cancelled_owned()));
 

@@ -7,7 +7,7 @@ use travel_stack::{Stack, StackConfig};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = StackConfig::parse();
-    travel::telemetry::init(&config.telemetry);
+    let telemetry = travel::telemetry::init(&config.telemetry, "travel-stack")?;
     // Listen for Ctrl-C/SIGTERM from the very start, so that a stop during
     // start-up (the demo catalog takes a moment) is a clean stop, too.
     let stop = CancellationToken::new();
@@ -17,12 +17,20 @@ async fn main() -> anyhow::Result<()> {
         on_signal.cancel();
     });
     let stack = tokio::select! {
-        started = Stack::start(&config) => started?,
+        started = Stack::start(&config) => started,
         () = stop.cancelled() => {
             tracing::info!("stopped during start-up; the demo catalog finishes loading on the next start");
+            telemetry.shutdown().await;
             return Ok(());
         }
     };
-    println!("{}", stack.banner());
-    stack.run_until(stop.cancelled_owned()).await
+    let ran = match stack {
+        Ok(stack) => {
+            println!("{}", stack.banner());
+            stack.run_until(stop.cancelled_owned()).await
+        }
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    ran
 }

@@ -22,6 +22,8 @@ pub struct RunningStack {
     pub hotel_addr: SocketAddr,
     /// Where the reservation service listens.
     pub reservation_addr: SocketAddr,
+    /// Each service's Prometheus `/metrics` URL, in the order they started.
+    pub metrics: Vec<(&'static str, String)>,
     /// What the demo catalog holds, if it was loaded.
     pub demo: Option<demo::Loaded>,
 }
@@ -42,6 +44,7 @@ impl RunningStack {
             flight_addr: unbound,
             hotel_addr: unbound,
             reservation_addr: unbound,
+            metrics: Vec::new(),
             demo: None,
         }
     }
@@ -107,6 +110,10 @@ impl RunningStack {
             "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n  reservation {} travel.reservation.v1.ReservationService\n",
             self.auth_addr, self.flight_addr, self.hotel_addr, self.reservation_addr
         );
+        out.push_str("\nPrometheus metrics:\n");
+        for (service, url) in &self.metrics {
+            out.push_str(&format!("  {service:<11} {url}\n"));
+        }
         if let Some(demo) = &self.demo {
             out.push_str(&format!(
                 "\nTry it (demo catalog loaded: {} flights, {} hotels):\n  grpcurl -plaintext -d '{{\"origin\":\"LIS\",\"destination\":\"JFK\",\"departure_date\":{{\"year\":{},\"month\":{},\"day\":{}}},\"passengers\":1}}' {} travel.flight.v1.FlightService/SearchFlights\n",

@@ -6,6 +6,7 @@ use tonic::transport::Channel;
 use travel::deadline::Deadline;
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
+use travel::telemetry::rpc::{TracedChannel, traced};
 use travel::types::HoldId;
 
 use super::call::{Caller, held};
@@ -15,14 +16,14 @@ use crate::domain::{FlightBooking, Part, Reservation};
 /// The client of the flight service.
 #[derive(Debug, Clone)]
 pub struct FlightClient {
-    client: FlightServiceClient<Channel>,
+    client: FlightServiceClient<TracedChannel>,
     caller: Caller,
 }
 
 impl FlightClient {
     pub(super) fn new(channel: Channel, caller: Caller) -> Self {
         Self {
-            client: FlightServiceClient::new(channel),
+            client: FlightServiceClient::new(traced(channel)),
             caller,
         }
     }

@@ -6,6 +6,7 @@ use tonic::transport::Channel;
 use travel::deadline::Deadline;
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
+use travel::telemetry::rpc::{TracedChannel, traced};
 use travel::types::HoldId;
 
 use super::call::{Caller, held};
@@ -15,14 +16,14 @@ use crate::domain::{HotelBooking, Part, Reservation};
 /// The client of the hotel service.
 #[derive(Debug, Clone)]
 pub struct HotelClient {
-    client: HotelServiceClient<Channel>,
+    client: HotelServiceClient<TracedChannel>,
     caller: Caller,
 }
 
 impl HotelClient {
     pub(super) fn new(channel: Channel, caller: Caller) -> Self {
         Self {
-            client: HotelServiceClient::new(channel),
+            client: HotelServiceClient::new(traced(channel)),
             caller,
         }
     }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use travel::SharedClock;
 use travel::pb::auth::v1::IssueServiceTokenRequest;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
 use travel::retry;
+use travel::telemetry::rpc::{TracedChannel, traced};
 use travel::types::UnixMillis;
 
 use super::{Cached, Failure, Shared};
@@ -163,7 +164,7 @@ fn until(at: UnixMillis, now: UnixMillis) -> Duration {
 
 #[derive(Debug)]
 pub(super) struct Exchange {
-    client: AuthServiceClient<Channel>,
+    client: AuthServiceClient<TracedChannel>,
     client_id: String,
     client_secret: SecretString,
     clock: SharedClock,
@@ -174,7 +175,7 @@ impl Exchange {
     /// lazily) for the account `client_id`.
     pub(super) fn new(endpoint: &Endpoint, client_id: String, client_secret: SecretString, clock: SharedClock) -> Self {
         Self {
-            client: AuthServiceClient::new(endpoint.connect_lazy()),
+            client: AuthServiceClient::new(traced(endpoint.connect_lazy())),
             client_id,
             client_secret,
             clock,

@@ -1,0 +1,376 @@
+//! Every gRPC call observed, in and out: a tower layer on the server
+//! ([`ObserveLayer`]) makes one `server` span per call — with the semantic
+//! conventions' `rpc.*` attributes, the peer, and the caller's W3C trace
+//! context as its parent — and records the RED series ([`RpcMetrics`]); a
+//! wrapper around client channels ([`traced`]) makes one `client` span per
+//! outgoing call and sends the trace context along with it.
+//!
+//! The status code of a call is in the response headers when the call failed
+//! at once (a trailers-only response), in the trailers otherwise: both are
+//! read, so the span and the series end when the status is sent. A call
+//! whose response was dropped before its status (the client went away) counts
+//! as CANCELLED.
+//!
+//! Label values are bounded: a method the contracts do not name counts as
+//! `unknown` (a client can send any path).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http_body::{Body, Frame, SizeHint};
+use tonic::Code;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::metrics::RpcMetrics;
+use crate::telemetry::propagation;
+
+/// The name of a gRPC status code as Prometheus dashboards know it (grpc-go's
+/// `codes.Code.String()`: `OK`, `InvalidArgument`…).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// Whether `code` is the server's fault, which marks a server span as an
+/// error (the semantic conventions' rule; a client error such as
+/// INVALID_ARGUMENT is the server doing its job).
+pub fn server_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
+
+/// A method of the contracts: its service, its name, and the span name
+/// `service/method`.
+#[derive(Debug)]
+struct Method {
+    service: String,
+    name: String,
+    span_name: String,
+}
+
+/// Every method the platform serves or calls, by request path
+/// (`/travel.flight.v1.FlightService/GetFlight`): those of `proto/`, health
+/// and reflection.
+static METHODS: LazyLock<HashMap<String, Method>> = LazyLock::new(|| {
+    use prost::Message as _;
+    let sets = [
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let mut methods = HashMap::new();
+    for set in sets {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else {
+            continue;
+        };
+        for file in &set.file {
+            for service in &file.service {
+                let full = match file.package() {
+                    "" => service.name().to_owned(),
+                    package => format!("{package}.{}", service.name()),
+                };
+                for method in &service.method {
+                    let span_name = format!("{full}/{}", method.name());
+                    methods.insert(
+                        format!("/{span_name}"),
+                        Method {
+                            service: full.clone(),
+                            name: method.name().to_owned(),
+                            span_name,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    methods
+});
+
+/// The unknown method: what any other path is counted as.
+static UNKNOWN: LazyLock<Method> = LazyLock::new(|| Method {
+    service: "unknown".to_owned(),
+    name: "unknown".to_owned(),
+    span_name: "unknown".to_owned(),
+});
+
+fn method_of(path: &str) -> &'static Method {
+    METHODS.get(path).unwrap_or(&UNKNOWN)
+}
+
+/// The status code in `headers` (`grpc-status`), if there is one.
+fn status_in(headers: &http::HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    Some(Code::from_i32(value.parse().ok()?))
+}
+
+/// Observes every call a server handles: the kit installs it outermost, so
+/// that what the layers inside refuse (a bad token) is observed too.
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    metrics: RpcMetrics,
+}
+
+impl ObserveLayer {
+    /// Records the RED series in `metrics`.
+    pub fn new(metrics: RpcMetrics) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: Some(self.metrics.clone()),
+        }
+    }
+}
+
+/// The service [`ObserveLayer`] wraps around the server's routes, and
+/// [`traced`] around a client's channel.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+    /// The server's RED series; `None` on a client.
+    metrics: Option<RpcMetrics>,
+}
+
+/// A client channel whose every call is a `client` span that carries the
+/// trace context to the server.
+pub type TracedChannel = Observe<tonic::transport::Channel>;
+
+/// `channel`, with every call traced: what every client of the platform
+/// calls through.
+pub fn traced(channel: tonic::transport::Channel) -> TracedChannel {
+    Observe {
+        inner: channel,
+        metrics: None,
+    }
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Observe<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Body,
+{
+    type Response = http::Response<Observed<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        let started = Instant::now();
+        let method = method_of(request.uri().path());
+        let span = match self.metrics {
+            Some(_) => server_span(method, &request),
+            None => client_span(method, &mut request),
+        };
+        let future = span.in_scope(|| self.inner.call(request)).instrument(span.clone());
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let response = future.await?;
+            let call = Call {
+                method,
+                started,
+                span,
+                metrics,
+                done: false,
+            };
+            let (parts, body) = response.into_parts();
+            let call = match status_in(&parts.headers) {
+                Some(code) => {
+                    call.finish(code);
+                    None
+                }
+                None => Some(call),
+            };
+            Ok(http::Response::from_parts(parts, Observed { inner: body, call }))
+        })
+    }
+}
+
+/// The span of a call `request` makes to this server, its parent the trace
+/// context the caller sent.
+fn server_span<B>(method: &Method, request: &http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = %method.span_name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        rpc.system = "grpc",
+        rpc.service = %method.service,
+        rpc.method = %method.name,
+        rpc.grpc.status_code = Empty,
+        client.address = Empty,
+        client.port = Empty,
+    );
+    let peer = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr());
+    if let Some(peer) = peer {
+        span.record("client.address", tracing::field::display(peer.ip()));
+        span.record("client.port", peer.port());
+    }
+    let parent = propagation::extract(request.headers());
+    if opentelemetry::trace::TraceContextExt::span(&parent)
+        .span_context()
+        .is_valid()
+    {
+        // Fails only once the span has started, which it has not.
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// The span of a call this process makes with `request`, whose headers get
+/// its trace context.
+fn client_span<B>(method: &Method, request: &mut http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "grpc.client",
+        otel.name = %method.span_name,
+        otel.kind = "client",
+        otel.status_code = Empty,
+        rpc.system = "grpc",
+        rpc.service = %method.service,
+        rpc.method = %method.name,
+        rpc.grpc.status_code = Empty,
+        server.address = Empty,
+        server.port = Empty,
+    );
+    if let Some(host) = request.uri().host() {
+        span.record("server.address", host);
+    }
+    if let Some(port) = request.uri().port_u16() {
+        span.record("server.port", port);
+    }
+    propagation::inject(&span.context(), request.headers_mut());
+    span
+}
+
+/// A call until its status is known: then its span ends and, on a server,
+/// the series count it.
+struct Call {
+    method: &'static Method,
+    started: Instant,
+    span: tracing::Span,
+    metrics: Option<RpcMetrics>,
+    done: bool,
+}
+
+impl Call {
+    fn finish(mut self, code: Code) {
+        self.record(code);
+        self.done = true;
+    }
+
+    fn record(&self, code: Code) {
+        self.span.record("rpc.grpc.status_code", code as i32);
+        match &self.metrics {
+            Some(metrics) => {
+                if server_fault(code) {
+                    self.span.record("otel.status_code", "ERROR");
+                }
+                let (service, method) = (self.method.service.as_str(), self.method.name.as_str());
+                metrics
+                    .handled
+                    .with_label_values(&[service, method, code_name(code)])
+                    .inc();
+                metrics
+                    .handling
+                    .with_label_values(&[service, method])
+                    .observe(self.started.elapsed().as_secs_f64());
+            }
+            None if code != Code::Ok => {
+                self.span.record("otel.status_code", "ERROR");
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(Code::Cancelled);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends its call when the trailers (with the status)
+    /// go through.
+    pub struct Observed<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+    }
+}
+
+impl<B: Body> Body for Observed<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        let code = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|t| status_in(t).unwrap_or(Code::Unknown)),
+            // The body failed, or ended without a status: no answer the
+            // client could read.
+            Poll::Ready(Some(Err(_)) | None) => Some(Code::Unknown),
+            Poll::Pending => None,
+        };
+        if let Some(code) = code
+            && let Some(call) = this.call.take()
+        {
+            call.finish(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

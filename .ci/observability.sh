@@ -91,7 +91,7 @@ wait_for() {
 # call JOB CODE SERVICE/METHOD [grpcurl flags...]: one call with grpcurl to
 # JOB's service (auth, flight, hotel, reservation), which must end with CODE (a
 # grpc-go code name: OK, PermissionDenied, ...). Counted in SENT; the answer
-# (OK) is in REPLY.
+# (OK) is in ANSWER.
 call() {
     local job="$1" want="$2" full_method="$3" addr got out
     shift 3
@@ -110,7 +110,7 @@ call() {
     [[ "$got" == "$want" ]] || fail "$full_method on $addr: expected $want, got ${got:-no gRPC code}" "$out"
     local key="$job ${full_method%/*} ${full_method##*/} $want"
     SENT["$key"]=$((${SENT["$key"]:-0} + 1))
-    REPLY="$out"
+    ANSWER="$out"
 }
 
 # json_field NAME TEXT: the first string value of field NAME in grpcurl's JSON output.
@@ -203,15 +203,15 @@ PASSWORD="observability password"
 
 call auth OK "$AUTH_SVC/Register" -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"request_id\":\"obs-register\"}"
 call auth OK "$AUTH_SVC/Login" -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}"
-TOKEN="$(json_field accessToken "$REPLY")"
-[[ -n "$TOKEN" ]] || fail "Login answered without an access token" "$REPLY"
+TOKEN="$(json_field accessToken "$ANSWER")"
+[[ -n "$TOKEN" ]] || fail "Login answered without an access token" "$ANSWER"
 call flight OK "$FLIGHT_SVC/SearchFlights" \
     -d "{\"origin\":\"LIS\",\"destination\":\"JFK\",\"departure_date\":$TOMORROW,\"passengers\":1}"
-FLIGHT="$(json_field id "$REPLY")"
+FLIGHT="$(json_field id "$ANSWER")"
 call hotel OK "$HOTEL_SVC/SearchHotels" \
     -d "{\"city\":\"New York\",\"check_in\":$TOMORROW,\"check_out\":$IN_3_DAYS,\"guests\":2,\"rooms\":1,\"page_size\":1}"
-HOTEL="$(grep -o '"id": "[^"]*"' <<<"$REPLY" | sed -n 1p | cut -d'"' -f4)"
-ROOM_TYPE="$(grep -o '"id": "[^"]*"' <<<"$REPLY" | sed -n 2p | cut -d'"' -f4)"
+HOTEL="$(grep -o '"id": "[^"]*"' <<<"$ANSWER" | sed -n 1p | cut -d'"' -f4)"
+ROOM_TYPE="$(grep -o '"id": "[^"]*"' <<<"$ANSWER" | sed -n 2p | cut -d'"' -f4)"
 [[ -n "$FLIGHT" && -n "$HOTEL" && -n "$ROOM_TYPE" ]] ||
     fail "the demo catalog has no flight LIS-JFK or no New York hotel tomorrow" "flight=$FLIGHT hotel=$HOTEL room type=$ROOM_TYPE"
 
@@ -220,7 +220,7 @@ PARENT_SPAN_ID="$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
 call reservation OK "$RESERVATION_SVC/Checkout" -H "authorization: Bearer $TOKEN" \
     -H "traceparent: 00-$TRACE_ID-$PARENT_SPAN_ID-01" \
     -d "{\"request_id\":\"obs-trip\",\"flight\":{\"flight_id\":\"$FLIGHT\",\"seats\":1},\"hotel\":{\"hotel_id\":\"$HOTEL\",\"room_type_id\":\"$ROOM_TYPE\",\"check_in\":$TOMORROW,\"check_out\":$IN_3_DAYS,\"rooms\":1,\"guests\":2}}"
-grep -qF RESERVATION_STATE_CONFIRMED <<<"$REPLY" || fail "the traced checkout did not end CONFIRMED" "$REPLY"
+grep -qF RESERVATION_STATE_CONFIRMED <<<"$ANSWER" || fail "the traced checkout did not end CONFIRMED" "$ANSWER"
 pass "a bundled checkout under traceparent 00-$TRACE_ID-$PARENT_SPAN_ID-01 is CONFIRMED"
 
 out="$("${CHECK[@]}" trace "$SPANS" "$TRACE_ID" "$PARENT_SPAN_ID" --timeout 20 2>&1)" ||

@@ -131,6 +131,7 @@ def stray_saga_calls(spans, trace_id):
     if not stray:
         return []
     lines = ["  flight/hotel server spans of the saga's calls in other traces (the latest four):"]
+    client_roots = False
     for span in stray:
         chain, cursor = [], span
         while cursor is not None and cursor["parent_span_id"]:
@@ -140,8 +141,15 @@ def stray_saga_calls(spans, trace_id):
                 break
             chain.append(f"{parent['kind']} {parent['name']!r}")
             cursor = parent
-        ends = "; the last is a root span (no parent)" if cursor is not None and not cursor["parent_span_id"] else ""
+        is_root = cursor is not None and cursor is not span and not cursor["parent_span_id"]
+        client_roots |= is_root and cursor["kind"] == "SPAN_KIND_CLIENT"
+        ends = "; the last is a root span (no parent)" if is_root else ""
         lines.append(f"    {span['name']!r} trace {span['trace_id']}: parents {' <- '.join(chain) or 'none'}{ends}")
+    if client_roots:
+        lines.append(
+            "  a client span without a parent: the reservation service called outside the Checkout span's"
+            " context (for example on a task spawned without it)"
+        )
     return lines
 
 

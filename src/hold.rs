@@ -4,11 +4,13 @@
 //! ([`HoldError`]), and in [`store`] the statements both hold stores run.
 
 mod error;
+mod metrics;
 pub mod service;
 pub mod store;
 mod stored;
 
 pub use error::{HoldError, Holds, Refusal, refused};
+pub use metrics::HoldMetrics;
 pub use stored::StoredHold;
 
 use crate::types::{HoldId, Money, UnixMillis};

@@ -4,6 +4,7 @@ mod access;
 mod catalog;
 mod holds;
 mod locking;
+mod observability;
 mod reflection;
 
 mod helpers;

@@ -1,7 +1,8 @@
 //! The life cycle every inventory hold shares, seats and rooms alike: HELD until
 //! confirmed, released or expired; CONFIRMED until released; RELEASED and
 //! EXPIRED are final. The hold as stored ([`Hold`]), its refusals
-//! ([`HoldError`]), and in [`store`] the statements both hold stores run.
+//! ([`HoldError`]), its counters ([`HoldMetrics`]), and in [`store`] the
+//! statements both hold stores run.
 
 mod error;
 mod metrics;

@@ -3,8 +3,9 @@
 //! migrates, verifies tokens, sweeps expired holds back to inventory in the
 //! background, counts holds ([`HoldMetrics`]) and keeps the gauge of what is
 //! still on sale, and serves the service's API, with one [`Config`] whose
-//! flags the two services share under their own environment names. A service brings
-//! its names, its store, its API and its migrations; the rest is written once here.
+//! flags the two services share under their own environment names. A service
+//! brings its names, its store, its API and its migrations; the rest is
+//! written once here.
 
 use std::fmt::{Debug, Display};
 use std::future::Future;

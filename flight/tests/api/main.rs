@@ -6,5 +6,6 @@ mod holds;
 mod locking;
 mod observability;
 mod reflection;
+mod traces;
 
 mod helpers;

@@ -1,13 +1,11 @@
-//! The flight service's spans, recorded in memory: a test binary of its own,
-//! because spans are recorded on the test's thread only and tests running
-//! beside it on other threads would race it for tracing's per-callsite cache.
+//! The flight service's spans, recorded in memory (`travel::testing::traces`).
 
 use std::sync::Arc;
 
 use travel::jwt::Role;
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
-use travel::testing::traces::{Traces, attribute};
+use travel::testing::traces::{Traces, attribute, traceparent};
 use travel::testing::{START_MS, TestDatabase, TestServer, bearer_as, manual_clock, test_keys};
 use travel::{Clock, types::UnixMillis};
 use travel_flight::{Application, Config, Deps};
@@ -49,28 +47,33 @@ async fn a_store_operation_is_a_db_span_in_the_calls_trace_below_its_server_span
         .into_inner()
         .flight
         .expect("flight");
-    let (trace_id, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let (trace_id, caller) = traceparent();
     let mut request = tonic::Request::new(pb::HoldSeatsRequest {
         hold_id: "h1".into(),
         flight_id: flight.id,
         seats: 1,
     });
-    let traceparent = format!("00-{trace_id}-{caller_span}-01").parse().expect("metadata");
-    request.metadata_mut().insert("traceparent", traceparent);
+    request
+        .metadata_mut()
+        .insert("traceparent", caller.parse().expect("metadata"));
 
     // Act
     client(Role::Service).hold_seats(request).await.expect("hold");
 
-    // Assert: the store's span names the database and is in the caller's
-    // trace, under a span of the server's (the call's), not the caller's own.
-    let spans = traces.spans();
+    // Assert: the server span continues the caller's trace, and the store's
+    // span, which names the database, is its child.
+    let spans = traces.trace(trace_id);
+    let server = spans
+        .iter()
+        .find(|s| s.name == "travel.flight.v1.FlightService/HoldSeats")
+        .expect("the call's server span");
+    assert_eq!(format!("00-{trace_id}-{}-01", server.parent_span_id), caller);
+    assert_eq!(attribute(server, "rpc.grpc.status_code").as_deref(), Some("0"));
     let db = spans
         .iter()
         .find(|s| s.name == "flight.hold_seats")
         .expect("a span for the store operation");
     assert_eq!(attribute(db, "db.system").as_deref(), Some(system));
     assert_eq!(attribute(db, "db.operation.name").as_deref(), Some("flight.hold_seats"));
-    assert_eq!(db.span_context.trace_id().to_string(), trace_id);
-    let parent = db.parent_span_id.to_string();
-    assert!(parent != caller_span && parent != "0000000000000000", "parent {parent}");
+    assert_eq!(db.parent_span_id, server.span_context.span_id());
 }

@@ -385,7 +385,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::Registry;
-    use crate::testing::traces::{Traces, attribute};
+    use crate::testing::traces::{Traces, attribute, traceparent};
 
     type Frames = StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
 
@@ -512,24 +512,19 @@ mod tests {
     #[tokio::test]
     async fn the_server_span_continues_the_callers_trace_and_carries_the_status() {
         let traces = Traces::capture();
+        let (trace_id, traceparent) = traceparent();
         let (_registry, mut service) = observe(|| refused(Code::Internal)).await;
         let mut call = request(GET_FLIGHT);
-        call.headers_mut().insert(
-            "traceparent",
-            http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        );
+        call.headers_mut()
+            .insert("traceparent", traceparent.parse().expect("header value"));
         drop(service.ready().await.unwrap().call(call).await.unwrap());
 
-        let spans = traces.spans();
-        let span = spans
-            .iter()
-            .find(|s| s.name == "travel.flight.v1.FlightService/GetFlight")
-            .expect("a server span");
-        assert_eq!(
-            span.span_context.trace_id().to_string(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+        let spans = traces.trace(trace_id);
+        let [span] = spans.as_slice() else {
+            panic!("one span in the trace: {spans:?}");
+        };
+        assert_eq!(span.name, "travel.flight.v1.FlightService/GetFlight");
+        assert_eq!(format!("00-{trace_id}-{}-01", span.parent_span_id), traceparent);
         assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Server);
         assert_eq!(attribute(span, "rpc.system").as_deref(), Some("grpc"));
         assert_eq!(attribute(span, "rpc.method").as_deref(), Some("GetFlight"));
@@ -552,14 +547,18 @@ mod tests {
             async move { Ok::<_, Infallible>(refused(Code::Ok)) }
         });
         let mut client = Observe { inner, metrics: None };
+        let (trace_id, traceparent) = traceparent();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", traceparent.parse().expect("header value"));
         let parent = tracing::info_span!("saga.step");
+        parent.set_parent(propagation::extract(&headers)).expect("not started");
         async {
             drop(client.ready().await.unwrap().call(request(GET_FLIGHT)).await.unwrap());
         }
         .instrument(parent)
         .await;
 
-        let spans = traces.spans();
+        let spans = traces.trace(trace_id);
         let client_span = spans
             .iter()
             .find(|s| s.span_kind == opentelemetry::trace::SpanKind::Client)
@@ -569,11 +568,7 @@ mod tests {
         let sent = seen.lock().unwrap().clone().expect("a traceparent was sent");
         assert_eq!(
             sent.to_str().unwrap(),
-            format!(
-                "00-{}-{}-01",
-                client_span.span_context.trace_id(),
-                client_span.span_context.span_id()
-            )
+            format!("00-{trace_id}-{}-01", client_span.span_context.span_id())
         );
     }
 }

@@ -7,12 +7,11 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::trace::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing::Instrument as _;
 
 use crate::error::Error;
 
@@ -47,12 +46,10 @@ impl Drain {
         if self.stopping.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
-        // In the caller's trace although on a task of its own: the saga's
-        // spans are children of the call's server span. The task carries the
-        // call's trace context, not a handle on its span, which would keep the
-        // call's span open for as long as the task lives.
-        let caller = tracing::Span::current().context();
-        Ok(self.sagas.spawn(saga.with_context(caller)))
+        // In the caller's span (the call's server span), so that the saga's
+        // spans, and its log lines, are in the call's trace although the saga
+        // runs on a task of its own.
+        Ok(self.sagas.spawn(saga.in_current_span()))
     }
 
     /// Waits for the sagas in flight to finish, until `timeout` after the stop

@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use opentelemetry::trace::FutureExt as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use travel::SharedClock;
 
 use crate::domain::Step;
@@ -73,9 +72,7 @@ impl Recovery {
             recovery.left = Empty,
             recovery.unfinished = Empty,
         );
-        // The pass's trace context, not its span, goes with the work (as with
-        // the saga's task, see `Drain::spawn`): the spans inside are its children.
-        self.pass(&span).with_context(span.context()).await
+        self.pass(&span).instrument(span.clone()).await
     }
 
     /// The work of a pass, whose results go on `span`.

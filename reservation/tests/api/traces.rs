@@ -8,6 +8,7 @@
 //! Every test here runs on a current-thread runtime (`#[tokio::test]`), so
 //! that all the services it spawns record their spans in its [`Traces`].
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, SpanKind};
@@ -21,6 +22,21 @@ use crate::helpers::{World, bundle, checkout, flight_only, state};
 const RESERVATION: &str = "travel.reservation.v1.ReservationService";
 const FLIGHT: &str = "travel.flight.v1.FlightService";
 const HOTEL: &str = "travel.hotel.v1.HotelService";
+
+/// Starts recording this test's spans ([`Traces::capture`]), with a second
+/// dispatcher kept registered for the whole test binary. With just one
+/// registered, `tracing` decides whether a callsite first reached on another
+/// test's thread is enabled by asking that thread's subscriber alone (none),
+/// and caches "never" for it: this test's subscriber would then not see its
+/// spans. With two, it asks them all.
+fn capture() -> Traces {
+    static SECOND: LazyLock<tracing::Dispatch> =
+        LazyLock::new(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    LazyLock::force(&SECOND);
+    let traces = Traces::capture();
+    tracing::callsite::rebuild_interest_cache();
+    traces
+}
 
 /// The spans a test recorded, with the lookups the assertions need.
 struct Recorded(Vec<Span>);
@@ -147,7 +163,7 @@ fn assert_saga_spans_below(recorded: &Recorded, id: &str, call: &Span) -> usize 
 #[tokio::test]
 async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services() {
     // Arrange
-    let traces = Traces::capture();
+    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
@@ -203,7 +219,7 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
 #[tokio::test]
 async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
     // Arrange: 1 room, 2 wanted.
-    let traces = Traces::capture();
+    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(1, "EUR").await;
@@ -249,7 +265,7 @@ async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
 async fn the_seat_retries_are_in_the_checkouts_trace() {
     // Arrange: the last seat held by another saga stuck before its pivot
     // (crashed), so that a bundle holding its room retries the seats.
-    let traces = Traces::capture();
+    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(1, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
@@ -313,7 +329,7 @@ async fn the_seat_retries_are_in_the_checkouts_trace() {
 #[tokio::test]
 async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
     // Arrange: a saga that crashed right after its pivot.
-    let traces = Traces::capture();
+    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
@@ -362,7 +378,7 @@ async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
 #[tokio::test]
 async fn a_traceparent_sent_with_a_checkout_makes_it_part_of_the_callers_trace() {
     // Arrange
-    let traces = Traces::capture();
+    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let res = world.reservations().await;

@@ -4,11 +4,13 @@
 //! [`Caller`]; handlers state what each RPC requires with [`check`].
 //!
 //! No header means an anonymous caller (searches stay open); a header with a
-//! bad token is refused with UNAUTHENTICATED before any handler runs.
+//! bad token is refused with UNAUTHENTICATED before any handler runs, and
+//! counted by reason in `travel_token_refusals_total` ([`TokenRefusals`]).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use prometheus::{IntCounterVec, Opts, Registry};
 use tonic::codegen::http;
 use tonic::{Request, Status};
 
@@ -80,13 +82,48 @@ struct Verifier {
     keys: Arc<KeyRing>,
     expect: Expectations,
     clock: SharedClock,
+    refusals: TokenRefusals,
+}
+
+/// The count of refused `authorization` headers, by reason:
+/// `travel_token_refusals_total{reason}`, the reason one of
+/// [`jwt::TokenError::reason`]'s or `missing_bearer` (a header that is not
+/// `Bearer <token>`).
+#[derive(Debug, Clone)]
+pub struct TokenRefusals(IntCounterVec);
+
+impl TokenRefusals {
+    /// Registers the counter in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "travel_token_refusals_total",
+                "Calls refused UNAUTHENTICATED for their authorization header, by reason: expired, \
+                 bad_signature, unknown_key, malformed, wrong_audience, wrong_issuer, not_yet_valid, \
+                 wrong_algorithm, no_key_id, or missing_bearer (not `Bearer <token>`).",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(refusals.clone()))?;
+        Ok(Self(refusals))
+    }
+
+    fn count(&self, reason: &'static str) {
+        self.0.with_label_values(&[reason]).inc();
+    }
 }
 
 impl Authenticate {
-    /// Verifies with `keys`, expecting `expect`, at the time of `clock`.
-    pub fn new(keys: Arc<KeyRing>, expect: Expectations, clock: SharedClock) -> Self {
+    /// Verifies with `keys`, expecting `expect`, at the time of `clock`,
+    /// counting refusals in `refusals`.
+    pub fn new(keys: Arc<KeyRing>, expect: Expectations, clock: SharedClock, refusals: TokenRefusals) -> Self {
         Self {
-            verifier: Some(Arc::new(Verifier { keys, expect, clock })),
+            verifier: Some(Arc::new(Verifier {
+                keys,
+                expect,
+                clock,
+                refusals,
+            })),
         }
     }
 
@@ -102,12 +139,17 @@ impl Authenticate {
         let (Some(header), Some(verifier)) = (header, &self.verifier) else {
             return Ok(Caller::Anonymous);
         };
-        let token = header
+        let Some(token) = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
-            .ok_or_else(|| Status::unauthenticated("the authorization header must be `Bearer <token>`"))?;
+        else {
+            verifier.refusals.count("missing_bearer");
+            return Err(Status::unauthenticated(
+                "the authorization header must be `Bearer <token>`",
+            ));
+        };
         let verified = match jwt::key_id(token) {
             Ok(kid) => match verifier.keys.find(&kid).await {
                 Some(key) => jwt::verify(token, &key, &verifier.expect, verifier.clock.now()),
@@ -122,6 +164,7 @@ impl Authenticate {
             }),
             Err(e) => {
                 tracing::info!(reason = %e, "refused an access token");
+                verifier.refusals.count(e.reason());
                 Err(Status::unauthenticated(if e == jwt::TokenError::Expired {
                     "the access token has expired"
                 } else {
@@ -247,5 +290,65 @@ mod tests {
         assert_eq!(code(signed_in(Role::Admin), Requirement::Admin), None);
         assert_eq!(code(signed_in(Role::Service), Requirement::Service), None);
         assert_eq!(code(signed_in(Role::Customer), Requirement::SignedIn), None);
+    }
+
+    #[tokio::test]
+    async fn refused_headers_are_counted_by_reason_and_good_ones_are_not() {
+        // Arrange: a verifier trusting one key, at 2030-01-01.
+        let now = crate::types::UnixMillis::from_unix_millis(1_893_456_000_000);
+        let key = jwt::KeyPair::from_seed("k1", [7; 32]);
+        let registry = Registry::new();
+        let auth = Authenticate::new(
+            Arc::new(KeyRing::fixed([key.public()])),
+            Expectations {
+                issuer: "travel-auth".into(),
+                audience: "travel".into(),
+                leeway_secs: 0,
+            },
+            Arc::new(crate::ManualClock::new(now)),
+            TokenRefusals::register(&registry).expect("register"),
+        );
+        let secs = now.unix_millis() / 1000;
+        let token = |exp: i64, audience: &str| {
+            key.sign(&jwt::Claims {
+                iss: "travel-auth".into(),
+                aud: audience.into(),
+                sub: "u1".into(),
+                role: Role::Customer,
+                iat: secs - 60,
+                exp,
+            })
+        };
+        let header = |value: String| http::HeaderValue::from_str(&value).expect("header");
+
+        // Act
+        let good = auth
+            .caller(Some(&header(format!("Bearer {}", token(secs + 60, "travel")))))
+            .await;
+        let expired = auth
+            .caller(Some(&header(format!("Bearer {}", token(secs - 1, "travel")))))
+            .await;
+        let elsewhere = auth
+            .caller(Some(&header(format!("Bearer {}", token(secs + 60, "other")))))
+            .await;
+        let basic = auth.caller(Some(&header("Basic dTpw".into()))).await;
+        let garbage = auth.caller(Some(&header("Bearer not-a-token".into()))).await;
+
+        // Assert
+        assert!(good.is_ok());
+        assert!([&expired, &elsewhere, &basic, &garbage].iter().all(|r| r.is_err()));
+        let refusals =
+            |reason| crate::testing::metrics::value(&registry, "travel_token_refusals_total", &[("reason", reason)]);
+        assert_eq!(refusals("expired"), 1.0);
+        assert_eq!(refusals("wrong_audience"), 1.0);
+        assert_eq!(refusals("missing_bearer"), 1.0);
+        assert_eq!(refusals("malformed"), 1.0);
+        let total: f64 = registry
+            .gather()
+            .iter()
+            .flat_map(|f| f.get_metric())
+            .map(|m| m.get_counter().get_value())
+            .sum();
+        assert_eq!(total, 4.0, "the good token is not counted");
     }
 }

@@ -1,14 +1,17 @@
 //! The life cycle every inventory hold shares, seats and rooms alike: HELD until
 //! confirmed, released or expired; CONFIRMED until released; RELEASED and
 //! EXPIRED are final. The hold as stored ([`Hold`]), its refusals
-//! ([`HoldError`]), and in [`store`] the statements both hold stores run.
+//! ([`HoldError`]), its counters ([`HoldMetrics`]), and in [`store`] the
+//! statements both hold stores run.
 
 mod error;
+mod metrics;
 pub mod service;
 pub mod store;
 mod stored;
 
 pub use error::{HoldError, Holds, Refusal, refused};
+pub use metrics::HoldMetrics;
 pub use stored::StoredHold;
 
 use crate::types::{HoldId, Money, UnixMillis};

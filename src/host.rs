@@ -96,9 +96,16 @@ impl Deps {
 }
 
 /// Token verification as every service that checks callers sets it up: with
-/// `keys`, the expectations of `auth`, and `clock`.
-pub fn verify_tokens(keys: Arc<KeyRing>, auth: &AuthArgs, clock: SharedClock) -> Authenticate {
-    Authenticate::new(keys, auth.expectations(), clock)
+/// `keys`, the expectations of `auth`, and `clock`, counting refusals in the
+/// service's `registry` (`travel_token_refusals_total`).
+pub fn verify_tokens(
+    keys: Arc<KeyRing>,
+    auth: &AuthArgs,
+    clock: SharedClock,
+    registry: &Registry,
+) -> crate::metrics::Result<Authenticate> {
+    let refusals = crate::access::TokenRefusals::register(registry)?;
+    Ok(Authenticate::new(keys, auth.expectations(), clock, refusals))
 }
 
 /// A service's database and listener, ready to serve, with its background tasks.

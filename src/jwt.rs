@@ -95,6 +95,24 @@ pub enum TokenError {
     Audience,
 }
 
+impl TokenError {
+    /// Why, as a metric's `reason` label: one fixed word per kind, never the
+    /// key id or algorithm the token named.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Algorithm(_) => "wrong_algorithm",
+            Self::NoKeyId => "no_key_id",
+            Self::UnknownKey(_) => "unknown_key",
+            Self::Signature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Issuer => "wrong_issuer",
+            Self::Audience => "wrong_audience",
+        }
+    }
+}
+
 /// A private signing key with its id. Its `Debug` shows the id and the
 /// public half only (`SigningKey`'s own `Debug` leaves the secret out).
 #[derive(Debug, Clone)]

@@ -11,8 +11,6 @@ use travel::pb::auth::v1::auth_service_server::AuthService;
 
 mod accounts;
 
-use accounts::throttled;
-
 use crate::client_addr::ClientAddr;
 use crate::convert;
 use crate::domain::password::Passwords;
@@ -21,6 +19,7 @@ use crate::domain::throttle::Throttle;
 use crate::domain::{ClientCredentials, Credentials, Registration};
 use crate::error::Error;
 use crate::issuer::Issuer;
+use crate::metrics::{AuthMetrics, Gate, Grant, Login};
 use crate::store::{Rotation, Store};
 
 /// How access tokens are presented.
@@ -50,14 +49,24 @@ pub struct AuthApi {
     throttles: Throttles,
     /// Grace window and lifetime of refresh-token sessions.
     sessions: SessionRules,
+    /// Counts logins, throttling and tokens issued.
+    metrics: AuthMetrics,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
 
 impl AuthApi {
     /// A service over `store`, minting tokens with `issuer` at the time of `clock`,
-    /// with the sessions of `--refresh-reuse-grace` and `--session-max-lifetime`'s defaults.
-    pub fn new(store: Store, clock: SharedClock, passwords: Passwords, issuer: Issuer, throttles: Throttles) -> Self {
+    /// with the sessions of `--refresh-reuse-grace` and `--session-max-lifetime`'s
+    /// defaults, counting into `metrics`.
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        passwords: Passwords,
+        issuer: Issuer,
+        throttles: Throttles,
+        metrics: AuthMetrics,
+    ) -> Self {
         Self {
             store,
             clock,
@@ -65,6 +74,7 @@ impl AuthApi {
             issuer,
             throttles,
             sessions: travel::config::defaults::<crate::Config>().session_rules(),
+            metrics,
         }
     }
 
@@ -90,9 +100,13 @@ impl AuthService for AuthApi {
         let peer = self.throttles.client_addr.of(&request);
         let creds = Credentials::try_from(request.into_inner())?;
         let now = self.clock.now();
-        let attempt = throttled(&self.throttles.logins, Some(creds.email.as_str()), peer, now).await?;
+        let attempt = self
+            .throttled(Gate::Login, Some(creds.email.as_str()), peer, now)
+            .await
+            .inspect_err(|_| self.metrics.login(Login::Throttled))?;
         let Some(user) = self.check_password(&creds, &attempt).await? else {
             attempt.failed(now);
+            self.metrics.login(Login::BadCredentials);
             tracing::info!(peer = ?peer, "login refused: invalid email or password");
             return Err(Error::BadPassword.into());
         };
@@ -101,6 +115,8 @@ impl AuthService for AuthApi {
         let family_id = uuid::Uuid::now_v7().to_string();
         self.store.start_family(&user.id, &family_id, &refresh, now).await?;
         let access = self.issuer.access_token(user.id.clone(), user.role, now);
+        self.metrics.login(Login::Ok);
+        self.metrics.issued(Grant::Password);
         Ok(Response::new(pb::LoginResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
@@ -127,6 +143,7 @@ impl AuthService for AuthApi {
             tracing::info!("refresh retried within the grace window; the token it replaces is revoked");
         }
         let access = self.issuer.access_token(rotated.user.id, rotated.user.role, now);
+        self.metrics.issued(Grant::RefreshToken);
         Ok(Response::new(pb::RefreshResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),
@@ -166,7 +183,9 @@ impl AuthService for AuthApi {
         // Its own table, per (client id, address) and per address, with delays
         // rather than lockouts; never per client id alone, so guesses from
         // elsewhere never delay the real service, from whatever address.
-        let attempt = throttled(&self.throttles.services, Some(creds.client_id.as_str()), peer, now).await?;
+        let attempt = self
+            .throttled(Gate::ServiceToken, Some(creds.client_id.as_str()), peer, now)
+            .await?;
         let stored = self.store.service_secret_hash(&creds.client_id).await?;
         let verified = self
             .passwords
@@ -179,6 +198,7 @@ impl AuthService for AuthApi {
         }
         attempt.succeeded(now);
         let access = self.issuer.access_token(creds.client_id.subject(), Role::Service, now);
+        self.metrics.issued(Grant::ClientCredentials);
         Ok(Response::new(pb::IssueServiceTokenResponse {
             access_token: access.token,
             access_token_expires_at: Some(access.expires_at.into()),

@@ -12,6 +12,7 @@ pub mod convert;
 pub mod domain;
 pub mod error;
 pub mod issuer;
+pub mod metrics;
 pub mod signing_keys;
 pub mod store;
 pub mod sweeper;
@@ -34,6 +35,7 @@ use crate::client_addr::ClientAddr;
 use crate::domain::password::Passwords;
 use crate::domain::throttle::Throttle;
 use crate::issuer::Issuer;
+use crate::metrics::AuthMetrics;
 
 /// What the auth service depends on besides its configuration.
 #[derive(Debug, Clone)]
@@ -50,6 +52,7 @@ pub struct Application {
     clock: SharedClock,
     keys: Arc<SigningKeys>,
     passwords: Passwords,
+    metrics: AuthMetrics,
     config: Config,
 }
 
@@ -88,14 +91,21 @@ impl Application {
         let passwords = Passwords::new(config.hashing()).await?;
         bootstrap::normalise_emails(&store, clock.now()).await?;
         bootstrap::accounts(&config, &store, &passwords, clock.now()).await?;
+        let metrics = AuthMetrics::register(host.metrics())?;
         Ok(Self {
             host,
             store,
             clock,
             keys: Arc::new(keys),
             passwords,
+            metrics,
             config,
         })
+    }
+
+    /// The service's metrics registry, which `/metrics` serves.
+    pub fn metrics(&self) -> &travel::metrics::Registry {
+        self.host.metrics()
     }
 
     /// The address `/metrics` is served on (useful after binding port 0).
@@ -150,6 +160,7 @@ impl Application {
             self.passwords,
             issuer,
             throttles,
+            self.metrics,
         )
         .with_sessions(config.session_rules());
         // No auth RPC depends on the caller, and a client may send its expired

@@ -10,6 +10,7 @@ pub use rotation::{Rotated, Rotation};
 pub use tokens::FamilyToken;
 
 use sqlx::{Any, FromRow, Transaction};
+use tracing::Instrument as _;
 use travel::db::{Database, Dialect};
 use travel::jwt::Role;
 use travel::types::UnixMillis;
@@ -57,58 +58,72 @@ impl Store {
 
     /// Adds a user; `None` when the email is taken.
     pub async fn insert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<Option<User>, Error> {
-        let inserted = bind_user(
-            sqlx::query(
-                "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
-            ),
-            new,
-            now,
-        )
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(None);
+        async {
+            let inserted = bind_user(
+                sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+                ),
+                new,
+                now,
+            )
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(None);
+            }
+            Ok(self.user_by_email(new.email).await?.map(|(user, _)| user))
         }
-        Ok(self.user_by_email(new.email).await?.map(|(user, _)| user))
+        .instrument(self.db.span("auth.insert_user"))
+        .await
     }
 
     /// Creates the user, or gives the existing one with this email this password
     /// hash and role (the configured admin).
     pub async fn upsert_user(&self, new: &NewUser<'_>, now: UnixMillis) -> Result<User, Error> {
-        let mut tx = self.db.begin_write().await?;
-        bind_user(
-            sqlx::query(
-                "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
-                 SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
-            ),
-            new,
-            now,
-        )
-        .execute(&mut *tx)
-        .await?;
-        let user = fetch_user(&mut tx, "email", new.email.as_str()).await?;
-        tx.commit().await?;
-        user.map(|(user, _)| user).ok_or_else(|| corrupt("user"))
+        async {
+            let mut tx = self.db.begin_write().await?;
+            bind_user(
+                sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, role, register_request_id, created_ms, updated_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO UPDATE \
+                     SET password_hash = excluded.password_hash, role = excluded.role, updated_ms = excluded.updated_ms",
+                ),
+                new,
+                now,
+            )
+            .execute(&mut *tx)
+            .await?;
+            let user = fetch_user(&mut tx, "email", new.email.as_str()).await?;
+            tx.commit().await?;
+            user.map(|(user, _)| user).ok_or_else(|| corrupt("user"))
+        }
+        .instrument(self.db.span("auth.upsert_user"))
+        .await
     }
 
     /// The user with this email, and their password hash.
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>, Error> {
-        self.user_where("email", email.as_str()).await
+        async { self.user_where("email", email.as_str()).await }
+            .instrument(self.db.span("auth.user_by_email"))
+            .await
     }
 
     /// The user that Register created for this email under this request id
     /// (request ids are scoped per email), and their password hash.
     pub async fn user_by_request(&self, email: &Email, request_id: &str) -> Result<Option<(User, String)>, Error> {
-        let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE email = $1 AND register_request_id = $2"));
-        let row: Option<UserRow> = sqlx::query_as(sql)
-            .bind(email.as_str())
-            .bind(request_id)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.map(UserRow::into_domain).transpose()
+        async {
+            let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE email = $1 AND register_request_id = $2"));
+            let row: Option<UserRow> = sqlx::query_as(sql)
+                .bind(email.as_str())
+                .bind(request_id)
+                .fetch_optional(self.db.pool())
+                .await?;
+            row.map(UserRow::into_domain).transpose()
+        }
+        .instrument(self.db.span("auth.user_by_request"))
+        .await
     }
 
     /// The stored password hash of the user with this email (for tests and tools).
@@ -139,34 +154,42 @@ impl Store {
     /// only ones the NFKC rule can change (an ASCII email stored under the
     /// older rule, trimmed and lower-cased, is already normalised).
     pub async fn non_ascii_emails(&self) -> Result<Vec<(String, String)>, Error> {
-        let sql = match self.db.dialect() {
-            Dialect::Postgres => "SELECT id, email FROM users WHERE email ~ '[^ -~]' ORDER BY id",
-            Dialect::Sqlite => "SELECT id, email FROM users WHERE email GLOB '*[^ -~]*' ORDER BY id",
-        };
-        Ok(sqlx::query_as(sql).fetch_all(self.db.pool()).await?)
+        async {
+            let sql = match self.db.dialect() {
+                Dialect::Postgres => "SELECT id, email FROM users WHERE email ~ '[^ -~]' ORDER BY id",
+                Dialect::Sqlite => "SELECT id, email FROM users WHERE email GLOB '*[^ -~]*' ORDER BY id",
+            };
+            Ok(sqlx::query_as(sql).fetch_all(self.db.pool()).await?)
+        }
+        .instrument(self.db.span("auth.non_ascii_emails"))
+        .await
     }
 
     /// Stores `to` as the email of user `id` if it still is `from` and no other
     /// account has `to`.
     pub async fn rename_email(&self, id: &str, from: &str, to: &Email, now: UnixMillis) -> Result<Renamed, Error> {
-        let renamed = sqlx::query(
-            "UPDATE users SET email = $3, updated_ms = $4 WHERE id = $1 AND email = $2 \
-             AND NOT EXISTS (SELECT 1 FROM users WHERE email = $3)",
-        )
-        .bind(id)
-        .bind(from)
-        .bind(to.as_str())
-        .bind(now.unix_millis())
-        .execute(self.db.pool())
-        .await;
-        match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(Renamed::Done),
-            Ok(_) if self.user_by_email(to).await?.is_some() => Ok(Renamed::Taken),
-            Ok(_) => Ok(Renamed::Changed),
-            // A concurrent Register took it between the check and the write.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Renamed::Taken),
-            Err(e) => Err(e.into()),
+        async {
+            let renamed = sqlx::query(
+                "UPDATE users SET email = $3, updated_ms = $4 WHERE id = $1 AND email = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $3)",
+            )
+            .bind(id)
+            .bind(from)
+            .bind(to.as_str())
+            .bind(now.unix_millis())
+            .execute(self.db.pool())
+            .await;
+            match renamed {
+                Ok(done) if done.rows_affected() == 1 => Ok(Renamed::Done),
+                Ok(_) if self.user_by_email(to).await?.is_some() => Ok(Renamed::Taken),
+                Ok(_) => Ok(Renamed::Changed),
+                // A concurrent Register took it between the check and the write.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Renamed::Taken),
+                Err(e) => Err(e.into()),
+            }
         }
+        .instrument(self.db.span("auth.rename_email"))
+        .await
     }
 }
 

@@ -42,6 +42,21 @@ pub enum Error {
     Store(#[from] sqlx::Error),
 }
 
+impl Error {
+    /// Why a hold request was refused, as the `reason` label of
+    /// `travel_holds_refused_total`; `None` for what is not a refusal (a
+    /// malformed request, a storage failure).
+    pub fn hold_refusal(&self) -> Option<&'static str> {
+        match self {
+            Self::NotEnoughSeats { .. } => Some("sold_out"),
+            Self::FlightDeparted(_) => Some("flight_departed"),
+            Self::FlightNotFound(_) => Some("flight_not_found"),
+            Self::Hold(e) => Some(e.refusal.reason()),
+            Self::Invalid(_) | Self::RequestIdReused(_) | Self::DepartureInPast | Self::Store(_) => None,
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         let message = e.to_string();

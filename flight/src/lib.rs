@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use travel::SharedClock;
 use travel::db::{Database, Migrations};
+use travel::hold::HoldMetrics;
 use travel::hold::service::Inventory;
 use travel::pb::flight::v1::flight_service_server::FlightServiceServer;
+use travel::types::UnixMillis;
 
 pub use error::Error;
 pub use store::Store;
@@ -44,6 +46,11 @@ impl Inventory for Flights {
     const HOLD_TTL_ENV: &'static str = "FLIGHT_HOLD_TTL";
     const SWEEP_INTERVAL_ENV: &'static str = "FLIGHT_SWEEP_INTERVAL";
     const SWEEP_BATCH_ENV: &'static str = "FLIGHT_SWEEP_BATCH";
+    const INVENTORY_METRICS_INTERVAL_ENV: &'static str = "FLIGHT_INVENTORY_METRICS_INTERVAL";
+    const AVAILABLE_GAUGE: (&'static str, &'static str) = (
+        "travel_flight_seats_available",
+        "Seats free to hold, summed over every flight that has not departed.",
+    );
     type Store = Store;
     type Server = FlightServiceServer<api::FlightApi>;
 
@@ -51,11 +58,15 @@ impl Inventory for Flights {
         travel::migrations!()
     }
 
-    fn open(db: Database) -> Store {
-        Store::new(db)
+    fn open(db: Database, holds: HoldMetrics) -> Store {
+        Store::new(db, holds)
     }
 
     fn api(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self::Server {
         FlightServiceServer::new(api::FlightApi::new(store, clock, hold_ttl))
+    }
+
+    async fn available(store: &Store, now: UnixMillis) -> Result<i64, Error> {
+        store.seats_available(now).await
     }
 }

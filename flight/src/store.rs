@@ -23,7 +23,9 @@ mod search;
 pub use travel::hold::store::DEFAULT_SWEEP_BATCH;
 
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::db::{Database, Dialect};
+use travel::hold::HoldMetrics;
 use travel::hold::store::{Tx, row_lock};
 use travel::stored::{count, money};
 use travel::types::UnixMillis;
@@ -35,6 +37,8 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Database,
+    /// Counts holds as their changes commit.
+    holds: HoldMetrics,
 }
 
 /// A flight's seats by where they are; `capacity = available + held + confirmed`.
@@ -68,9 +72,9 @@ const FLIGHT_COLUMNS: &str = "SELECT id, flight_number, origin, destination, dep
      price_minor, currency, capacity, available FROM flights";
 
 impl Store {
-    /// A store over a migrated database.
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    /// A store over a migrated database, counting holds into `holds`.
+    pub fn new(db: Database, holds: HoldMetrics) -> Self {
+        Self { db, holds }
     }
 
     /// Where a flight's seats are, for the conservation check.
@@ -83,6 +87,7 @@ impl Store {
         )
         .bind(flight_id)
         .fetch_optional(self.db.pool())
+        .instrument(self.db.span("flight.inventory"))
         .await?
         .ok_or_else(|| Error::FlightNotFound(flight_id.to_owned()))?;
         Ok(Inventory {
@@ -91,6 +96,19 @@ impl Store {
             held,
             confirmed,
         })
+    }
+
+    /// Seats still on sale at `now`: the free seats of every flight that has
+    /// not departed (the `travel_flight_seats_available` gauge).
+    pub async fn seats_available(&self, now: UnixMillis) -> Result<i64, Error> {
+        let seats: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(available), 0) AS BIGINT) FROM flights WHERE departure_ms > $1",
+        )
+        .bind(now.unix_millis())
+        .fetch_one(self.db.pool())
+        .instrument(self.db.span("flight.seats_available"))
+        .await?;
+        Ok(seats)
     }
 }
 

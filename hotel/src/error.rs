@@ -63,6 +63,22 @@ pub enum Error {
     Store(#[from] sqlx::Error),
 }
 
+impl Error {
+    /// Why a hold request was refused, as the `reason` label of
+    /// `travel_holds_refused_total`; `None` for what is not a refusal (a
+    /// malformed request, a storage failure).
+    pub fn hold_refusal(&self) -> Option<&'static str> {
+        match self {
+            Self::NotEnoughRooms { .. } => Some("sold_out"),
+            Self::StayInPast(_) => Some("stay_in_past"),
+            Self::RoomTypeNotFound { .. } => Some("room_type_not_found"),
+            Self::TooManyGuests { .. } => Some("too_many_guests"),
+            Self::Hold(e) => Some(e.refusal.reason()),
+            Self::Invalid(_) | Self::HotelNotFound(_) | Self::RequestIdReused(_) | Self::Store(_) => None,
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         let message = e.to_string();

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use travel::SharedClock;
 use travel::db::{Database, Migrations};
+use travel::hold::HoldMetrics;
 use travel::hold::service::Inventory;
 use travel::pb::hotel::v1::hotel_service_server::HotelServiceServer;
+use travel::types::UnixMillis;
 
 pub use error::Error;
 pub use store::Store;
@@ -45,6 +47,11 @@ impl Inventory for Hotels {
     const HOLD_TTL_ENV: &'static str = "HOTEL_HOLD_TTL";
     const SWEEP_INTERVAL_ENV: &'static str = "HOTEL_SWEEP_INTERVAL";
     const SWEEP_BATCH_ENV: &'static str = "HOTEL_SWEEP_BATCH";
+    const INVENTORY_METRICS_INTERVAL_ENV: &'static str = "HOTEL_INVENTORY_METRICS_INTERVAL";
+    const AVAILABLE_GAUGE: (&'static str, &'static str) = (
+        "travel_hotel_room_nights_available",
+        "Room-nights free to hold over the next 30 nights (UTC, tonight included), summed over every room type.",
+    );
     type Store = Store;
     type Server = HotelServiceServer<api::HotelApi>;
 
@@ -52,11 +59,15 @@ impl Inventory for Hotels {
         travel::migrations!()
     }
 
-    fn open(db: Database) -> Store {
-        Store::new(db)
+    fn open(db: Database, holds: HoldMetrics) -> Store {
+        Store::new(db, holds)
     }
 
     fn api(store: Store, clock: SharedClock, hold_ttl: Duration) -> Self::Server {
         HotelServiceServer::new(api::HotelApi::new(store, clock, hold_ttl))
+    }
+
+    async fn available(store: &Store, now: UnixMillis) -> Result<i64, Error> {
+        store.room_nights_available(now).await
     }
 }

@@ -29,19 +29,29 @@ mod search;
 
 pub use travel::hold::store::DEFAULT_SWEEP_BATCH;
 
+use std::time::Duration;
+
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::db::{Database, Dialect};
+use travel::hold::HoldMetrics;
 use travel::hold::store::{Tx, row_lock};
 use travel::stored::{count, money};
-use travel::types::Date;
+use travel::types::{Date, UnixMillis};
 
 use crate::domain::RoomType;
 use crate::error::Error;
+
+/// How many nights ahead, tonight included, the room-nights on sale are
+/// counted: a room type sells nights without end, so the gauge needs a horizon.
+pub const AVAILABLE_NIGHTS: u32 = 30;
 
 /// The hotel service's persistence.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Database,
+    /// Counts holds as their changes commit.
+    holds: HoldMetrics,
 }
 
 /// One room type's rooms on one night, by where they are;
@@ -73,9 +83,9 @@ const ROOM_TYPE_COLUMNS: &str =
     "SELECT id, hotel_id, name, max_guests, total_rooms, price_minor, currency FROM room_types";
 
 impl Store {
-    /// A store over a migrated database.
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    /// A store over a migrated database, counting holds into `holds`.
+    pub fn new(db: Database, holds: HoldMetrics) -> Self {
+        Self { db, holds }
     }
 
     /// Where one room type's rooms are on one night, for the conservation check.
@@ -93,6 +103,7 @@ impl Store {
         .bind(room_type_id)
         .bind(night.iso())
         .fetch_optional(self.db.pool())
+        .instrument(self.db.span("hotel.inventory"))
         .await?
         .ok_or_else(|| Error::RoomTypeNotFound {
             room_type_id: room_type_id.to_owned(),
@@ -104,6 +115,30 @@ impl Store {
             held,
             confirmed,
         })
+    }
+
+    /// Room-nights still on sale at `now`: over every room type, the rooms free
+    /// on each of the [`AVAILABLE_NIGHTS`] nights from tonight (UTC) on (the
+    /// `travel_hotel_room_nights_available` gauge). A night no hold has touched
+    /// has no `room_nights` row and all its rooms free.
+    pub async fn room_nights_available(&self, now: UnixMillis) -> Result<i64, Error> {
+        let first = now.date();
+        let end = now
+            .plus(Duration::from_secs(u64::from(AVAILABLE_NIGHTS) * 86_400))
+            .date();
+        let free: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE((SELECT SUM(total_rooms) FROM room_types), 0) * $3 \
+             - COALESCE((SELECT SUM(r.total_rooms - n.available) FROM room_nights n \
+                         JOIN room_types r ON r.id = n.room_type_id WHERE n.night >= $1 AND n.night < $2), 0) \
+             AS BIGINT)",
+        )
+        .bind(first.iso())
+        .bind(end.iso())
+        .bind(i64::from(AVAILABLE_NIGHTS))
+        .fetch_one(self.db.pool())
+        .instrument(self.db.span("hotel.room_nights_available"))
+        .await?;
+        Ok(free)
     }
 }
 

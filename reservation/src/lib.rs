@@ -119,7 +119,7 @@ impl Application {
             deps.clock.clone(),
             usize::from(config.recovery_concurrency),
         );
-        let auth = travel::host::verify_tokens(deps.keys, &config.auth, deps.clock);
+        let auth = travel::host::verify_tokens(deps.keys, &config.auth, deps.clock, host.metrics())?;
         Ok(Self {
             host,
             store,

@@ -49,6 +49,18 @@ pub enum Refusal {
     Released,
 }
 
+impl Refusal {
+    /// The refusal as a metric's `reason` label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotFound => "hold_not_found",
+            Self::IdInUse => "hold_id_in_use",
+            Self::Expired => "hold_expired",
+            Self::Released => "hold_released",
+        }
+    }
+}
+
 /// A refused hold operation: which hold, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldError {

@@ -1,9 +1,11 @@
 //! The host of a hold-inventory service — flight's seats, hotel's rooms: one
 //! [`Application`], generic over the service's [`Inventory`], that binds,
 //! migrates, verifies tokens, sweeps expired holds back to inventory in the
-//! background and serves the service's API, with one [`Config`] whose flags
-//! the two services share under their own environment names. A service brings
-//! its names, its store, its API and its migrations; the rest is written once here.
+//! background, counts holds ([`HoldMetrics`]) and keeps the gauge of what is
+//! still on sale, and serves the service's API, with one [`Config`] whose
+//! flags the two services share under their own environment names. A service
+//! brings its names, its store, its API and its migrations; the rest is
+//! written once here.
 
 use std::fmt::{Debug, Display};
 use std::future::Future;
@@ -15,8 +17,11 @@ use crate::SharedClock;
 use crate::access::Authenticate;
 use crate::config::{AuthArgs, HostArgs, parse_duration};
 use crate::db::{Database, Migrations};
+use crate::hold::HoldMetrics;
 use crate::hold::store::{DEFAULT_SWEEP_BATCH, HoldStore};
 use crate::host::{Deps, GrpcService, ServiceHost};
+use crate::metrics::Registry;
+use crate::types::UnixMillis;
 
 /// A hold-inventory service's settings: command-line flags, each with an
 /// environment twin named by the service (`FLIGHT_HOLD_TTL`, `HOTEL_HOLD_TTL`…).
@@ -44,6 +49,10 @@ pub struct Config<I: Inventory> {
     #[arg(long, env = I::SWEEP_BATCH_ENV, default_value_t = DEFAULT_SWEEP_BATCH,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sweep_batch: u32,
+    /// How often the gauge of what is still on sale (seats, room-nights) is
+    /// recounted from the database for `/metrics`.
+    #[arg(long, env = I::INVENTORY_METRICS_INTERVAL_ENV, default_value = "15s", value_parser = parse_duration)]
+    pub inventory_metrics_interval: Duration,
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
@@ -91,6 +100,11 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
     const SWEEP_INTERVAL_ENV: &'static str;
     /// The environment twin of `--sweep-batch`.
     const SWEEP_BATCH_ENV: &'static str;
+    /// The environment twin of `--inventory-metrics-interval`.
+    const INVENTORY_METRICS_INTERVAL_ENV: &'static str;
+    /// The name and help of the gauge of what is still on sale
+    /// (`travel_flight_seats_available`): never labelled by flight or hotel.
+    const AVAILABLE_GAUGE: (&'static str, &'static str);
     /// The service's store.
     type Store: HoldStore<Error: Display> + Clone + Debug + Send + Sync + 'static;
     /// The service's generated gRPC server, over its API.
@@ -98,10 +112,15 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
 
     /// The service's embedded migrations (`travel::migrations!()`).
     fn migrations() -> &'static Migrations;
-    /// The store over the migrated database.
-    fn open(db: Database) -> Self::Store;
+    /// The store over the migrated database, counting holds into `metrics`.
+    fn open(db: Database, metrics: HoldMetrics) -> Self::Store;
     /// The API over `store`, with holds lasting `hold_ttl` by `clock`.
     fn api(store: Self::Store, clock: SharedClock, hold_ttl: Duration) -> Self::Server;
+    /// What is still on sale at `now`, summed over the catalog: the gauge's value.
+    fn available(
+        store: &Self::Store,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<i64, <Self::Store as HoldStore>::Error>> + Send;
 }
 
 /// A hold-inventory service that is bound and migrated, ready to run.
@@ -111,6 +130,8 @@ pub struct Application<I: Inventory> {
     store: I::Store,
     clock: SharedClock,
     auth: Authenticate,
+    /// What is still on sale, recounted in the background.
+    available: prometheus::IntGauge,
     config: Config<I>,
 }
 
@@ -134,14 +155,24 @@ impl<I: Inventory> Application<I> {
             I::migrations(),
         )
         .await?;
-        let auth = crate::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone());
+        let auth = crate::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone(), host.metrics())?;
+        let holds = HoldMetrics::register(host.metrics())?;
+        let (name, help) = I::AVAILABLE_GAUGE;
+        let available = prometheus::IntGauge::new(name, help)?;
+        host.metrics().register(Box::new(available.clone()))?;
         Ok(Self {
-            store: I::open(host.database().clone()),
+            store: I::open(host.database().clone(), holds),
             host,
             clock: deps.clock,
             auth,
+            available,
             config,
         })
+    }
+
+    /// The service's metrics registry, which `/metrics` serves.
+    pub fn metrics(&self) -> &Registry {
+        self.host.metrics()
     }
 
     /// The address `/metrics` is served on (useful after binding port 0).
@@ -171,6 +202,7 @@ impl<I: Inventory> Application<I> {
             store,
             clock,
             auth,
+            available,
             config,
         } = self;
         let (interval, batch, hold_ttl) = (config.sweep_interval, config.sweep_batch, config.hold_ttl);
@@ -179,6 +211,19 @@ impl<I: Inventory> Application<I> {
             move |stop| async move {
                 let expire = |now| crate::hold::store::expire_due_batch(&store, now, batch);
                 crate::background::sweep_expired_holds(interval, stop, clock, I::UNIT, expire).await;
+            }
+        });
+        host.spawn({
+            let (store, clock, interval) = (store.clone(), clock.clone(), config.inventory_metrics_interval);
+            move |stop| async move {
+                let (store, clock, available) = (&store, &clock, &available);
+                crate::background::every(interval, stop, move || async move {
+                    match I::available(store, clock.now()).await {
+                        Ok(n) => available.set(n),
+                        Err(e) => tracing::warn!(error = %e, "counting the inventory on sale failed; will retry"),
+                    }
+                })
+                .await;
             }
         });
         Ok(host.serve(I::api(store, clock, hold_ttl), auth, shutdown).await?)

@@ -16,8 +16,9 @@ use std::future::Future;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, FromRow, Transaction};
+use tracing::Instrument as _;
 
-use super::{Hold, HoldError, HoldState, Holds, Refusal};
+use super::{Hold, HoldError, HoldMetrics, HoldState, Holds, Refusal};
 use crate::db::{Database, Dialect};
 use crate::types::{HoldId, UnixMillis};
 
@@ -38,6 +39,18 @@ pub struct HoldTable {
     pub lock_key: &'static str,
     /// A tombstone's booking columns, and their empty values (`NULL`, `0`).
     pub tombstone: (&'static str, &'static str),
+}
+
+/// The names of the spans of a service's shared hold operations
+/// ([`Database::span`]): `flight.confirm_seats`, `hotel.expire_holds`…
+#[derive(Debug, Clone, Copy)]
+pub struct HoldSpans {
+    /// [`confirm`].
+    pub confirm: &'static str,
+    /// [`release`].
+    pub release: &'static str,
+    /// One sweep transaction, [`expire_due_batch`].
+    pub expire: &'static str,
 }
 
 /// The lock clause that keeps a row locked until the transaction ends, while
@@ -63,9 +76,14 @@ pub trait HoldStore: Sync {
     const TABLE: HoldTable;
     /// The names in refusals.
     const HOLDS: Holds;
+    /// The names of the spans.
+    const SPANS: HoldSpans;
 
     /// The database.
     fn db(&self) -> &Database;
+    /// The service's hold counters, counted by the shared statements once their
+    /// transaction commits.
+    fn metrics(&self) -> &HoldMetrics;
     /// Binds a booking's columns, in the order of `TABLE.tombstone.0`, to the
     /// insert of a new hold ([`insert_held`]).
     fn bind_booking<'q>(query: AnyQuery<'q>, booking: &Self::Booking) -> AnyQuery<'q>;
@@ -96,33 +114,52 @@ pub async fn fetch<S: HoldStore>(tx: &mut Tx, hold_id: &HoldId) -> Result<Option
 }
 
 /// The end of a hold request whose insert did nothing: with a hold under its
-/// id, `tx` is committed and the answer is that hold's ([`Hold::answer_retry`]);
-/// without one, `None`, and `tx` is rolled back.
+/// id, `tx` is committed (with the `expired` holds it expired before, now
+/// counted) and the answer is that hold's ([`Hold::answer_retry`]); without
+/// one, `None`, and `tx` is rolled back. A retry takes nothing: it is not
+/// counted as taken.
 pub async fn retried<S: HoldStore>(
+    store: &S,
     mut tx: Tx,
     hold_id: &HoldId,
     wanted: &S::Booking,
+    expired: u64,
 ) -> Result<Option<Hold<S::Booking>>, S::Error> {
     let Some(existing) = fetch::<S>(&mut tx, hold_id).await? else {
         return Ok(None);
     };
     tx.commit().await?;
+    store.metrics().expired(expired);
     Ok(Some(existing.answer_retry(wanted, S::HOLDS)?))
 }
 
 /// The end of a hold request that took its inventory: reads the new hold back
-/// and commits.
-pub async fn committed<S: HoldStore>(mut tx: Tx, hold_id: &HoldId) -> Result<Hold<S::Booking>, S::Error> {
+/// and commits, then counts it as taken, and the `expired` holds `tx` expired
+/// before.
+pub async fn committed<S: HoldStore>(
+    store: &S,
+    mut tx: Tx,
+    hold_id: &HoldId,
+    expired: u64,
+) -> Result<Hold<S::Booking>, S::Error> {
     let hold = fetch::<S>(&mut tx, hold_id)
         .await?
         .ok_or_else(|| S::HOLDS.not_found(hold_id))?;
     tx.commit().await?;
+    store.metrics().taken();
+    store.metrics().expired(expired);
     Ok(hold)
 }
 
 /// Makes a HELD hold CONFIRMED; confirming again is a no-op. A hold whose time
 /// is up is expired here (its inventory returned) and refused.
 pub async fn confirm<S: HoldStore>(store: &S, hold_id: &HoldId, now: UnixMillis) -> Result<Hold<S::Booking>, S::Error> {
+    confirming(store, hold_id, now)
+        .instrument(store.db().span(S::SPANS.confirm))
+        .await
+}
+
+async fn confirming<S: HoldStore>(store: &S, hold_id: &HoldId, now: UnixMillis) -> Result<Hold<S::Booking>, S::Error> {
     let mut tx = store.db().begin_write().await?;
     let booking = fetch::<S>(&mut tx, hold_id)
         .await?
@@ -133,23 +170,25 @@ pub async fn confirm<S: HoldStore>(store: &S, hold_id: &HoldId, now: UnixMillis)
         store.lock(&mut tx, key).await?;
     }
     let name = S::TABLE.name;
-    sqlx::query(AssertSqlSafe(format!(
+    let confirmed = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {name} SET state = 'CONFIRMED', updated_ms = $2 \
          WHERE hold_id = $1 AND state = 'HELD' AND expires_ms > $2"
     )))
     .bind(hold_id.as_str())
     .bind(now.unix_millis())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     let hold = fetch::<S>(&mut tx, hold_id)
         .await?
         .ok_or_else(|| S::HOLDS.not_found(hold_id))?;
+    let mut expired = 0;
     let refusal = match hold.state {
         HoldState::Confirmed => None,
         HoldState::Held => {
             // Its time is up (else the update above confirmed it): expire it now.
             if let Some(key) = key {
-                expire_all::<S>(&mut tx, key, now).await?;
+                expired = expire_all::<S>(&mut tx, key, now).await?;
             }
             Some(Refusal::Expired)
         }
@@ -157,6 +196,11 @@ pub async fn confirm<S: HoldStore>(store: &S, hold_id: &HoldId, now: UnixMillis)
         HoldState::Released => Some(Refusal::Released),
     };
     tx.commit().await?;
+    // Only this call's change counts: confirming again changed nothing.
+    if confirmed == 1 {
+        store.metrics().confirmed();
+    }
+    store.metrics().expired(expired);
     match refusal {
         None => Ok(hold),
         Some(refusal) => Err(S::HOLDS.refuse(refusal, hold_id).into()),
@@ -171,8 +215,19 @@ pub async fn release<S: HoldStore>(
     hold_id: &HoldId,
     now: UnixMillis,
 ) -> Result<Option<Hold<S::Booking>>, S::Error> {
+    releasing(store, hold_id, now)
+        .instrument(store.db().span(S::SPANS.release))
+        .await
+}
+
+async fn releasing<S: HoldStore>(
+    store: &S,
+    hold_id: &HoldId,
+    now: UnixMillis,
+) -> Result<Option<Hold<S::Booking>>, S::Error> {
     let mut tx = store.db().begin_write().await?;
-    if !release_live(store, &mut tx, hold_id, now).await? {
+    let mut released = release_live(store, &mut tx, hold_id, now).await?;
+    if !released {
         let HoldTable {
             name,
             tombstone: (columns, values),
@@ -192,10 +247,14 @@ pub async fn release<S: HoldStore>(
             return Ok(None);
         }
         // A hold with this id appeared meanwhile: release it if it is live.
-        release_live(store, &mut tx, hold_id, now).await?;
+        released = release_live(store, &mut tx, hold_id, now).await?;
     }
     let hold = fetch::<S>(&mut tx, hold_id).await?;
     tx.commit().await?;
+    // Releasing again, or a tombstone, gives nothing back: not counted.
+    if released {
+        store.metrics().released();
+    }
     Ok(hold.filter(|h| !h.is_tombstone()))
 }
 

@@ -105,7 +105,12 @@ where
     let only_ours: tracing_subscriber::filter::Targets = [(TRACED_TARGETS, tracing::Level::INFO)].into_iter().collect();
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        // What a trace viewer needs, not the tracing crate's bookkeeping
+        // (source locations, targets, busy/idle nanoseconds on every span).
         .with_threads(false)
+        .with_location(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
         .with_filter(only_ours)
 }
 

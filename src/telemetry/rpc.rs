@@ -247,7 +247,7 @@ fn server_span<B>(method: &Method, request: &http::Request<B>) -> tracing::Span 
         .and_then(|info| info.remote_addr());
     if let Some(peer) = peer {
         span.record("client.address", tracing::field::display(peer.ip()));
-        span.record("client.port", peer.port());
+        span.record("client.port", i64::from(peer.port()));
     }
     let parent = propagation::extract(request.headers());
     if opentelemetry::trace::TraceContextExt::span(&parent)
@@ -279,7 +279,7 @@ fn client_span<B>(method: &Method, request: &mut http::Request<B>) -> tracing::S
         span.record("server.address", host);
     }
     if let Some(port) = request.uri().port_u16() {
-        span.record("server.port", port);
+        span.record("server.port", i64::from(port));
     }
     propagation::inject(&span.context(), request.headers_mut());
     span
@@ -372,5 +372,203 @@ impl<B: Body> Body for Observed<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt as _, StreamBody};
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    use super::*;
+    use crate::metrics::Registry;
+    use crate::testing::traces::{Traces, attribute, traceparent};
+
+    type Frames = StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+    /// A response with one message and then trailers with `code`.
+    fn answered(code: Code) -> http::Response<Frames> {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", (code as i32).into());
+        let frames = vec![
+            Ok(Frame::data(Bytes::from_static(b"\0\0\0\0\0"))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        http::Response::new(StreamBody::new(futures::stream::iter(frames)))
+    }
+
+    /// A trailers-only response: the status in the headers, no body.
+    fn refused(code: Code) -> http::Response<Frames> {
+        let mut response = http::Response::new(StreamBody::new(futures::stream::iter(Vec::new())));
+        response.headers_mut().insert("grpc-status", (code as i32).into());
+        response
+    }
+
+    fn request(path: &str) -> http::Request<()> {
+        http::Request::builder().uri(path).body(()).expect("request")
+    }
+
+    fn handled(registry: &Registry, service: &str, method: &str, code: &str) -> u64 {
+        registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == "grpc_server_handled_total")
+            .flat_map(|family| family.get_metric())
+            .filter(|metric| {
+                let labels: Vec<(&str, &str)> = metric.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                labels.contains(&("grpc_service", service))
+                    && labels.contains(&("grpc_method", method))
+                    && labels.contains(&("grpc_code", code))
+            })
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
+    }
+
+    async fn observe(
+        response: fn() -> http::Response<Frames>,
+    ) -> (
+        Registry,
+        Observe<
+            impl tower::Service<
+                http::Request<()>,
+                Response = http::Response<Frames>,
+                Error = Infallible,
+                Future: Send + 'static,
+            >,
+        >,
+    ) {
+        let registry = Registry::new();
+        let layer = ObserveLayer::new(RpcMetrics::register(&registry).expect("register"));
+        let inner = tower::service_fn(move |_: http::Request<()>| async move { Ok::<_, Infallible>(response()) });
+        (registry, layer.layer(inner))
+    }
+
+    const GET_FLIGHT: &str = "/travel.flight.v1.FlightService/GetFlight";
+
+    #[tokio::test]
+    async fn an_immediate_error_counts_by_the_code_in_the_headers() {
+        let (registry, mut service) = observe(|| refused(Code::InvalidArgument)).await;
+        let response = service.ready().await.unwrap().call(request(GET_FLIGHT)).await.unwrap();
+        drop(response);
+        assert_eq!(
+            handled(
+                &registry,
+                "travel.flight.v1.FlightService",
+                "GetFlight",
+                "InvalidArgument"
+            ),
+            1
+        );
+        assert_eq!(
+            handled(&registry, "travel.flight.v1.FlightService", "GetFlight", "Canceled"),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_counts_by_the_code_in_the_trailers_once_they_are_sent() {
+        let (registry, mut service) = observe(|| answered(Code::Ok)).await;
+        let response = service.ready().await.unwrap().call(request(GET_FLIGHT)).await.unwrap();
+        assert_eq!(
+            handled(&registry, "travel.flight.v1.FlightService", "GetFlight", "OK"),
+            0,
+            "not before the trailers"
+        );
+        let collected = response.into_body().collect().await.unwrap();
+        assert!(collected.trailers().is_some());
+        assert_eq!(
+            handled(&registry, "travel.flight.v1.FlightService", "GetFlight", "OK"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_dropped_before_its_status_counts_as_cancelled() {
+        let (registry, mut service) = observe(|| answered(Code::Ok)).await;
+        let response = service.ready().await.unwrap().call(request(GET_FLIGHT)).await.unwrap();
+        drop(response);
+        assert_eq!(
+            handled(&registry, "travel.flight.v1.FlightService", "GetFlight", "Canceled"),
+            1
+        );
+        assert_eq!(
+            handled(&registry, "travel.flight.v1.FlightService", "GetFlight", "OK"),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_path_the_contracts_do_not_name_is_counted_as_unknown() {
+        let (registry, mut service) = observe(|| refused(Code::Unimplemented)).await;
+        for path in ["/travel.flight.v1.FlightService/Nope", "/made.up.Service/AnyId-1234"] {
+            drop(service.ready().await.unwrap().call(request(path)).await.unwrap());
+        }
+        assert_eq!(handled(&registry, "unknown", "unknown", "Unimplemented"), 2);
+    }
+
+    #[tokio::test]
+    async fn the_server_span_continues_the_callers_trace_and_carries_the_status() {
+        let traces = Traces::capture();
+        let (trace_id, traceparent) = traceparent();
+        let (_registry, mut service) = observe(|| refused(Code::Internal)).await;
+        let mut call = request(GET_FLIGHT);
+        call.headers_mut()
+            .insert("traceparent", traceparent.parse().expect("header value"));
+        drop(service.ready().await.unwrap().call(call).await.unwrap());
+
+        let spans = traces.trace(trace_id);
+        let [span] = spans.as_slice() else {
+            panic!("one span in the trace: {spans:?}");
+        };
+        assert_eq!(span.name, "travel.flight.v1.FlightService/GetFlight");
+        assert_eq!(format!("00-{trace_id}-{}-01", span.parent_span_id), traceparent);
+        assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Server);
+        assert_eq!(attribute(span, "rpc.system").as_deref(), Some("grpc"));
+        assert_eq!(attribute(span, "rpc.method").as_deref(), Some("GetFlight"));
+        assert_eq!(attribute(span, "rpc.grpc.status_code").as_deref(), Some("13"));
+        assert!(
+            matches!(span.status, opentelemetry::trace::Status::Error { .. }),
+            "{:?}",
+            span.status
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_call_sends_the_current_trace_context() {
+        let traces = Traces::capture();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let recorder = seen.clone();
+        let inner = tower::service_fn(move |request: http::Request<()>| {
+            let traceparent = request.headers().get("traceparent").cloned();
+            *recorder.lock().unwrap() = traceparent;
+            async move { Ok::<_, Infallible>(refused(Code::Ok)) }
+        });
+        let mut client = Observe { inner, metrics: None };
+        let (trace_id, traceparent) = traceparent();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", traceparent.parse().expect("header value"));
+        let parent = tracing::info_span!("saga.step");
+        parent.set_parent(propagation::extract(&headers)).expect("not started");
+        async {
+            drop(client.ready().await.unwrap().call(request(GET_FLIGHT)).await.unwrap());
+        }
+        .instrument(parent)
+        .await;
+
+        let spans = traces.trace(trace_id);
+        let client_span = spans
+            .iter()
+            .find(|s| s.span_kind == opentelemetry::trace::SpanKind::Client)
+            .expect("client span");
+        let step = spans.iter().find(|s| s.name == "saga.step").expect("parent span");
+        assert_eq!(client_span.parent_span_id, step.span_context.span_id());
+        let sent = seen.lock().unwrap().clone().expect("a traceparent was sent");
+        assert_eq!(
+            sent.to_str().unwrap(),
+            format!("00-{trace_id}-{}-01", client_span.span_context.span_id())
+        );
     }
 }

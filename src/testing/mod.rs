@@ -2,11 +2,12 @@
 //! database per test, the manual clock they start from, the key and tokens the
 //! services trust, a service spawned on 127.0.0.1:0 and its clients per role,
 //! the BadRequest fields of a refusal, the inventory rule, a fake auth service,
-//! and a hotel to book.
+//! a hotel to book, and the spans and metric values a test asserts on.
 
 mod catalog;
 mod database;
 mod fake_auth;
+pub mod metrics;
 mod server;
 pub mod traces;
 

@@ -1,44 +1,76 @@
-//! The spans one test makes, recorded in memory: the kit's OpenTelemetry
+//! The spans the tests make, recorded in memory: the kit's OpenTelemetry
 //! layer ([`crate::telemetry::traces`]) in front of the SDK's in-memory
-//! exporter, installed as this thread's subscriber. Run the test on a
-//! current-thread runtime (`#[tokio::test]`, the default flavour), so that
-//! every service the test spawns records here too.
+//! exporter, installed as the process's global subscriber the first time a
+//! test asks for it.
+//!
+//! Global, not per thread: a span entered on another thread (sqlx's SQLite
+//! workers enter the span of each command they run) is closed through that
+//! thread's default subscriber, so with a thread-local one it would never
+//! close, and tracing's per-callsite interest cache would race between tests.
+//! Tests run in parallel and share the recorder, so each test starts its own
+//! trace ([`traceparent`]) and reads only that trace ([`Traces::trace`]).
 
-use opentelemetry::trace::TracerProvider as _;
+use std::sync::OnceLock;
+
+use opentelemetry::trace::{TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 pub use opentelemetry_sdk::trace::SpanData as Span;
 
-/// Spans being recorded, until dropped.
-#[derive(Debug)]
+/// The process's span recorder.
+#[derive(Debug, Clone)]
 pub struct Traces {
     exporter: InMemorySpanExporter,
     provider: SdkTracerProvider,
-    _installed: tracing::subscriber::DefaultGuard,
 }
 
+static RECORDER: OnceLock<Traces> = OnceLock::new();
+
 impl Traces {
-    /// Starts recording every span of this thread.
+    /// The recorder, installed as the global subscriber on first use.
+    ///
+    /// # Panics
+    /// If another global subscriber was installed first (a test bug).
     pub fn capture() -> Self {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let subscriber = tracing_subscriber::registry().with(crate::telemetry::traces(provider.tracer("test")));
-        let installed = tracing::subscriber::set_default(subscriber);
-        Self {
-            exporter,
-            provider,
-            _installed: installed,
-        }
+        RECORDER
+            .get_or_init(|| {
+                let exporter = InMemorySpanExporter::default();
+                let provider = SdkTracerProvider::builder()
+                    .with_simple_exporter(exporter.clone())
+                    .build();
+                let subscriber = tracing_subscriber::registry().with(crate::telemetry::traces(provider.tracer("test")));
+                tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
+                Self { exporter, provider }
+            })
+            .clone()
     }
 
-    /// The spans that have ended so far.
+    /// Every span of every test that has ended so far.
     pub fn spans(&self) -> Vec<SpanData> {
         let _ = self.provider.force_flush();
         self.exporter.get_finished_spans().unwrap_or_default()
     }
+
+    /// The spans of trace `trace_id` that have ended so far.
+    pub fn trace(&self, trace_id: TraceId) -> Vec<SpanData> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.span_context.trace_id() == trace_id)
+            .collect()
+    }
+}
+
+/// A new trace, as a caller would start it: its id, and the `traceparent`
+/// header value of its (remote, sampled) root span.
+pub fn traceparent() -> (TraceId, String) {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    let (trace, span) = bytes.split_at(16);
+    let trace: [u8; 16] = trace.try_into().expect("16 bytes");
+    let span_hex: String = span.iter().map(|b| format!("{b:02x}")).collect();
+    let trace_id = TraceId::from_bytes(trace);
+    (trace_id, format!("00-{trace_id}-{span_hex}-01"))
 }
 
 /// The value of `span`'s attribute `key`, as text.

@@ -8,9 +8,10 @@ use travel::jwt::Role;
 use travel::types::{RequestId, UnixMillis};
 
 use super::AuthApi;
-use crate::domain::throttle::{Attempt, Throttle};
+use crate::domain::throttle::Attempt;
 use crate::domain::{Credentials, Registration, User};
 use crate::error::Error;
+use crate::metrics::Gate;
 use crate::store::NewUser;
 
 impl AuthApi {
@@ -25,16 +26,16 @@ impl AuthApi {
     ) -> Result<User, Error> {
         let email = reg.email.as_str();
         // Every Register counts, replays included, before any hashing.
-        throttled(&self.throttles.registers, Some(email), peer, now)
+        self.throttled(Gate::Register, Some(email), peer, now)
             .await?
             .failed(now);
         // Every Register also meets the email's login gate, so that an email
         // whose logins are delayed gets the same refusal whether or not this
         // is a replay (which checks a password, as a login).
-        self.throttles
-            .logins
-            .check(Some(email), peer, now)
-            .map_err(|t| Error::Throttled(t.retry_after))?;
+        self.throttles.logins.check(Some(email), peer, now).map_err(|t| {
+            self.metrics.throttled(Gate::Login);
+            Error::Throttled(t.retry_after)
+        })?;
         if let Some(request_id) = &reg.request_id
             && let Some(answer) = self.replay(reg, request_id, peer, now).await?
         {
@@ -75,7 +76,7 @@ impl AuthApi {
         let Some((user, hash)) = self.store.user_by_request(&reg.email, request_id.as_str()).await? else {
             return Ok(None);
         };
-        let attempt = throttled(&self.throttles.logins, Some(reg.email.as_str()), peer, now).await?;
+        let attempt = self.throttled(Gate::Login, Some(reg.email.as_str()), peer, now).await?;
         let verified = self
             .passwords
             .verify_with(&reg.password, Some(&hash), || attempt.checking())
@@ -100,19 +101,26 @@ impl AuthApi {
             .await?;
         Ok(found.filter(|_| verified).map(|(user, _)| user))
     }
-}
 
-/// Lets an attempt through `throttle`, or says when to come back.
-pub(super) async fn throttled(
-    throttle: &Throttle,
-    key: Option<&str>,
-    peer: Option<IpAddr>,
-    now: UnixMillis,
-) -> Result<Attempt, Error> {
-    throttle
-        .begin(key, peer, now)
-        .await
-        .map_err(|t| Error::Throttled(t.retry_after))
+    /// Lets an attempt through the throttle `gate` names, or says when to come
+    /// back (and counts the refusal).
+    pub(super) async fn throttled(
+        &self,
+        gate: Gate,
+        key: Option<&str>,
+        peer: Option<IpAddr>,
+        now: UnixMillis,
+    ) -> Result<Attempt, Error> {
+        let throttle = match gate {
+            Gate::Login => &self.throttles.logins,
+            Gate::Register => &self.throttles.registers,
+            Gate::ServiceToken => &self.throttles.services,
+        };
+        throttle.begin(key, peer, now).await.map_err(|t| {
+            self.metrics.throttled(gate);
+            Error::Throttled(t.retry_after)
+        })
+    }
 }
 
 /// Register's answer for an email that already has an account, shaped like a

@@ -14,6 +14,7 @@
 //! presentation of a spent token revokes the whole family.
 
 use sqlx::{Any, FromRow, Transaction};
+use tracing::Instrument as _;
 use travel::db::Dialect;
 use travel::types::UnixMillis;
 
@@ -87,72 +88,76 @@ impl Store {
         rules: &SessionRules,
         now: UnixMillis,
     ) -> Result<Rotation, Error> {
-        // Rows read to decide are locked until the commit (SQLite's write
-        // transaction already excludes every other writer).
-        let lock = match self.db.dialect() {
-            Dialect::Postgres => " FOR UPDATE",
-            Dialect::Sqlite => "",
-        };
-        let mut tx = self.db.begin_write().await?;
-        let sql = format!(
-            "SELECT family_id, user_id, expires_ms, used_ms, revoked_ms, session_started_ms \
-             FROM refresh_tokens WHERE token_hash = $1{lock}"
-        );
-        let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(Rotation::Unknown);
-        };
-        let retry = match rules.state(&row.stored(), now) {
-            TokenState::Expired => return Ok(Rotation::Expired),
-            TokenState::Spent => return revoke_and_commit(tx, &row.family_id, now).await,
-            TokenState::Live => false,
-            TokenState::JustRotated => true,
-        };
-        let changed = if retry {
-            // Still the newest rotated token of its family only if its successor is unused.
+        async {
+            // Rows read to decide are locked until the commit (SQLite's write
+            // transaction already excludes every other writer).
+            let lock = match self.db.dialect() {
+                Dialect::Postgres => " FOR UPDATE",
+                Dialect::Sqlite => "",
+            };
+            let mut tx = self.db.begin_write().await?;
             let sql = format!(
-                "SELECT token_hash FROM refresh_tokens \
-                 WHERE parent_hash = $1 AND used_ms IS NULL AND revoked_ms IS NULL{lock}"
+                "SELECT family_id, user_id, expires_ms, used_ms, revoked_ms, session_started_ms \
+                 FROM refresh_tokens WHERE token_hash = $1{lock}"
             );
-            let successor: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(hash)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(successor) = successor else {
-                return revoke_and_commit(tx, &row.family_id, now).await;
+            let Some(row) = row else {
+                return Ok(Rotation::Unknown);
             };
-            end_live(&mut tx, SUPERSEDE, &successor, now).await?
-        } else {
-            end_live(&mut tx, SPEND, hash, now).await?
-        };
-        if changed == 0 {
-            // Impossible under the locks above; never taken for reuse.
-            return Err(Error::Store(sqlx::Error::Protocol(
-                "a locked refresh token changed".into(),
-            )));
+            let retry = match rules.state(&row.stored(), now) {
+                TokenState::Expired => return Ok(Rotation::Expired),
+                TokenState::Spent => return revoke_and_commit(tx, &row.family_id, now).await,
+                TokenState::Live => false,
+                TokenState::JustRotated => true,
+            };
+            let changed = if retry {
+                // Still the newest rotated token of its family only if its successor is unused.
+                let sql = format!(
+                    "SELECT token_hash FROM refresh_tokens \
+                     WHERE parent_hash = $1 AND used_ms IS NULL AND revoked_ms IS NULL{lock}"
+                );
+                let successor: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(successor) = successor else {
+                    return revoke_and_commit(tx, &row.family_id, now).await;
+                };
+                end_live(&mut tx, SUPERSEDE, &successor, now).await?
+            } else {
+                end_live(&mut tx, SPEND, hash, now).await?
+            };
+            if changed == 0 {
+                // Impossible under the locks above; never taken for reuse.
+                return Err(Error::Store(sqlx::Error::Protocol(
+                    "a locked refresh token changed".into(),
+                )));
+            }
+            let Some((user, _)) = fetch_user(&mut tx, "id", &row.user_id).await? else {
+                return Ok(Rotation::Unknown);
+            };
+            let session_started = UnixMillis::from_unix_millis(row.session_started_ms);
+            let successor = Insert {
+                user_id: &row.user_id,
+                family_id: &row.family_id,
+                hash: &next.hash,
+                expires_at: rules.cap(next.expires_at, session_started),
+                parent_hash: Some(hash),
+                session_started,
+            };
+            insert_token(&mut *tx, &successor, now).await?;
+            tx.commit().await?;
+            Ok(Rotation::Rotated(Rotated {
+                user,
+                expires_at: successor.expires_at,
+                retry,
+            }))
         }
-        let Some((user, _)) = fetch_user(&mut tx, "id", &row.user_id).await? else {
-            return Ok(Rotation::Unknown);
-        };
-        let session_started = UnixMillis::from_unix_millis(row.session_started_ms);
-        let successor = Insert {
-            user_id: &row.user_id,
-            family_id: &row.family_id,
-            hash: &next.hash,
-            expires_at: rules.cap(next.expires_at, session_started),
-            parent_hash: Some(hash),
-            session_started,
-        };
-        insert_token(&mut *tx, &successor, now).await?;
-        tx.commit().await?;
-        Ok(Rotation::Rotated(Rotated {
-            user,
-            expires_at: successor.expires_at,
-            retry,
-        }))
+        .instrument(self.db.span("auth.rotate"))
+        .await
     }
 }
 

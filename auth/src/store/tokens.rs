@@ -3,6 +3,7 @@
 //! or delete them.
 
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::types::UnixMillis;
 
 use super::Store;
@@ -41,62 +42,82 @@ impl Store {
         token: &NewRefreshToken,
         now: UnixMillis,
     ) -> Result<(), Error> {
-        let first = Insert {
-            user_id,
-            family_id,
-            hash: &token.hash,
-            expires_at: token.expires_at,
-            parent_hash: None,
-            session_started: now,
-        };
-        insert_token(self.db.pool(), &first, now).await
+        async {
+            let first = Insert {
+                user_id,
+                family_id,
+                hash: &token.hash,
+                expires_at: token.expires_at,
+                parent_hash: None,
+                session_started: now,
+            };
+            insert_token(self.db.pool(), &first, now).await
+        }
+        .instrument(self.db.span("auth.start_family"))
+        .await
     }
 
     /// Every stored token of the family of the token stored under `hash`,
     /// in the order they were issued (for tests and tools).
     pub async fn family_of(&self, hash: &str) -> Result<Vec<FamilyToken>, Error> {
-        let tokens = sqlx::query_as(
-            "SELECT token_hash, parent_hash, used_ms, revoked_ms FROM refresh_tokens \
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) \
-             ORDER BY issued_ms, token_hash",
-        )
-        .bind(hash)
-        .fetch_all(self.db.pool())
-        .await?;
-        Ok(tokens)
+        async {
+            let tokens = sqlx::query_as(
+                "SELECT token_hash, parent_hash, used_ms, revoked_ms FROM refresh_tokens \
+                 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) \
+                 ORDER BY issued_ms, token_hash",
+            )
+            .bind(hash)
+            .fetch_all(self.db.pool())
+            .await?;
+            Ok(tokens)
+        }
+        .instrument(self.db.span("auth.family_of"))
+        .await
     }
 
     /// Revokes the family of the token stored under `hash`, if there is one.
     pub async fn revoke_family_of(&self, hash: &str, now: UnixMillis) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_ms = $2 WHERE revoked_ms IS NULL \
-             AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-        )
-        .bind(hash)
-        .bind(now.unix_millis())
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+        async {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_ms = $2 WHERE revoked_ms IS NULL \
+                 AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+            )
+            .bind(hash)
+            .bind(now.unix_millis())
+            .execute(self.db.pool())
+            .await?;
+            Ok(())
+        }
+        .instrument(self.db.span("auth.revoke_family_of"))
+        .await
     }
 
     /// Revokes every refresh token of a user (their password or role changed).
     pub async fn revoke_user_tokens(&self, user_id: &str, now: UnixMillis) -> Result<(), Error> {
-        sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL")
-            .bind(user_id)
-            .bind(now.unix_millis())
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
+        async {
+            sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL")
+                .bind(user_id)
+                .bind(now.unix_millis())
+                .execute(self.db.pool())
+                .await?;
+            Ok(())
+        }
+        .instrument(self.db.span("auth.revoke_user_tokens"))
+        .await
     }
 
     /// Deletes refresh tokens that expired before `now`; returns how many.
     pub async fn delete_expired_tokens(&self, now: UnixMillis) -> Result<u64, Error> {
-        let deleted = sqlx::query("DELETE FROM refresh_tokens WHERE expires_ms <= $1")
-            .bind(now.unix_millis())
-            .execute(self.db.pool())
-            .await?
-            .rows_affected();
-        Ok(deleted)
+        async {
+            let deleted = sqlx::query("DELETE FROM refresh_tokens WHERE expires_ms <= $1")
+                .bind(now.unix_millis())
+                .execute(self.db.pool())
+                .await?
+                .rows_affected();
+            Ok(deleted)
+        }
+        .instrument(self.db.span("auth.delete_expired_tokens"))
+        .await
     }
 }
 

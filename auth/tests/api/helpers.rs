@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 use travel::jwt::{self, Claims, Expectations, PublicKey};
+use travel::metrics::Registry;
 use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
 pub use travel::testing::{START_MS, violated_fields};
@@ -29,6 +30,8 @@ pub struct TestAuth {
     pub store: Store,
     /// The service's clock.
     pub clock: ManualClock,
+    /// The service's metrics, as `/metrics` serves them.
+    pub metrics: Registry,
     /// The settings it runs with (port 0: a restart binds a new port).
     config: Config,
     server: TestServer,
@@ -69,6 +72,7 @@ impl TestAuth {
         .expect("build the auth service");
         let addr = app.local_addr();
         let store = app.store().clone();
+        let metrics = app.metrics().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));
         let client = AuthServiceClient::connect(format!("http://{addr}"))
             .await
@@ -77,6 +81,7 @@ impl TestAuth {
             client,
             store,
             clock,
+            metrics,
             config,
             server,
             db,

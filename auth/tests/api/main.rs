@@ -5,6 +5,7 @@ mod hardening;
 mod keys;
 mod login;
 mod memory;
+mod observability;
 mod review;
 mod sessions;
 mod spray;

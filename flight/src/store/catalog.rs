@@ -1,6 +1,7 @@
 //! The flight catalog in SQL: adding a flight (idempotent by request id) and
 //! reading one back.
 
+use tracing::Instrument as _;
 use travel::request_store::{first_created, insert_once};
 use travel::types::{RequestId, UnixMillis};
 
@@ -11,36 +12,40 @@ use crate::error::Error;
 impl Store {
     /// Adds a flight; with a request id, a retry returns the flight created first.
     pub async fn create_flight(&self, new: &NewFlight, id: &str, now: UnixMillis) -> Result<Flight, Error> {
-        let mut tx = self.db.begin_write().await?;
-        let insert = sqlx::query(
-            "INSERT INTO flights (id, flight_number, origin, destination, departure_date, departure_ms, \
-             arrival_ms, price_minor, currency, capacity, available, request_id, request_hash, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) \
-             ON CONFLICT (request_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(new.flight_number.as_str())
-        .bind(new.origin.as_str())
-        .bind(new.destination.as_str())
-        .bind(new.departure.date().iso())
-        .bind(new.departure.unix_millis())
-        .bind(new.arrival.unix_millis())
-        .bind(new.seat_price.amount_minor)
-        .bind(new.seat_price.currency.as_str())
-        .bind(i64::from(new.capacity));
-        let inserted = insert_once(&mut tx, insert, new.request_id.as_ref(), new.fingerprint(), now).await?;
-        let flight = if inserted {
-            fetch_flight(&mut tx, id).await?
-        } else {
-            // The request id was seen before: a retry gets the first result.
-            let first = first_created(&mut tx, "flights", new.request_id.as_ref(), &new.fingerprint()).await?;
-            if !first.same_request {
-                return Err(Error::RequestIdReused(first.request_id));
-            }
-            fetch_flight(&mut tx, &first.id).await?
-        };
-        tx.commit().await?;
-        flight.ok_or_else(|| Error::FlightNotFound(id.to_owned()))
+        async {
+            let mut tx = self.db.begin_write().await?;
+            let insert = sqlx::query(
+                "INSERT INTO flights (id, flight_number, origin, destination, departure_date, departure_ms, \
+                 arrival_ms, price_minor, currency, capacity, available, request_id, request_hash, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) \
+                 ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(new.flight_number.as_str())
+            .bind(new.origin.as_str())
+            .bind(new.destination.as_str())
+            .bind(new.departure.date().iso())
+            .bind(new.departure.unix_millis())
+            .bind(new.arrival.unix_millis())
+            .bind(new.seat_price.amount_minor)
+            .bind(new.seat_price.currency.as_str())
+            .bind(i64::from(new.capacity));
+            let inserted = insert_once(&mut tx, insert, new.request_id.as_ref(), new.fingerprint(), now).await?;
+            let flight = if inserted {
+                fetch_flight(&mut tx, id).await?
+            } else {
+                // The request id was seen before: a retry gets the first result.
+                let first = first_created(&mut tx, "flights", new.request_id.as_ref(), &new.fingerprint()).await?;
+                if !first.same_request {
+                    return Err(Error::RequestIdReused(first.request_id));
+                }
+                fetch_flight(&mut tx, &first.id).await?
+            };
+            tx.commit().await?;
+            flight.ok_or_else(|| Error::FlightNotFound(id.to_owned()))
+        }
+        .instrument(self.db.span("flight.create_flight"))
+        .await
     }
 
     /// True when a flight was already created with `request_id`.
@@ -49,6 +54,7 @@ impl Store {
         let seen: Option<(String,)> = sqlx::query_as("SELECT id FROM flights WHERE request_id = $1")
             .bind(request_id.as_str())
             .fetch_optional(self.db.pool())
+            .instrument(self.db.span("flight.request_seen"))
             .await?;
         Ok(seen.is_some())
     }
@@ -56,7 +62,11 @@ impl Store {
     /// One flight.
     pub async fn get_flight(&self, id: &str) -> Result<Flight, Error> {
         let sql = sqlx::AssertSqlSafe(format!("{FLIGHT_COLUMNS} WHERE id = $1"));
-        let row: Option<FlightRow> = sqlx::query_as(sql).bind(id).fetch_optional(self.db.pool()).await?;
+        let row: Option<FlightRow> = sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .instrument(self.db.span("flight.get_flight"))
+            .await?;
         row.map(FlightRow::into_domain)
             .transpose()?
             .ok_or_else(|| Error::FlightNotFound(id.to_owned()))

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::db::Database;
-use travel::hold::store::{self as holds, AnyQuery, HoldStore, HoldTable, Tx};
-use travel::hold::{Holds, StoredHold};
+use travel::hold::store::{self as holds, AnyQuery, HoldSpans, HoldStore, HoldTable, Tx};
+use travel::hold::{HoldMetrics, Holds, StoredHold};
 use travel::stored::{count, overflow};
 use travel::types::UnixMillis;
 
@@ -41,9 +42,18 @@ impl HoldStore for Store {
         units: "seats",
         domain: ERROR_DOMAIN,
     };
+    const SPANS: HoldSpans = HoldSpans {
+        confirm: "flight.confirm_seats",
+        release: "flight.release_seats",
+        expire: "flight.expire_holds",
+    };
 
     fn db(&self) -> &Database {
         &self.db
+    }
+
+    fn metrics(&self) -> &HoldMetrics {
+        &self.holds
     }
 
     fn bind_booking<'q>(query: AnyQuery<'q>, seats: &Seats) -> AnyQuery<'q> {
@@ -78,14 +88,26 @@ impl HoldStore for Store {
 }
 
 impl Store {
-    /// Takes seats under a hold id; a retry of the same hold returns it unchanged.
+    /// Takes seats under a hold id; a retry of the same hold returns it
+    /// unchanged. A refusal is counted by its reason.
     pub async fn hold(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
+        let held = self
+            .take_seats(req, now, ttl)
+            .instrument(self.db.span("flight.hold_seats"))
+            .await;
+        if let Some(reason) = held.as_ref().err().and_then(Error::hold_refusal) {
+            self.holds.refused(reason);
+        }
+        held
+    }
+
+    async fn take_seats(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
         let mut tx = self.db.begin_write().await?;
         let flight = lock_flight(&mut tx, self.db.dialect(), &req.flight_id)
             .await?
             .ok_or_else(|| Error::FlightNotFound(req.flight_id.clone()))?;
         // Expired holds on this flight give their seats back before we count.
-        holds::expire_all::<Self>(&mut tx, &req.flight_id, now).await?;
+        let expired = holds::expire_all::<Self>(&mut tx, &req.flight_id, now).await?;
         let price = flight.seat_price.times(i64::from(req.seats)).ok_or_else(overflow)?;
         // A departed flight takes no new hold; a retry of one made before still
         // gets its answer below.
@@ -93,7 +115,7 @@ impl Store {
         let inserted =
             !departed && holds::insert_held::<Self>(&mut tx, &req.hold_id, &req.booking(), &price, now, ttl).await?;
         if !inserted {
-            return match holds::retried::<Self>(tx, &req.hold_id, &req.booking()).await? {
+            return match holds::retried(self, tx, &req.hold_id, &req.booking(), expired).await? {
                 Some(existing) => Ok(existing),
                 None if departed => Err(Error::FlightDeparted(req.flight_id.clone())),
                 None => Err(Self::HOLDS.not_found(&req.hold_id).into()),
@@ -114,7 +136,7 @@ impl Store {
                 available,
             });
         }
-        holds::committed::<Self>(tx, &req.hold_id).await
+        holds::committed(self, tx, &req.hold_id, expired).await
     }
 }
 

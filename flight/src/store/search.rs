@@ -1,6 +1,8 @@
 //! SearchFlights in SQL: the flights of a route and date with the seats free,
 //! by departure, one keyset page at a time.
 
+use tracing::Instrument as _;
+
 use super::{FLIGHT_COLUMNS, FlightRow, Store};
 use crate::domain::{Cursor, Flight, Search};
 use crate::error::Error;
@@ -26,6 +28,7 @@ impl Store {
             .bind(after_id)
             .bind(i64::from(search.page_size) + 1)
             .fetch_all(self.db.pool())
+            .instrument(self.db.span("flight.search_flights"))
             .await?;
         let mut flights = rows
             .into_iter()

@@ -9,6 +9,7 @@ use prost_types::Timestamp;
 use tonic::transport::Channel;
 use travel::jwt::{KeyPair, Role};
 use travel::key_ring::KeyRing;
+use travel::metrics::Registry;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1 as pb;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
@@ -39,6 +40,8 @@ pub struct TestFlight {
     pub store: Store,
     pub clock: ManualClock,
     pub addr: SocketAddr,
+    /// The service's metrics, as `/metrics` serves them.
+    pub metrics: Registry,
     channel: Channel,
     server: TestServer,
     db: TestDatabase,
@@ -78,6 +81,7 @@ impl TestFlight {
         .expect("build the flight service");
         let addr = app.local_addr();
         let store = app.store().clone();
+        let metrics = app.metrics().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));
         let channel = travel::testing::connect(addr).await;
         let client_as =
@@ -91,6 +95,7 @@ impl TestFlight {
             store,
             clock,
             addr,
+            metrics,
             server,
             db,
         }

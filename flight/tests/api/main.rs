@@ -4,6 +4,8 @@ mod access;
 mod catalog;
 mod holds;
 mod locking;
+mod observability;
 mod reflection;
+mod traces;
 
 mod helpers;

@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::db::Database;
-use travel::hold::store::{self as holds, AnyQuery, HoldStore, HoldTable, Tx};
-use travel::hold::{Holds, StoredHold};
+use travel::hold::store::{self as holds, AnyQuery, HoldSpans, HoldStore, HoldTable, Tx};
+use travel::hold::{HoldMetrics, Holds, StoredHold};
 use travel::stored::{corrupt, count, date, overflow};
 use travel::types::UnixMillis;
 
@@ -52,9 +53,18 @@ impl HoldStore for Store {
         units: "rooms",
         domain: ERROR_DOMAIN,
     };
+    const SPANS: HoldSpans = HoldSpans {
+        confirm: "hotel.confirm_rooms",
+        release: "hotel.release_rooms",
+        expire: "hotel.expire_holds",
+    };
 
     fn db(&self) -> &Database {
         &self.db
+    }
+
+    fn metrics(&self) -> &HoldMetrics {
+        &self.holds
     }
 
     fn bind_booking<'q>(query: AnyQuery<'q>, b: &Booking) -> AnyQuery<'q> {
@@ -100,7 +110,19 @@ impl HoldStore for Store {
 impl Store {
     /// Takes rooms on every night of a stay under a hold id, all or nothing; a
     /// retry of the same hold returns it unchanged.
+    /// A refusal is counted by its reason.
     pub async fn hold(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
+        let held = self
+            .take_rooms(req, now, ttl)
+            .instrument(self.db.span("hotel.hold_rooms"))
+            .await;
+        if let Some(reason) = held.as_ref().err().and_then(Error::hold_refusal) {
+            self.holds.refused(reason);
+        }
+        held
+    }
+
+    async fn take_rooms(&self, req: &HoldRequest, now: UnixMillis, ttl: Duration) -> Result<Hold, Error> {
         let b = &req.booking;
         let mut tx = self.db.begin_write().await?;
         let room_type = lock_room_type(&mut tx, self.db.dialect(), &b.room_type_id)
@@ -111,7 +133,7 @@ impl Store {
                 hotel_id: Some(b.hotel_id.clone()),
             })?;
         // Expired holds of this room type give their rooms back before we count.
-        holds::expire_all::<Self>(&mut tx, &room_type.id, now).await?;
+        let expired = holds::expire_all::<Self>(&mut tx, &room_type.id, now).await?;
         if !room_type.sleeps(b.rooms, b.guests) {
             return Err(Error::TooManyGuests {
                 room_type_id: room_type.id,
@@ -126,7 +148,7 @@ impl Store {
         let past = b.stay.check_in() < now.date();
         let inserted = !past && holds::insert_held::<Self>(&mut tx, &req.hold_id, b, &price, now, ttl).await?;
         if !inserted {
-            return match holds::retried::<Self>(tx, &req.hold_id, b).await? {
+            return match holds::retried(self, tx, &req.hold_id, b, expired).await? {
                 Some(existing) => Ok(existing),
                 None if past => Err(Error::StayInPast(b.stay.check_in())),
                 None => Err(Self::HOLDS.not_found(&req.hold_id).into()),
@@ -141,7 +163,7 @@ impl Store {
                 available: count(available, "availability")?,
             });
         }
-        holds::committed::<Self>(tx, &req.hold_id).await
+        holds::committed(self, tx, &req.hold_id, expired).await
     }
 }
 

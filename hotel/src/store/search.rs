@@ -2,6 +2,7 @@
 //! cheapest stay first, one keyset page at a time.
 
 use sqlx::FromRow;
+use tracing::Instrument as _;
 use travel::stored::{count, overflow};
 
 use super::{RoomTypeRow, Store};
@@ -57,6 +58,7 @@ impl Store {
         .bind(after_room_type)
         .bind(i64::from(search.page_size) + 1)
         .fetch_all(self.db.pool())
+        .instrument(self.db.span("hotel.search_hotels"))
         .await?;
         let mut offers = rows
             .into_iter()

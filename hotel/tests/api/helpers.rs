@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 use travel::jwt::Role;
+use travel::metrics::Registry;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::hotel::v1 as pb;
 use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
@@ -31,6 +32,8 @@ pub struct TestHotel {
     pub store: Store,
     pub clock: ManualClock,
     pub config: Config,
+    /// The service's metrics, as `/metrics` serves them.
+    pub metrics: Registry,
     /// Serves until the harness is dropped.
     _server: TestServer,
     _db: TestDatabase,
@@ -55,12 +58,14 @@ impl TestHotel {
         .expect("build the hotel service");
         let addr = app.local_addr();
         let store = app.store().clone();
+        let metrics = app.metrics().clone();
         let server = TestServer::spawn(|shutdown| app.run_until_stopped(shutdown));
         Self {
             channel: travel::testing::connect(addr).await,
             store,
             clock,
             config,
+            metrics,
             _server: server,
             _db: db,
         }

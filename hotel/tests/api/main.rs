@@ -4,6 +4,7 @@ mod access;
 mod catalog;
 mod concurrency;
 mod holds;
+mod observability;
 mod search;
 mod validation;
 

@@ -2,6 +2,7 @@
 //! the expiry of a key's due holds inside a transaction that holds its lock.
 
 use sqlx::AssertSqlSafe;
+use tracing::Instrument as _;
 
 use super::{HoldStore, HoldTable, Tx};
 use crate::types::UnixMillis;
@@ -29,6 +30,12 @@ pub async fn expire_due_holds<S: HoldStore>(store: &S, now: UnixMillis) -> Resul
 /// `now`, all of one lock key (the one whose hold has waited longest), and
 /// returns how many; 0 when none is due.
 pub async fn expire_due_batch<S: HoldStore>(store: &S, now: UnixMillis, max: u32) -> Result<u64, S::Error> {
+    expire_batch(store, now, max)
+        .instrument(store.db().span(S::SPANS.expire))
+        .await
+}
+
+async fn expire_batch<S: HoldStore>(store: &S, now: UnixMillis, max: u32) -> Result<u64, S::Error> {
     let HoldTable { name, lock_key, .. } = S::TABLE;
     loop {
         let key: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -45,6 +52,7 @@ pub async fn expire_due_batch<S: HoldStore>(store: &S, now: UnixMillis, max: u32
         store.lock(&mut tx, &key).await?;
         let n = expire::<S>(&mut tx, &key, now, i64::from(max.max(1))).await?;
         tx.commit().await?;
+        store.metrics().expired(n);
         if n > 0 {
             return Ok(n);
         }

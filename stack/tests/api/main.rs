@@ -3,6 +3,7 @@
 mod auth_down;
 mod contracts;
 mod hold_ttl;
+mod metrics;
 mod shutdown;
 mod stack;
 

@@ -9,7 +9,7 @@
 //! actor whose update matches nothing has lost the saga to another and stops.
 //!
 //! Every operation is a database span named `reservation.<operation>`
-//! (`reservation.advance`…), with `db.system` (see [`Store::in_span`]).
+//! (`reservation.advance`…), with `db.system` (see `travel::db::Database::span`).
 
 #[macro_use]
 mod row;
@@ -23,7 +23,6 @@ pub use recovery::Backlog;
 use std::future::Future;
 
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use travel::db::Database;
 use travel::types::{Money, RequestId, UnixMillis};
 
@@ -75,35 +74,13 @@ impl Store {
         Self { db }
     }
 
-    /// Runs `work`, the store's `operation`, in its database span: the
-    /// `client` span of `travel::db::Database::span` (same name and
-    /// attributes), but with no `tracing` parent, the caller's trace context
-    /// being its OpenTelemetry parent instead. Why: SQLite's driver runs each
-    /// statement on a thread of its own and keeps a handle on the span that
-    /// was current when the statement was sent; when that handle is the
-    /// span's last, the span closes on that thread, and `tracing-subscriber`
-    /// releases the span's `tracing` parent through that thread's default
-    /// subscriber rather than the span's own. Under a subscriber set for one
-    /// thread only (the tests' `Traces::capture`) the parent, and every span
-    /// above it, then never closes and is never exported. A span without a
-    /// `tracing` parent has nothing to release.
+    /// Runs `work`, the store's `operation`, in its database span.
     async fn in_span<T>(
         &self,
         operation: &'static str,
         work: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let span = tracing::info_span!(
-            parent: None,
-            "db",
-            otel.name = operation,
-            otel.kind = "client",
-            db.system = self.db.system(),
-            db.operation.name = operation,
-        );
-        // With context activation (the layer's default), the current
-        // OpenTelemetry context is that of the current `tracing` span.
-        let _ = span.set_parent(opentelemetry::Context::current());
-        work.instrument(span).await
+        work.instrument(self.db.span(operation)).await
     }
 
     /// Persists a new PENDING reservation (step HOLDING, owned by `lease`) with

@@ -1,49 +1,53 @@
 //! Tracing across the services: one Checkout is one trace, from the
-//! reservation service's server span through the saga's step spans and its
-//! client calls to the flight and hotel services' server spans — the
-//! compensation and the seat retries in it too; a recovery pass is a trace of
-//! its own down to the calls it makes; and a `traceparent` sent with a
-//! Checkout makes the call part of the caller's trace.
+//! reservation service's server span (a child of the caller's `traceparent`)
+//! through the saga's step spans and its client calls to the flight and hotel
+//! services' server spans — the compensation and the seat retries in it too;
+//! and a recovery pass is a trace of its own down to the calls it makes.
 //!
-//! Every test here runs on a current-thread runtime (`#[tokio::test]`), so
-//! that all the services it spawns record their spans in its [`Traces`].
+//! The recorder is the process's (tests run in parallel): each test starts
+//! its own trace with a `traceparent` and reads only that one.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use opentelemetry::trace::{SpanId, SpanKind};
+use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use tonic::Request;
+use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::ReservationState::{Confirmed, Failed};
-use travel::testing::traces::{Span, Traces, attribute};
+use travel::testing::traces::{Span, Traces, attribute, traceparent};
 use travel_reservation::CrashPoint;
 
-use crate::helpers::{World, bundle, checkout, flight_only, state};
+use crate::helpers::{Client, World, bundle, checkout, flight_only, state};
 
 const RESERVATION: &str = "travel.reservation.v1.ReservationService";
 const FLIGHT: &str = "travel.flight.v1.FlightService";
 const HOTEL: &str = "travel.hotel.v1.HotelService";
 
-/// Starts recording this test's spans ([`Traces::capture`]), with a second
-/// dispatcher kept registered for the whole test binary. With just one
-/// registered, `tracing` decides whether a callsite first reached on another
-/// test's thread is enabled by asking that thread's subscriber alone (none),
-/// and caches "never" for it: this test's subscriber would then not see its
-/// spans. With two, it asks them all.
-fn capture() -> Traces {
-    static SECOND: LazyLock<tracing::Dispatch> =
-        LazyLock::new(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
-    LazyLock::force(&SECOND);
-    let traces = Traces::capture();
-    tracing::callsite::rebuild_interest_cache();
-    traces
+/// Checks out `request` as `client`, in a new trace: the trace's id, and the
+/// reservation the call answered with.
+async fn traced_checkout(
+    client: &Client,
+    request: pb::CheckoutRequest,
+    budget: Duration,
+) -> (TraceId, pb::Reservation) {
+    let (trace_id, header) = traceparent();
+    let mut request = Request::new(request);
+    request.set_timeout(budget);
+    request
+        .metadata_mut()
+        .insert("traceparent", header.parse().expect("a traceparent is ASCII"));
+    let response = client.clone().checkout(request).await.expect("the checkout answers");
+    (
+        trace_id,
+        response.into_inner().reservation.expect("reservation in response"),
+    )
 }
 
-/// The spans a test recorded, with the lookups the assertions need.
+/// The spans of one trace, with the lookups the assertions need.
 struct Recorded(Vec<Span>);
 
 impl Recorded {
-    fn of(traces: &Traces) -> Self {
-        Self(traces.spans())
+    fn of(trace_id: TraceId) -> Self {
+        Self(Traces::capture().trace(trace_id))
     }
 
     /// The server spans of `service`'s `method`, oldest first.
@@ -58,10 +62,11 @@ impl Recorded {
         spans
     }
 
-    /// The server span of the reservation service's last Checkout.
+    /// The server span of the reservation service's Checkout, the trace's only one.
     fn checkout(&self) -> &Span {
         let served = self.served(RESERVATION, "Checkout");
-        served.last().copied().expect("a Checkout served")
+        assert_eq!(served.len(), 1, "one Checkout served in the trace");
+        served[0]
     }
 
     /// The spans named `name` (a saga span: `saga.holding`…).
@@ -70,9 +75,9 @@ impl Recorded {
     }
 
     fn parent(&self, span: &Span) -> Option<&Span> {
-        (span.parent_span_id != SpanId::INVALID)
-            .then(|| self.0.iter().find(|s| s.span_context.span_id() == span.parent_span_id))
-            .flatten()
+        self.0
+            .iter()
+            .find(|s| span.parent_span_id != SpanId::INVALID && s.span_context.span_id() == span.parent_span_id)
     }
 
     /// `span` and its recorded ancestors, up to its (recorded) root.
@@ -91,39 +96,17 @@ impl Recorded {
             .any(|s| s.span_context.span_id() == ancestor.span_context.span_id())
     }
 
-    /// Every span of `root`'s trace.
-    fn trace(&self, root: &Span) -> Vec<&Span> {
-        let id = root.span_context.trace_id();
-        self.0.iter().filter(|s| s.span_context.trace_id() == id).collect()
-    }
-
-    /// Asserts that every span started while `call` ran whose chain leads to a
-    /// server span (every call made meanwhile, in any service) is in `call`'s
-    /// trace and below it: no call started a trace of its own. Background
-    /// work (a recovery pass, a sweep) starts traces of its own and is left out.
-    fn assert_one_trace(&self, call: &Span) {
-        let during = self
-            .0
-            .iter()
-            .filter(|s| s.start_time >= call.start_time && s.start_time <= call.end_time);
-        for span in during {
-            let chain = self.chain(span);
-            let root = chain[chain.len() - 1];
-            if root.span_kind == SpanKind::Server {
-                assert_eq!(
-                    span.span_context.trace_id(),
-                    call.span_context.trace_id(),
-                    "{} in another trace: {:?}",
-                    span.name,
-                    names(&chain)
-                );
-                assert!(
-                    self.descends(span, call),
-                    "{} not below the call: {:?}",
-                    span.name,
-                    names(&chain)
-                );
-            }
+    /// Asserts that every span of the trace hangs from `root`: nothing in
+    /// the trace was started apart from it.
+    fn assert_all_below(&self, root: &Span) {
+        for span in &self.0 {
+            assert!(
+                self.descends(span, root),
+                "{} not below {}: {:?}",
+                span.name,
+                root.name,
+                names(&self.chain(span))
+            );
         }
     }
 }
@@ -147,14 +130,21 @@ fn assert_reached_through(recorded: &Recorded, served: &Span, saga: &[&str], cal
     );
 }
 
-/// Asserts that every span carrying `reservation.id = id` is in `call`'s trace and below it.
+/// Asserts that every span recorded with `reservation.id = id`, in any
+/// trace, is in `call`'s trace and below it; how many there are.
 fn assert_saga_spans_below(recorded: &Recorded, id: &str, call: &Span) -> usize {
-    let tagged: Vec<&Span> = recorded
-        .0
-        .iter()
+    let tagged: Vec<Span> = Traces::capture()
+        .spans()
+        .into_iter()
         .filter(|s| attribute(s, "reservation.id").as_deref() == Some(id))
         .collect();
     for span in &tagged {
+        assert_eq!(
+            span.span_context.trace_id(),
+            call.span_context.trace_id(),
+            "{}",
+            span.name
+        );
         assert!(recorded.descends(span, call), "{} not below the call", span.name);
     }
     tagged.len()
@@ -163,23 +153,24 @@ fn assert_saga_spans_below(recorded: &Recorded, id: &str, call: &Span) -> usize 
 #[tokio::test]
 async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services() {
     // Arrange
-    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
     let res = world.reservations().await;
+    let request = bundle("req-1", &flight, 1, &room_type, 1, 2);
 
     // Act
-    let r = checkout(&res.customer("user-a"), bundle("req-1", &flight, 1, &room_type, 1, 2))
-        .await
-        .unwrap();
+    let (trace_id, r) = traced_checkout(&res.customer("user-a"), request, Duration::from_secs(20)).await;
 
-    // Assert
+    // Assert: the caller's trace, the reservation's server span its child…
     assert_eq!(state(&r), Confirmed);
-    let recorded = Recorded::of(&traces);
+    let recorded = Recorded::of(trace_id);
     let call = recorded.checkout();
     assert_eq!(attribute(call, "rpc.service").as_deref(), Some(RESERVATION));
-    assert_eq!(call.parent_span_id, SpanId::INVALID, "no caller's context: a new trace");
+    assert!(call.parent_span_is_remote, "the caller's span is the parent");
+    assert_ne!(call.parent_span_id, SpanId::INVALID);
+    // … and below it, through the saga's spans and the client calls, the
+    // flight and hotel services' server spans.
     for (service, method, saga) in [
         (FLIGHT, "HoldSeats", ["saga.hold_flight", "saga.holding"]),
         (HOTEL, "HoldRooms", ["saga.hold_hotel", "saga.holding"]),
@@ -187,12 +178,12 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
         (HOTEL, "ConfirmRooms", ["saga.confirm_hotel", "saga.confirming"]),
     ] {
         let served = recorded.served(service, method);
-        assert_eq!(served.len(), 1, "{method} served once");
+        assert_eq!(served.len(), 1, "{method} served once in the trace");
         assert_eq!(attribute(served[0], "rpc.service").as_deref(), Some(service));
         assert_eq!(attribute(served[0], "rpc.grpc.status_code").as_deref(), Some("0"));
         assert_reached_through(&recorded, served[0], &saga, call);
     }
-    recorded.assert_one_trace(call);
+    recorded.assert_all_below(call);
     let holding = recorded.named("saga.holding");
     assert_eq!(
         attribute(holding[0], "saga.next").as_deref(),
@@ -206,8 +197,8 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
         "step and work spans carry the id"
     );
     let stored = recorded
-        .trace(call)
-        .into_iter()
+        .0
+        .iter()
         .filter(|s| attribute(s, "db.operation.name").as_deref() == Some("reservation.advance"))
         .count();
     assert_eq!(
@@ -219,20 +210,18 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
 #[tokio::test]
 async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
     // Arrange: 1 room, 2 wanted.
-    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(1, "EUR").await;
     let res = world.reservations().await;
+    let request = bundle("req-1", &flight, 1, &room_type, 2, 2);
 
     // Act
-    let r = checkout(&res.customer("user-a"), bundle("req-1", &flight, 1, &room_type, 2, 2))
-        .await
-        .unwrap();
+    let (trace_id, r) = traced_checkout(&res.customer("user-a"), request, Duration::from_secs(20)).await;
 
     // Assert
     assert_eq!(state(&r), Failed);
-    let recorded = Recorded::of(&traces);
+    let recorded = Recorded::of(trace_id);
     let call = recorded.checkout();
     let refused = recorded.served(HOTEL, "HoldRooms");
     assert_eq!(refused.len(), 1);
@@ -251,13 +240,13 @@ async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
         (HOTEL, "ReleaseRooms", "saga.release_hotel"),
     ] {
         let served = recorded.served(service, method);
-        assert_eq!(served.len(), 1, "{method} served once");
+        assert_eq!(served.len(), 1, "{method} served once in the trace");
         assert_reached_through(&recorded, served[0], &[work, "saga.compensating"], call);
     }
     let compensating = recorded.named("saga.compensating");
     assert_eq!(attribute(compensating[0], "saga.next").as_deref(), Some("FAILED"));
     assert!(recorded.served(FLIGHT, "ConfirmSeats").is_empty(), "nothing confirmed");
-    recorded.assert_one_trace(call);
+    recorded.assert_all_below(call);
     assert_saga_spans_below(&recorded, &r.id, call);
 }
 
@@ -265,7 +254,6 @@ async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
 async fn the_seat_retries_are_in_the_checkouts_trace() {
     // Arrange: the last seat held by another saga stuck before its pivot
     // (crashed), so that a bundle holding its room retries the seats.
-    let traces = capture();
     let world = World::start().await;
     let flight = world.flight.create(1, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
@@ -274,29 +262,17 @@ async fn the_seat_retries_are_in_the_checkouts_trace() {
     assert!(stuck.is_err(), "{stuck:?}");
     crashing.stop().await;
     let res = world.reservations().await;
-    let mut request = Request::new(bundle("req-b", &flight, 1, &room_type, 1, 2));
-    request.set_timeout(Duration::from_secs(20));
+    let request = bundle("req-b", &flight, 1, &room_type, 1, 2);
 
     // Act
-    let r = res
-        .customer("user-b")
-        .checkout(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .reservation
-        .unwrap();
+    let (trace_id, r) = traced_checkout(&res.customer("user-b"), request, Duration::from_secs(20)).await;
 
     // Assert: the first hold, then the retries under saga.retry_seats, every
     // one of them down to the flight service; then the room given back.
     assert_eq!(state(&r), Failed);
-    let recorded = Recorded::of(&traces);
+    let recorded = Recorded::of(trace_id);
     let call = recorded.checkout();
-    let holds: Vec<&Span> = recorded
-        .served(FLIGHT, "HoldSeats")
-        .into_iter()
-        .filter(|s| recorded.descends(s, call))
-        .collect();
+    let holds = recorded.served(FLIGHT, "HoldSeats");
     assert_eq!(
         holds.len(),
         1 + travel_reservation::saga::SEAT_RETRIES as usize,
@@ -323,13 +299,13 @@ async fn the_seat_retries_are_in_the_checkouts_trace() {
         &["saga.release_hotel", "saga.compensating"],
         call,
     );
-    recorded.assert_one_trace(call);
+    recorded.assert_all_below(call);
 }
 
 #[tokio::test]
 async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
     // Arrange: a saga that crashed right after its pivot.
-    let traces = capture();
+    let traces = Traces::capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
     let room_type = world.hotel.create(5, "EUR").await;
@@ -342,24 +318,26 @@ async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
     world.leases_run_out();
     let pass = res.recover().await;
 
-    // Assert
+    // Assert: the saga's recovery, found by its id, and its pass at the root.
     assert_eq!(pass.finished, 1);
-    let recorded = Recorded::of(&traces);
+    let recover: Vec<Span> = traces
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == "saga.recover" && attribute(s, "reservation.id").as_deref() == Some(id.as_str()))
+        .collect();
+    assert_eq!(recover.len(), 1, "the saga was recovered once");
+    let recorded = Recorded::of(recover[0].span_context.trace_id());
     let passes = recorded.named("saga.recovery");
-    let pass_span = passes
-        .iter()
-        .find(|s| attribute(s, "recovery.driven").as_deref() == Some("1"))
-        .expect("the pass that drove the saga");
-    assert_eq!(attribute(pass_span, "recovery.finished").as_deref(), Some("1"));
-    assert_eq!(attribute(pass_span, "recovery.unfinished").as_deref(), Some("0"));
+    assert_eq!(passes.len(), 1, "one pass in the trace");
+    let pass_span = passes[0];
     assert_eq!(
         pass_span.parent_span_id,
         SpanId::INVALID,
         "a pass is a trace of its own"
     );
-    let recover = recorded.named("saga.recover");
-    assert_eq!(recover.len(), 1);
-    assert_eq!(attribute(recover[0], "reservation.id").as_deref(), Some(id.as_str()));
+    assert_eq!(attribute(pass_span, "recovery.driven").as_deref(), Some("1"));
+    assert_eq!(attribute(pass_span, "recovery.finished").as_deref(), Some("1"));
+    assert_eq!(attribute(pass_span, "recovery.unfinished").as_deref(), Some("0"));
     for (service, method, work) in [
         (FLIGHT, "ConfirmSeats", "saga.confirm_flight"),
         (HOTEL, "ConfirmRooms", "saga.confirm_hotel"),
@@ -373,36 +351,5 @@ async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
             pass_span,
         );
     }
-}
-
-#[tokio::test]
-async fn a_traceparent_sent_with_a_checkout_makes_it_part_of_the_callers_trace() {
-    // Arrange
-    let traces = capture();
-    let world = World::start().await;
-    let flight = world.flight.create(10, "EUR").await;
-    let res = world.reservations().await;
-    let (trace_id, parent_id) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    let mut request = Request::new(flight_only("req-1", &flight, 1));
-    let traceparent = format!("00-{trace_id}-{parent_id}-01");
-    request
-        .metadata_mut()
-        .insert("traceparent", traceparent.parse().unwrap());
-
-    // Act
-    let r = res.customer("user-a").checkout(request).await.unwrap().into_inner();
-
-    // Assert
-    assert_eq!(state(&r.reservation.unwrap()), Confirmed);
-    let recorded = Recorded::of(&traces);
-    let call = recorded.checkout();
-    assert_eq!(call.span_context.trace_id().to_string(), trace_id);
-    assert_eq!(call.parent_span_id.to_string(), parent_id);
-    assert!(call.parent_span_is_remote);
-    for method in ["HoldSeats", "ConfirmSeats"] {
-        let served = recorded.served(FLIGHT, method);
-        assert_eq!(served.len(), 1);
-        assert_eq!(served[0].span_context.trace_id().to_string(), trace_id, "{method}");
-    }
-    recorded.assert_one_trace(call);
+    recorded.assert_all_below(pass_span);
 }

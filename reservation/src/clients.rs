@@ -48,6 +48,15 @@ impl<T> Outcome<T> {
             Self::Unreachable(code) => Outcome::Unreachable(code),
         }
     }
+
+    /// The outcome's name in metrics and spans: `ok`, `refused` or `unreachable`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "ok",
+            Self::Refused(_) => "refused",
+            Self::Unreachable(_) => "unreachable",
+        }
+    }
 }
 
 /// A refusal by the flight or hotel service.

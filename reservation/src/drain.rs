@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::error::Error;
 
@@ -45,7 +46,10 @@ impl Drain {
         if self.stopping.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
-        Ok(self.sagas.spawn(saga))
+        // In the caller's span (the call's server span), so that the saga's
+        // spans, and its log lines, are in the call's trace although the saga
+        // runs on a task of its own.
+        Ok(self.sagas.spawn(saga.in_current_span()))
     }
 
     /// Waits for the sagas in flight to finish, until `timeout` after the stop

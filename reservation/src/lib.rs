@@ -12,6 +12,7 @@ pub mod convert;
 pub mod domain;
 pub mod drain;
 pub mod error;
+pub mod metrics;
 pub mod recovery;
 pub mod saga;
 pub mod service_token;
@@ -111,7 +112,8 @@ impl Application {
             #[cfg(feature = "crash-points")]
             crash_after: config.crash_after,
         };
-        let saga = saga::Saga::new(store.clone(), clients, deps.clock.clone(), settings);
+        let metrics = metrics::Metrics::register(host.metrics())?;
+        let saga = saga::Saga::new(store.clone(), clients, deps.clock.clone(), settings, metrics);
         let recovery = Recovery::new(
             saga.clone(),
             deps.clock.clone(),
@@ -131,6 +133,12 @@ impl Application {
     /// The address `/metrics` is served on (useful after binding port 0).
     pub fn metrics_addr(&self) -> SocketAddr {
         self.host.metrics_addr()
+    }
+
+    /// The service's metrics registry (what `/metrics` serves), for tests
+    /// that read a value without scraping.
+    pub fn metrics(&self) -> &travel::metrics::Registry {
+        self.host.metrics()
     }
 
     /// The URL Prometheus scrapes this service's metrics at.

@@ -8,12 +8,18 @@
 //! first, so that a dependency that answers slowly or not at all (each stuck
 //! saga costing up to a call timeout) does not make the backlog outlive the holds.
 //! (docs/architecture.md, "Recovery".)
+//!
+//! Each pass is a `saga.recovery` span (the `saga.recover` of each saga it
+//! takes over inside), and ends by counting the backlog into the
+//! `travel_saga_unfinished` and `travel_saga_oldest_unfinished_age_seconds` gauges.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 use travel::SharedClock;
 
 use crate::domain::Step;
@@ -54,10 +60,25 @@ impl Recovery {
         }
     }
 
-    /// One pass over every unfinished saga whose lease has run out.
+    /// One pass over every unfinished saga whose lease has run out, in a
+    /// `saga.recovery` span that says how many were due and what became of them.
     pub async fn run_once(&self) -> Result<Pass, Error> {
         let _one = self.one_at_a_time.lock().await;
+        let span = tracing::info_span!(
+            "saga.recovery",
+            recovery.due = Empty,
+            recovery.driven = Empty,
+            recovery.finished = Empty,
+            recovery.left = Empty,
+            recovery.unfinished = Empty,
+        );
+        self.pass(&span).instrument(span.clone()).await
+    }
+
+    /// The work of a pass, whose results go on `span`.
+    async fn pass(&self, span: &tracing::Span) -> Result<Pass, Error> {
         let due = self.saga.store().unfinished(self.clock.now(), BATCH).await?;
+        span.record("recovery.due", due.len());
         // Started in the order of the queries (CONFIRMING first), `concurrency` at a time.
         let mut driven = futures::stream::iter(due)
             .map(|reservation| async move {
@@ -77,6 +98,12 @@ impl Recovery {
                 }
             }
         }
+        span.record("recovery.driven", pass.finished + pass.left);
+        span.record("recovery.finished", pass.finished);
+        span.record("recovery.left", pass.left);
+        let backlog = self.saga.store().backlog().await?;
+        span.record("recovery.unfinished", backlog.unfinished);
+        self.saga.metrics().backlog(backlog, self.clock.now());
         Ok(pass)
     }
 

@@ -1,8 +1,10 @@
 //! The reservation domain: where a reservation is in its life ([`State`]), where
 //! its checkout saga is ([`Step`]), the reservation with its flight and hotel
-//! parts ([`Part`]), and the validated checkout request ([`checkout`]).
+//! parts ([`Part`]), the validated checkout request ([`checkout`]), and why a
+//! reservation failed ([`failure`]).
 
 pub mod checkout;
+pub mod failure;
 
 pub use checkout::{Checkout, FlightPart, HotelPart};
 
@@ -183,11 +185,9 @@ pub fn lasts(expires: UnixMillis, now: UnixMillis, min: std::time::Duration) -> 
 /// priced in different currencies or the sum overflows.
 pub fn total(flight: Option<Money>, hotel: Option<Money>) -> Result<Money, String> {
     match (flight, hotel) {
-        (Some(f), Some(h)) if f.currency != h.currency => Err(format!(
-            "the flight is priced in {} and the hotel in {}; a bundle must be in one currency",
-            f.currency.as_str(),
-            h.currency.as_str()
-        )),
+        (Some(f), Some(h)) if f.currency != h.currency => {
+            Err(failure::mixed_currencies(f.currency.as_str(), h.currency.as_str()))
+        }
         (Some(f), Some(h)) => f
             .amount_minor
             .checked_add(h.amount_minor)
@@ -195,9 +195,9 @@ pub fn total(flight: Option<Money>, hotel: Option<Money>) -> Result<Money, Strin
                 amount_minor,
                 currency: f.currency,
             })
-            .ok_or_else(|| "the total price is too large to book".to_owned()),
+            .ok_or_else(|| failure::TOTAL_TOO_LARGE.to_owned()),
         (Some(one), None) | (None, Some(one)) => Ok(one),
-        (None, None) => Err("the reservation has no priced part".to_owned()),
+        (None, None) => Err(failure::NO_PRICED_PART.to_owned()),
     }
 }
 

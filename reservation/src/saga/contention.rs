@@ -12,6 +12,7 @@ use super::holds::Holds;
 use crate::clients::{Held, Outcome};
 use crate::domain::{FlightBooking, Part, Reservation};
 use crate::error::Error;
+use crate::metrics::Work;
 
 /// Most HoldSeats retries of a bundle that holds its rooms and was refused
 /// seats while other sagas hold seats on the flight (about 2 s of backoff).
@@ -33,7 +34,8 @@ impl Saga {
         let seats_sold_out = matches!(holds.of(Part::Flight), Some(Outcome::Refused(refusal)) if refusal.sold_out);
         let rooms_held = matches!(holds.of(Part::Hotel), Some(Outcome::Done(_)));
         if seats_sold_out && rooms_held {
-            let outcome = self.wait_for_seats(r, flight, deadline).await?;
+            let waiting = self.wait_for_seats(r, flight, deadline);
+            let outcome = self.timed(Work::RetrySeats, &r.id, waiting).await?;
             holds.set(Part::Flight, outcome);
         }
         Ok(())
@@ -59,7 +61,8 @@ impl Saga {
         let mut retries = SEAT_BACKOFF.retries(deadline);
         loop {
             let in_flux = self.store.seats_in_flux(&flight.flight_id, &r.id).await?;
-            let outcome = self.clients.flight().hold_seats(flight, deadline).await;
+            let holding = self.clients.flight().hold_seats(flight, deadline);
+            let outcome = self.timed(Work::HoldFlight, &r.id, holding).await;
             self.record(r, Part::Flight, &outcome).await?;
             let still_sold_out = matches!(&outcome, Outcome::Refused(refusal) if refusal.sold_out);
             // No wait the budget cannot cover: the last answer stands instead.

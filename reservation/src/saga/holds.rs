@@ -17,8 +17,9 @@ use travel::types::Money;
 use super::steps::{Move, Next};
 use super::{CrashPoint, Saga};
 use crate::clients::{BundlePart, Held, Outcome};
-use crate::domain::{self, Part, Reservation, State, Step};
+use crate::domain::{self, Part, Reservation, State, Step, failure};
 use crate::error::Error;
+use crate::metrics::{Action, Work};
 
 /// What the hold of each part came to, flight first (`None`: the reservation
 /// has no such part).
@@ -63,7 +64,7 @@ impl Saga {
         let refusals: Vec<String> = holds
             .iter()
             .filter_map(|(part, o)| match o {
-                Some(Outcome::Refused(why)) => Some(format!("the {part} was refused: {why}")),
+                Some(Outcome::Refused(why)) => Some(failure::refused(part, why)),
                 _ => None,
             })
             .collect();
@@ -71,7 +72,7 @@ impl Saga {
             return Ok((Next::compensate(refusals.join("; ")), None));
         }
         if let Some((part, _)) = holds.iter().find(|(_, o)| matches!(o, Some(Outcome::Unreachable(_)))) {
-            let why = format!("the {part} service is unavailable; nothing was booked");
+            let why = failure::unavailable(part);
             return Ok((Next::compensate(why.clone()), Some(why)));
         }
         self.crash_at(CrashPoint::Held)?;
@@ -88,9 +89,7 @@ impl Saga {
                 && !domain::lasts(h.expires, now, min)
             {
                 tracing::warn!(reservation = %r.id, part = part.name(), "a hold would expire too soon after the pivot; compensating");
-                return Next::compensate(format!(
-                    "the {part} hold would expire too soon to be sure it is confirmed; nothing was booked"
-                ));
+                return Next::compensate(failure::expires_too_soon(part));
             }
         }
         match domain::total(holds.price(Part::Flight), holds.price(Part::Hotel)) {
@@ -114,7 +113,7 @@ impl Saga {
         let Some(holding) = part.hold(r, deadline) else {
             return Ok((part.part(), None));
         };
-        let outcome = holding.await;
+        let outcome = self.timed(Work::of(Action::Hold, part.part()), &r.id, holding).await;
         self.record(r, part.part(), &outcome).await?;
         Ok((part.part(), Some(outcome)))
     }

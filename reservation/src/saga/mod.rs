@@ -9,23 +9,26 @@
 //!
 //! Here: the entry points and the loop that drives a saga from step to step.
 //! Taking the holds and the pivot: [`holds`]; confirming and releasing:
-//! [`steps`]; the seat-retry rule: [`contention`]; leases: [`lease`]; test-only
-//! crash points: [`crash`].
+//! [`steps`]; the seat-retry rule: [`contention`]; leases: [`lease`]; spans and
+//! step timings: [`observe`]; test-only crash points: [`crash`].
 
 mod contention;
 mod crash;
 mod holds;
 mod lease;
+mod observe;
 mod steps;
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
 use travel::SharedClock;
 use travel::deadline::Deadline;
 
 use crate::clients::Clients;
-use crate::domain::{Checkout, Reservation, State, Step};
+use crate::domain::{Checkout, Reservation, State, Step, failure};
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::store::{Created, Store};
 use lease::new_owner;
 
@@ -55,6 +58,7 @@ pub struct Saga {
     clients: Clients,
     clock: SharedClock,
     settings: Settings,
+    metrics: Metrics,
 }
 
 /// Who drives a saga: what it does with one it finds at HOLDING.
@@ -68,19 +72,25 @@ enum Driver {
 }
 
 impl Saga {
-    /// A saga driver over `store` and `clients`.
-    pub fn new(store: Store, clients: Clients, clock: SharedClock, settings: Settings) -> Self {
+    /// A saga driver over `store` and `clients`, counting into `metrics`.
+    pub fn new(store: Store, clients: Clients, clock: SharedClock, settings: Settings, metrics: Metrics) -> Self {
         Self {
             store,
             clients,
             clock,
             settings,
+            metrics,
         }
     }
 
     /// The store, for reads.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The service's domain metrics (recovery sets the backlog).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Checks out for `user_id`, by `deadline`: a new reservation driven to
@@ -153,8 +163,14 @@ impl Saga {
     }
 
     /// Takes over an unfinished saga whose lease ran out and drives it as far
-    /// as the services allow; `Ok(None)` if another driver has it.
+    /// as the services allow; `Ok(None)` if another driver has it. In a
+    /// `saga.recover` span with the reservation id.
     pub async fn recover(&self, reservation: Reservation) -> Result<Option<Reservation>, Error> {
+        let span = tracing::info_span!("saga.recover", reservation.id = %reservation.id);
+        self.take_over(reservation).instrument(span).await
+    }
+
+    async fn take_over(&self, reservation: Reservation) -> Result<Option<Reservation>, Error> {
         let owner = new_owner();
         let now = self.clock.now();
         if !self.store.claim(&reservation.id, self.lease(&owner), now).await? {
@@ -187,23 +203,24 @@ impl Saga {
     ) -> Result<Reservation, Error> {
         // Set when the call must fail with UNAVAILABLE even once the saga is done.
         let mut unavailable: Option<String> = None;
-        loop {
+        while r.step != Step::Done {
+            // Each step's work in a span of its own (see `observe`).
+            let span = observe::step_span(r.step, &r.id);
             let next = match r.step {
-                Step::Done => break,
+                Step::Done => break, // as the loop's condition says
                 Step::Holding => match driver {
                     Driver::Creator => {
-                        let (next, why) = self.take_holds(&r, deadline).await?;
+                        let (next, why) = self.take_holds(&r, deadline).instrument(span.clone()).await?;
                         unavailable = why;
                         next
                     }
-                    Driver::Successor => {
-                        Next::compensate("interrupted before both parts were held; nothing was booked")
-                    }
+                    Driver::Successor => Next::compensate(failure::INTERRUPTED),
                 },
-                Step::Compensating => self.compensate(&r).await,
-                Step::Confirming => self.confirm_all(&r, deadline).await,
-                Step::Cancelling => self.finish_cancel(&r).await,
+                Step::Compensating => self.compensate(&r).instrument(span.clone()).await,
+                Step::Confirming => self.confirm_all(&r, deadline).instrument(span.clone()).await,
+                Step::Cancelling => self.finish_cancel(&r).instrument(span.clone()).await,
             };
+            span.record("saga.next", next.label());
             let mv = match next {
                 Next::Move(mv) => mv,
                 Next::Stop(why) => {
@@ -222,6 +239,10 @@ impl Saga {
             r = self.store.get(&r.id).await?;
             if !moved {
                 return Ok(r); // another driver has it now
+            }
+            if mv.step == Step::Done {
+                // Only the driver whose move this was gets here: counted once.
+                self.metrics.finished(mv.state, r.failure_reason.as_deref());
             }
             self.crash_after(mv.step)?;
         }

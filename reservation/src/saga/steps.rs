@@ -9,7 +9,8 @@ use travel::types::{HoldId, Money};
 
 use super::Saga;
 use crate::clients::{BundlePart, Outcome, Retry};
-use crate::domain::{self, Part, Reservation, State, Step};
+use crate::domain::{self, Part, Reservation, State, Step, failure};
+use crate::metrics::{Action, Work};
 use crate::store::Transition;
 
 /// The next step a driver decided on.
@@ -65,11 +66,13 @@ impl Saga {
     /// Confirms every hold, retrying until they succeed or `deadline` passes.
     pub(super) async fn confirm_all(&self, r: &Reservation, deadline: Deadline) -> Next {
         let confirmed = self
-            .on_each_hold(r, |part, hold| part.confirm(hold, deadline, Retry::UntilDeadline))
+            .on_each_hold(r, Action::Confirm, |part, hold| {
+                part.confirm(hold, deadline, Retry::UntilDeadline)
+            })
             .await;
         for (part, outcome) in &confirmed {
             if let Outcome::Refused(why) = outcome {
-                return Next::compensate(format!("the {part} hold could not be confirmed: {why}"));
+                return Next::compensate(failure::not_confirmed(*part, why));
             }
         }
         if confirmed.iter().any(|(_, o)| *o != Outcome::Done(())) {
@@ -81,7 +84,7 @@ impl Saga {
             r.flight.as_ref().is_some_and(|f| f.price.is_none()) || r.hotel.as_ref().is_some_and(|h| h.price.is_none());
         if unpriced {
             tracing::error!(reservation = %r.id, "a held part has no recorded price; compensating");
-            return Next::compensate("the price of a part could not be established".to_owned());
+            return Next::compensate(failure::UNPRICED);
         }
         match domain::total(
             r.flight.as_ref().and_then(|f| f.price),
@@ -116,7 +119,8 @@ impl Saga {
     /// call timeout; `Err` names a part whose service could not be reached.
     async fn release_all(&self, r: &Reservation) -> Result<(), Part> {
         let deadline = Deadline::after(self.settings.call_timeout);
-        for (part, outcome) in self.on_each_hold(r, |part, hold| part.release(hold, deadline)).await {
+        let released = self.on_each_hold(r, Action::Release, |part, hold| part.release(hold, deadline));
+        for (part, outcome) in released.await {
             match outcome {
                 Outcome::Done(()) => {}
                 // Releases are idempotent and accept unknown ids, so a refusal means
@@ -132,18 +136,20 @@ impl Saga {
         Ok(())
     }
 
-    /// `act` on the hold of every part `r` has, all at once; a part it does
-    /// not have counts as done. Flight first.
+    /// `act` (the `action`) on the hold of every part `r` has, all at once,
+    /// each timed in a span of its own; a part it does not have counts as
+    /// done. Flight first.
     async fn on_each_hold<'a>(
         &'a self,
         r: &'a Reservation,
+        action: Action,
         act: impl Fn(&'a dyn BundlePart, &'a HoldId) -> BoxFuture<'a, Outcome<()>>,
     ) -> Vec<(Part, Outcome<()>)> {
         join_all(self.clients.parts().map(|part| {
             let acting = r.hold_id(part.part()).map(|hold| act(part, hold));
             async move {
                 let outcome = match acting {
-                    Some(acting) => acting.await,
+                    Some(acting) => self.timed(Work::of(action, part.part()), &r.id, acting).await,
                     None => Outcome::Done(()),
                 };
                 (part.part(), outcome)

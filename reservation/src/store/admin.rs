@@ -52,27 +52,33 @@ const SAGA_COLUMNS: &str = concat!(
 impl Store {
     /// One reservation with the state of its saga.
     pub async fn saga(&self, id: &str) -> Result<SagaStatus, Error> {
-        let sql = sqlx::AssertSqlSafe(format!("{SAGA_COLUMNS} WHERE id = $1"));
-        let row: Option<SagaRow> = sqlx::query_as(sql).bind(id).fetch_optional(self.db.pool()).await?;
-        row.map(SagaRow::into_status)
-            .transpose()?
-            .ok_or_else(|| Error::NotFound(id.to_owned()))
+        self.in_span("reservation.saga", async {
+            let sql = sqlx::AssertSqlSafe(format!("{SAGA_COLUMNS} WHERE id = $1"));
+            let row: Option<SagaRow> = sqlx::query_as(sql).bind(id).fetch_optional(self.db.pool()).await?;
+            row.map(SagaRow::into_status)
+                .transpose()?
+                .ok_or_else(|| Error::NotFound(id.to_owned()))
+        })
+        .await
     }
 
     /// Up to `limit` reservations whose saga is not done, whoever drives them,
     /// oldest first, starting after the `(created_ms, id)` cursor.
     pub async fn unfinished_sagas(&self, after: Option<(i64, String)>, limit: u32) -> Result<Vec<SagaStatus>, Error> {
-        let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{SAGA_COLUMNS} WHERE step <> 'DONE' AND (created_ms > $1 OR (created_ms = $1 AND id > $2)) \
-             ORDER BY created_ms, id LIMIT $3"
-        ));
-        let rows: Vec<SagaRow> = sqlx::query_as(sql)
-            .bind(after_ms)
-            .bind(after_id)
-            .bind(i64::from(limit))
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.into_iter().map(SagaRow::into_status).collect()
+        self.in_span("reservation.unfinished_sagas", async {
+            let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SAGA_COLUMNS} WHERE step <> 'DONE' AND (created_ms > $1 OR (created_ms = $1 AND id > $2)) \
+                 ORDER BY created_ms, id LIMIT $3"
+            ));
+            let rows: Vec<SagaRow> = sqlx::query_as(sql)
+                .bind(after_ms)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(self.db.pool())
+                .await?;
+            rows.into_iter().map(SagaRow::into_status).collect()
+        })
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! The recovery scan: the unfinished sagas whose lease ran out, those past
 //! the pivot first, and the plans of those queries (a test checks that they
-//! read the partial index).
+//! read the partial index); and the backlog a pass leaves, for the metrics.
 
 use travel::db::Dialect;
 use travel::types::UnixMillis;
@@ -29,24 +29,53 @@ const UNFINISHED_OTHERS: &str = "WHERE step <> 'DONE' AND lease_until_ms <= $1 \
      ORDER BY CASE step WHEN 'CANCELLING' THEN 0 WHEN 'COMPENSATING' THEN 1 ELSE 2 END, \
      lease_until_ms, created_ms, id LIMIT $2";
 
+/// The sagas not yet at a terminal state, as the metrics report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// How many (their step is not DONE, whether a driver has them or not).
+    pub unfinished: u64,
+    /// When the oldest of them was created; `None` when there is none.
+    pub oldest_created: Option<UnixMillis>,
+}
+
 impl Store {
+    /// The backlog of unfinished sagas: how many, and the oldest's creation,
+    /// read from the same partial index as the scan.
+    pub async fn backlog(&self) -> Result<Backlog, Error> {
+        self.in_span("reservation.backlog", async {
+            let (unfinished, oldest): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT CAST(COUNT(*) AS BIGINT), MIN(created_ms) FROM reservations WHERE step <> 'DONE'",
+            )
+            .fetch_one(self.db.pool())
+            .await?;
+            Ok(Backlog {
+                unfinished: u64::try_from(unfinished).unwrap_or_default(),
+                oldest_created: oldest.map(UnixMillis::from_unix_millis),
+            })
+        })
+        .await
+    }
+
     /// The reservations whose saga is unfinished and whose lease has run out
     /// at `now`: up to `limit` at CONFIRMING, then up to `limit` more at the
     /// other steps (CANCELLING, COMPENSATING, HOLDING), each the longest-waiting first.
     pub async fn unfinished(&self, now: UnixMillis, limit: u32) -> Result<Vec<Reservation>, Error> {
-        let mut due = Vec::new();
-        for condition in [UNFINISHED_CONFIRMING, UNFINISHED_OTHERS] {
-            let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {condition}"));
-            let rows: Vec<Row> = sqlx::query_as(sql)
-                .bind(now.unix_millis())
-                .bind(i64::from(limit))
-                .fetch_all(self.db.pool())
-                .await?;
-            for row in rows {
-                due.push(row.into_domain()?);
+        self.in_span("reservation.unfinished", async {
+            let mut due = Vec::new();
+            for condition in [UNFINISHED_CONFIRMING, UNFINISHED_OTHERS] {
+                let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} {condition}"));
+                let rows: Vec<Row> = sqlx::query_as(sql)
+                    .bind(now.unix_millis())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.db.pool())
+                    .await?;
+                for row in rows {
+                    due.push(row.into_domain()?);
+                }
             }
-        }
-        Ok(due)
+            Ok(due)
+        })
+        .await
     }
 
     /// Test helper: the database's plans for the queries of [`Store::unfinished`],

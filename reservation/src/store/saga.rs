@@ -18,25 +18,28 @@ impl Store {
     /// Records the price a service gave a part's hold, and when the hold
     /// expires, while the saga is holding.
     pub async fn record_hold(&self, id: &str, part: Part, held: Held, now: UnixMillis) -> Result<(), Error> {
-        let sql = match part {
-            Part::Flight => {
-                "UPDATE reservations SET flight_price_minor = $1, flight_currency = $2, flight_hold_expires_ms = $3, \
-                 updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
-            }
-            Part::Hotel => {
-                "UPDATE reservations SET hotel_price_minor = $1, hotel_currency = $2, hotel_hold_expires_ms = $3, \
-                 updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
-            }
-        };
-        sqlx::query(sql)
-            .bind(held.price.amount_minor)
-            .bind(held.price.currency.as_str())
-            .bind(held.expires.unix_millis())
-            .bind(now.unix_millis())
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
+        self.in_span("reservation.record_hold", async {
+            let sql = match part {
+                Part::Flight => {
+                    "UPDATE reservations SET flight_price_minor = $1, flight_currency = $2, flight_hold_expires_ms = $3, \
+                     updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
+                }
+                Part::Hotel => {
+                    "UPDATE reservations SET hotel_price_minor = $1, hotel_currency = $2, hotel_hold_expires_ms = $3, \
+                     updated_ms = $4 WHERE id = $5 AND step = 'HOLDING'"
+                }
+            };
+            sqlx::query(sql)
+                .bind(held.price.amount_minor)
+                .bind(held.price.currency.as_str())
+                .bind(held.expires.unix_millis())
+                .bind(now.unix_millis())
+                .bind(id)
+                .execute(self.db.pool())
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Moves a reservation from step `from` as `to` says, if it is still at
@@ -49,58 +52,67 @@ impl Store {
         to: Transition<'_>,
         now: UnixMillis,
     ) -> Result<bool, Error> {
-        let changed = sqlx::query(
-            "UPDATE reservations SET step = $1, state = $2, failure_reason = COALESCE($3, failure_reason), \
-             total_minor = COALESCE($4, total_minor), total_currency = COALESCE($5, total_currency), \
-             updated_ms = $6 WHERE id = $7 AND step = $8 AND lease_owner = $9",
-        )
-        .bind(to.step.as_str())
-        .bind(to.state.as_str())
-        .bind(to.failure_reason.map(str::to_owned))
-        .bind(to.total.map(|t| t.amount_minor))
-        .bind(to.total.map(|t| t.currency.as_str().to_owned()))
-        .bind(now.unix_millis())
-        .bind(id)
-        .bind(from.as_str())
-        .bind(owner)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        self.in_span("reservation.advance", async {
+            let changed = sqlx::query(
+                "UPDATE reservations SET step = $1, state = $2, failure_reason = COALESCE($3, failure_reason), \
+                 total_minor = COALESCE($4, total_minor), total_currency = COALESCE($5, total_currency), \
+                 updated_ms = $6 WHERE id = $7 AND step = $8 AND lease_owner = $9",
+            )
+            .bind(to.step.as_str())
+            .bind(to.state.as_str())
+            .bind(to.failure_reason.map(str::to_owned))
+            .bind(to.total.map(|t| t.amount_minor))
+            .bind(to.total.map(|t| t.currency.as_str().to_owned()))
+            .bind(now.unix_millis())
+            .bind(id)
+            .bind(from.as_str())
+            .bind(owner)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            Ok(changed == 1)
+        })
+        .await
     }
 
     /// Takes over an unfinished saga whose lease has run out at `now`, at
     /// whatever step it is; false if it is done or someone else holds it.
     pub async fn claim(&self, id: &str, lease: Lease<'_>, now: UnixMillis) -> Result<bool, Error> {
-        let claimed = sqlx::query(
-            "UPDATE reservations SET lease_owner = $1, lease_until_ms = $2 \
-             WHERE id = $3 AND step <> 'DONE' AND lease_until_ms <= $4",
-        )
-        .bind(lease.owner)
-        .bind(lease.until.unix_millis())
-        .bind(id)
-        .bind(now.unix_millis())
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        Ok(claimed == 1)
+        self.in_span("reservation.claim", async {
+            let claimed = sqlx::query(
+                "UPDATE reservations SET lease_owner = $1, lease_until_ms = $2 \
+                 WHERE id = $3 AND step <> 'DONE' AND lease_until_ms <= $4",
+            )
+            .bind(lease.owner)
+            .bind(lease.until.unix_millis())
+            .bind(id)
+            .bind(now.unix_millis())
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            Ok(claimed == 1)
+        })
+        .await
     }
 
     /// Starts cancelling a CONFIRMED reservation (step CANCELLING, owned by
     /// `lease`); false if it is not CONFIRMED and at rest.
     pub async fn begin_cancel(&self, id: &str, lease: Lease<'_>, now: UnixMillis) -> Result<bool, Error> {
-        let started = sqlx::query(
-            "UPDATE reservations SET step = 'CANCELLING', lease_owner = $1, lease_until_ms = $2, updated_ms = $3 \
-             WHERE id = $4 AND state = 'CONFIRMED' AND step = 'DONE'",
-        )
-        .bind(lease.owner)
-        .bind(lease.until.unix_millis())
-        .bind(now.unix_millis())
-        .bind(id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        Ok(started == 1)
+        self.in_span("reservation.begin_cancel", async {
+            let started = sqlx::query(
+                "UPDATE reservations SET step = 'CANCELLING', lease_owner = $1, lease_until_ms = $2, updated_ms = $3 \
+                 WHERE id = $4 AND state = 'CONFIRMED' AND step = 'DONE'",
+            )
+            .bind(lease.owner)
+            .bind(lease.until.unix_millis())
+            .bind(now.unix_millis())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            Ok(started == 1)
+        })
+        .await
     }
 
     /// A driver `owner` stopping without finishing the saga: records why
@@ -110,20 +122,23 @@ impl Store {
     /// drives it, so that a driver that lost the saga cannot write over the
     /// row of the one that has it now.
     pub async fn stop(&self, id: &str, owner: &str, why: Option<&str>, now: UnixMillis) -> Result<(), Error> {
-        // Expired as of now, not of the epoch: recovery takes the longest-waiting
-        // sagas first, so one stuck on a service that is down goes to the back of
-        // the queue instead of starving the others.
-        sqlx::query(
-            "UPDATE reservations SET last_error = $1, last_error_ms = $2, lease_until_ms = $2 \
-             WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(why.unwrap_or(CONFIRM_STOPPED))
-        .bind(now.unix_millis())
-        .bind(id)
-        .bind(owner)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+        self.in_span("reservation.stop", async {
+            // Expired as of now, not of the epoch: recovery takes the longest-waiting
+            // sagas first, so one stuck on a service that is down goes to the back of
+            // the queue instead of starving the others.
+            sqlx::query(
+                "UPDATE reservations SET last_error = $1, last_error_ms = $2, lease_until_ms = $2 \
+                 WHERE id = $3 AND lease_owner = $4",
+            )
+            .bind(why.unwrap_or(CONFIRM_STOPPED))
+            .bind(now.unix_millis())
+            .bind(id)
+            .bind(owner)
+            .execute(self.db.pool())
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// True when a saga other than `except` on `flight_id` really holds seats
@@ -132,14 +147,17 @@ impl Store {
     /// A saga that holds no seats — refused, not yet answered, or a bundle
     /// waiting for seats itself (see `Saga::wait_for_seats`) — does not count.
     pub async fn seats_in_flux(&self, flight_id: &str, except: &str) -> Result<bool, Error> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM reservations WHERE flight_id = $1 AND id <> $2 \
-             AND step IN ('HOLDING', 'COMPENSATING') AND flight_price_minor IS NOT NULL",
-        )
-        .bind(flight_id)
-        .bind(except)
-        .fetch_one(self.db.pool())
-        .await?;
-        Ok(n > 0)
+        self.in_span("reservation.seats_in_flux", async {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM reservations WHERE flight_id = $1 AND id <> $2 \
+                 AND step IN ('HOLDING', 'COMPENSATING') AND flight_price_minor IS NOT NULL",
+            )
+            .bind(flight_id)
+            .bind(except)
+            .fetch_one(self.db.pool())
+            .await?;
+            Ok(n > 0)
+        })
+        .await
     }
 }

@@ -68,6 +68,8 @@ pub struct Hotel {
 pub struct Reservations {
     pub store: travel_reservation::Store,
     pub recovery: Recovery,
+    /// The service's metrics registry, as `/metrics` serves it.
+    pub metrics: travel::metrics::Registry,
     channel: Channel,
     clock: ManualClock,
     pub server: Server,
@@ -123,10 +125,12 @@ impl World {
         let addr = app.local_addr();
         let store = app.store().clone();
         let recovery = app.recovery();
+        let metrics = app.metrics().clone();
         let server = Server::spawn(|shutdown| app.run_until_stopped(shutdown));
         Reservations {
             store,
             recovery,
+            metrics,
             channel: channel(&format!("http://{addr}")).await,
             clock: self.clock.clone(),
             server,

@@ -7,10 +7,12 @@ mod concurrency;
 mod crash;
 mod faults;
 mod idempotency;
+mod metrics;
 mod pivot;
 mod recovery_scan;
 mod seat_retry;
 mod service_token;
 mod token_renewal;
+mod traces;
 
 mod helpers;

@@ -152,6 +152,8 @@ fn assert_saga_spans_below(recorded: &Recorded, id: &str, call: &Span) -> usize 
 
 #[tokio::test]
 async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services() {
+    // The recorder, before anything the test traces happens.
+    Traces::capture();
     // Arrange
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
@@ -209,6 +211,8 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
 
 #[tokio::test]
 async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
+    // The recorder, before anything the test traces happens.
+    Traces::capture();
     // Arrange: 1 room, 2 wanted.
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;
@@ -252,6 +256,8 @@ async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
 
 #[tokio::test]
 async fn the_seat_retries_are_in_the_checkouts_trace() {
+    // The recorder, before anything the test traces happens.
+    Traces::capture();
     // Arrange: the last seat held by another saga stuck before its pivot
     // (crashed), so that a bundle holding its room retries the seats.
     let world = World::start().await;
@@ -304,7 +310,8 @@ async fn the_seat_retries_are_in_the_checkouts_trace() {
 
 #[tokio::test]
 async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
-    // Arrange: a saga that crashed right after its pivot.
+    // Arrange: the recorder, before anything the test traces happens; a saga
+    // that crashed right after its pivot.
     let traces = Traces::capture();
     let world = World::start().await;
     let flight = world.flight.create(10, "EUR").await;

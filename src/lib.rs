@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod deadline;
+pub mod discovery;
 pub mod error;
 pub mod hold;
 pub mod host;

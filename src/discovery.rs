@@ -1,0 +1,153 @@
+//! Where a client's calls go: a [`Target`] parsed from a flag — one URL, a
+//! comma-separated list of URLs, or `dns:///name:port` (every address behind one
+//! name, such as a Kubernetes headless Service) — and the [`connect`]ion to it.
+//!
+//! One URL is dialled as today: one lazily connected HTTP/2 channel. A list or a
+//! DNS name becomes a balanced channel (tonic's `balance_channel`: tower's power
+//! of two choices over the endpoints that are ready), fed by a background task
+//! ([`resolve`]) that looks the replicas up again every [`RESOLVE_INTERVAL`] and
+//! takes out those that refuse connections until they accept them again.
+
+mod resolve;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use http::Uri;
+use tonic::transport::{Channel, Endpoint};
+
+pub use resolve::{Dns, Fixed, Resolve};
+
+/// How often a balanced channel looks its replicas up again (and probes them).
+pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where a client's calls go, as a flag names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One URL (`http://host:port`), dialled as given.
+    Url(Uri),
+    /// Every address a DNS name resolves to (`dns:///name:port`), looked up again periodically.
+    Dns {
+        /// The name (or an IP address; an IPv6 one in brackets).
+        host: String,
+        port: u16,
+    },
+    /// Several URLs (comma-separated), balanced.
+    List(Vec<Uri>),
+}
+
+/// Why a flag's value is not a target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("no target given: use http://host:port, dns:///name:port, or a comma-separated list of URLs")]
+    Empty,
+    #[error("`{0}` is not a URL such as http://host:port (a list is comma-separated URLs)")]
+    BadUrl(String),
+    #[error("`{0}` is not a DNS target such as dns:///name:port (three slashes, then a name and a port)")]
+    BadDns(String),
+}
+
+impl FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(TargetError::Empty);
+        }
+        if s.starts_with("dns:") {
+            return parse_dns(s);
+        }
+        if s.contains(',') {
+            return s
+                .split(',')
+                .map(|url| parse_url(url.trim()))
+                .collect::<Result<_, _>>()
+                .map(Self::List);
+        }
+        parse_url(s).map(Self::Url)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(uri) => write!(f, "{uri}"),
+            Self::Dns { host, port } => write!(f, "dns:///{host}:{port}"),
+            Self::List(uris) => {
+                let urls: Vec<String> = uris.iter().map(Uri::to_string).collect();
+                f.write_str(&urls.join(","))
+            }
+        }
+    }
+}
+
+/// A flag's value checked to be a [`Target`] (`value_parser = discovery::target_flag`),
+/// so that a bad one stops the process at start-up with the reason; kept as written.
+pub fn target_flag(s: &str) -> Result<String, TargetError> {
+    s.parse::<Target>().map(|_| s.to_owned())
+}
+
+/// `dns:///name:port`; gRPC's form with a DNS server (`dns://server/name:port`) is refused.
+fn parse_dns(s: &str) -> Result<Target, TargetError> {
+    let bad = || TargetError::BadDns(s.to_owned());
+    let name_port = s.strip_prefix("dns:///").ok_or_else(bad)?;
+    let (host, port) = name_port.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let valid_host = !host.is_empty() && !host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace());
+    if port == 0 || !valid_host {
+        return Err(bad());
+    }
+    Ok(Target::Dns {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// `http://host:port` (or https): a scheme and a host, no path beyond `/`, no query.
+fn parse_url(s: &str) -> Result<Uri, TargetError> {
+    let bad = || TargetError::BadUrl(s.to_owned());
+    let uri: Uri = s.parse().map_err(|_| bad())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    let bare = matches!(uri.path(), "" | "/") && uri.query().is_none();
+    if scheme_ok && host_ok && bare {
+        Ok(uri)
+    } else {
+        Err(bad())
+    }
+}
+
+/// A channel to `target`, connected lazily (a dependency that is down does not
+/// stop this service from starting), each endpoint set up by `configure` (the
+/// caller's timeouts, `tcp_nodelay`). A list or a DNS name is balanced and
+/// looked up again every [`RESOLVE_INTERVAL`] by a task that ends when the
+/// channel (every clone of it) is dropped. Needs a Tokio runtime.
+pub fn connect<F>(target: &Target, configure: F) -> Channel
+where
+    F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
+{
+    let name = target.to_string();
+    match target {
+        Target::Url(uri) => configure(Endpoint::from(uri.clone())).connect_lazy(),
+        Target::Dns { host, port } => balanced(name, Dns::new(host, *port), RESOLVE_INTERVAL, configure),
+        Target::List(uris) => balanced(name, Fixed(uris.clone()), RESOLVE_INTERVAL, configure),
+    }
+}
+
+/// A channel balanced over the replicas `resolver` names, asked again every
+/// `interval` (sooner after a failure); `name` is what logs call them.
+pub fn balanced<R, F>(name: String, resolver: R, interval: Duration, configure: F) -> Channel
+where
+    R: Resolve,
+    F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
+{
+    // Room for a whole change of replica set at once; the task waits when full.
+    let (channel, changes) = Channel::balance_channel(64);
+    tokio::spawn(resolve::follow(name, resolver, changes, interval, configure));
+    channel
+}
+
+#[cfg(test)]
+mod tests;

@@ -117,8 +117,11 @@ impl Default for DatabaseArgs {
 /// Token-verification settings shared by every service's command line.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthArgs {
-    /// URL of the auth service, to fetch the token signing keys from.
-    #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051")]
+    /// The auth service, to fetch the token signing keys from: a URL
+    /// (`http://host:port`), `dns:///name:port` (every address behind the name,
+    /// balanced and looked up again periodically), or a comma-separated list of URLs.
+    #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051",
+          value_parser = crate::discovery::target_flag)]
     pub auth_url: String,
     /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.
     #[arg(long, env = "TOKEN_ISSUER", default_value = "travel-auth")]
@@ -230,6 +233,16 @@ mod tests {
         assert_eq!(parse_key_max_age("1s"), Ok(Duration::from_secs(1)));
         assert!(parse_key_max_age("500ms").is_err());
         assert!(parse_key_max_age("0").is_err());
+    }
+
+    #[test]
+    fn an_auth_url_that_is_no_target_stops_the_command_line() {
+        let parse =
+            |url: &str| AuthArgs::augment_args(clap::Command::new("t")).try_get_matches_from(["t", "--auth-url", url]);
+        assert!(parse("dns:///auth:50051").is_ok());
+        assert!(parse("http://a:50051,http://b:50051").is_ok());
+        let refused = parse("dns:///auth").expect_err("no port").to_string();
+        assert!(refused.contains("dns:///name:port"), "{refused}");
     }
 
     #[test]

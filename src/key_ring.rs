@@ -23,8 +23,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tonic::transport::Endpoint;
 
+use crate::discovery::{self, Target, TargetError};
 use crate::jwt::{ALGORITHM, PublicKey};
 use crate::pb::auth::v1::GetSigningKeysRequest;
 use crate::pb::auth::v1::auth_service_client::AuthServiceClient;
@@ -89,15 +89,19 @@ impl KeyRing {
         }
     }
 
-    /// A ring filled from the auth service at `url` (connected lazily: auth may
-    /// start after this service), refreshed in the background every `max_age`;
-    /// unknown key ids cause a fetch at most once per `min_refetch`. Call
+    /// A ring filled from the auth service at `target` (connected lazily: auth
+    /// may start after this service; balanced over its replicas when `target`
+    /// names several), refreshed in the background every `max_age`; unknown key
+    /// ids cause a fetch at most once per `min_refetch`. Call
     /// [`KeyRing::refresh`] for the first fetch. Needs a Tokio runtime.
-    pub fn from_auth(url: &str, min_refetch: Duration, max_age: Duration) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(FETCH_TIMEOUT)
-            .connect_lazy();
+    pub fn from_auth(target: &str, min_refetch: Duration, max_age: Duration) -> Result<Self, TargetError> {
+        Ok(Self::from_target(&target.parse()?, min_refetch, max_age))
+    }
+
+    fn from_target(target: &Target, min_refetch: Duration, max_age: Duration) -> Self {
+        let channel = discovery::connect(target, |endpoint| {
+            endpoint.connect_timeout(Duration::from_secs(2)).timeout(FETCH_TIMEOUT)
+        });
         let shared = Arc::new(Shared {
             keys: RwLock::new(HashMap::new()),
             source: Source::Auth(AuthServiceClient::new(crate::telemetry::rpc::traced(channel))),
@@ -108,17 +112,25 @@ impl KeyRing {
         });
         let stop = CancellationToken::new();
         tokio::spawn(refresh_periodically(shared.clone(), stop.clone()));
-        Ok(Self {
+        Self {
             shared,
             _refresher: Some(stop.drop_guard()),
-        })
+        }
     }
 
     /// The ring a service starts with: connected to the auth service named in
     /// `args`, with the keys fetched now if auth answers (else soon after, in
     /// the background, or on first use).
+    ///
+    /// # Panics
+    /// When `args.auth_url` is not a target: the flag's parser refuses those,
+    /// so only settings built in code with a bad URL can (a bug, not input).
     pub async fn connect(args: &crate::config::AuthArgs) -> Result<Self, tonic::transport::Error> {
-        let ring = Self::from_auth(&args.auth_url, args.key_refetch_interval, args.key_max_age)?;
+        let target = match args.auth_url.parse::<Target>() {
+            Ok(target) => target,
+            Err(e) => panic!("settings built in code name a bad auth target: {e}"),
+        };
+        let ring = Self::from_target(&target, args.key_refetch_interval, args.key_max_age);
         if let Err(e) = ring.refresh().await {
             tracing::warn!(error = %e, "starting without token signing keys; will fetch them on first use");
         }

@@ -16,9 +16,10 @@ pub mod hotel;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use travel::deadline::Deadline;
+use travel::discovery::{self, TargetError};
 use travel::retry::Backoff;
 use travel::types::{HoldId, Money, UnixMillis};
 
@@ -149,17 +150,18 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Clients of the services at `flight_url` and `hotel_url`, connected lazily
+    /// Clients of the services at `flight_url` and `hotel_url` (each a URL,
+    /// `dns:///name:port` or a list: see [`travel::discovery`]), connected lazily
     /// (a service that is down does not stop this one from starting).
     pub fn connect(
         flight_url: &str,
         hotel_url: &str,
         token: ServiceToken,
         call_timeout: Duration,
-    ) -> Result<Self, tonic::transport::Error> {
-        let channel = |url: &str| {
-            Endpoint::from_shared(url.to_owned())
-                .map(|e| e.connect_timeout(call_timeout).tcp_nodelay(true).connect_lazy())
+    ) -> Result<Self, TargetError> {
+        let channel = |target: &str| -> Result<Channel, TargetError> {
+            let configure = move |e: Endpoint| e.connect_timeout(call_timeout).tcp_nodelay(true);
+            Ok(discovery::connect(&target.parse()?, configure))
         };
         let caller = call::Caller::new(token, call_timeout);
         Ok(Self {

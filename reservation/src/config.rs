@@ -35,11 +35,16 @@ pub struct Config {
         default_value = "sqlite://data/reservation.db?mode=rwc"
     )]
     pub database_url: String,
-    /// URL of the flight service (seat holds).
-    #[arg(long, env = "RESERVATION_FLIGHT_URL", default_value = "http://127.0.0.1:50052")]
+    /// The flight service (seat holds): a URL (`http://host:port`),
+    /// `dns:///name:port` (every address behind the name, balanced and looked up
+    /// again periodically), or a comma-separated list of URLs.
+    #[arg(long, env = "RESERVATION_FLIGHT_URL", default_value = "http://127.0.0.1:50052",
+          value_parser = travel::discovery::target_flag)]
     pub flight_url: String,
-    /// URL of the hotel service (room holds).
-    #[arg(long, env = "RESERVATION_HOTEL_URL", default_value = "http://127.0.0.1:50053")]
+    /// The hotel service (room holds): a URL, `dns:///name:port`, or a
+    /// comma-separated list of URLs, as `--flight-url`.
+    #[arg(long, env = "RESERVATION_HOTEL_URL", default_value = "http://127.0.0.1:50053",
+          value_parser = travel::discovery::target_flag)]
     pub hotel_url: String,
     /// Longest one call to the flight or hotel service may take (less if the
     /// checkout's remaining budget is shorter).
@@ -106,6 +111,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependency_urls_take_dns_names_and_lists_and_refuse_anything_else() {
+        use clap::Parser;
+        let parse = |flag: &str, value: &str| Config::try_parse_from(["travel-reservation", flag, value]);
+        let config = parse("--flight-url", "dns:///flight:50052").expect("a DNS target");
+        assert_eq!(config.flight_url, "dns:///flight:50052");
+        assert!(parse("--hotel-url", "http://hotel-0:50053,http://hotel-1:50053").is_ok());
+        assert!(parse("--hotel-url", "hotel:50053").is_err());
+        assert!(parse("--flight-url", "dns:///flight").is_err());
+    }
 
     #[test]
     fn the_service_account_secret_never_shows_in_debug_output() {

@@ -21,10 +21,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 use travel::SharedClock;
 use travel::deadline::Deadline;
+use travel::discovery::{self, Target, TargetError};
 use travel::types::UnixMillis;
 
 mod renewal;
@@ -108,28 +108,29 @@ impl ServiceToken {
         Self(Arc::new(Source::Fixed(token.into())))
     }
 
-    /// Tokens from the auth service at `url` for the service account
+    /// Tokens from the auth service at `target` (a URL, `dns:///name:port` or a
+    /// list: see [`travel::discovery`]) for the service account
     /// `client_id`/`client_secret`, renewed in the background (connected
     /// lazily: auth may start later). Needs a Tokio runtime.
     pub fn from_auth(
-        url: &str,
+        target: &str,
         client_id: impl Into<String>,
         client_secret: Option<SecretString>,
         clock: SharedClock,
-    ) -> Result<Self, tonic::transport::Error> {
-        Self::from_auth_with_backoff(url, client_id, client_secret, clock, Backoff::default())
+    ) -> Result<Self, TargetError> {
+        Self::from_auth_with_backoff(target, client_id, client_secret, clock, Backoff::default())
     }
 
     /// [`ServiceToken::from_auth`] with another backoff (tests).
     #[doc(hidden)]
     pub fn from_auth_with_backoff(
-        url: &str,
+        target: &str,
         client_id: impl Into<String>,
         client_secret: Option<SecretString>,
         clock: SharedClock,
         backoff: Backoff,
-    ) -> Result<Self, tonic::transport::Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2));
+    ) -> Result<Self, TargetError> {
+        let target: Target = target.parse()?;
         let Some(client_secret) = client_secret else {
             return Ok(Self(Arc::new(Source::NoSecret)));
         };
@@ -138,7 +139,8 @@ impl ServiceToken {
             state: tx,
             wake: Notify::new(),
         });
-        let exchange = Exchange::new(&endpoint, client_id.into(), client_secret, clock.clone());
+        let channel = discovery::connect(&target, |e| e.connect_timeout(Duration::from_secs(2)));
+        let exchange = Exchange::new(channel, client_id.into(), client_secret, clock.clone());
         let stop = CancellationToken::new();
         tokio::spawn(renew(exchange, shared.clone(), stop.clone(), backoff));
         Ok(Self(Arc::new(Source::Auth(Renewal {

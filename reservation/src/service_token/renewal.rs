@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
-use tonic::transport::Endpoint;
+use tonic::transport::Channel;
 use travel::SharedClock;
 use travel::pb::auth::v1::IssueServiceTokenRequest;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
@@ -171,11 +171,11 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    /// IssueServiceToken calls to the auth service at `endpoint` (connected
+    /// IssueServiceToken calls to the auth service over `channel` (connected
     /// lazily) for the account `client_id`.
-    pub(super) fn new(endpoint: &Endpoint, client_id: String, client_secret: SecretString, clock: SharedClock) -> Self {
+    pub(super) fn new(channel: Channel, client_id: String, client_secret: SecretString, clock: SharedClock) -> Self {
         Self {
-            client: AuthServiceClient::new(traced(endpoint.connect_lazy())),
+            client: AuthServiceClient::new(traced(channel)),
             client_id,
             client_secret,
             clock,

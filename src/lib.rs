@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod background;
+pub mod breaker;
 pub mod clock;
 pub mod config;
 pub mod db;

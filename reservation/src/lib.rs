@@ -104,7 +104,12 @@ impl Application {
             &config.hotel_url,
             deps.service_token,
             config.call_timeout,
-        )?;
+        )?
+        .guarded(clients::Guards::register(
+            host.metrics(),
+            deps.clock.clone(),
+            config.protection(),
+        )?);
         let settings = saga::Settings {
             lease: config.lease,
             call_timeout: config.call_timeout,

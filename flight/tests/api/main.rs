@@ -2,6 +2,7 @@
 
 mod access;
 mod catalog;
+mod health;
 mod holds;
 mod locking;
 mod observability;

@@ -7,6 +7,7 @@ mod holds;
 mod locking;
 mod observability;
 mod reflection;
+mod shedding;
 mod traces;
 
 mod helpers;

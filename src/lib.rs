@@ -24,6 +24,7 @@ pub mod pb;
 pub mod request_store;
 pub mod retry;
 pub mod server;
+pub mod shed;
 pub mod stored;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

@@ -86,9 +86,28 @@ pub struct ServerArgs {
     /// Longest a call may run when the client sets no shorter deadline.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
-    /// On SIGTERM/SIGINT, how long in-flight calls may run before the server stops anyway.
+    /// On SIGTERM/SIGINT, how long in-flight calls may run before the server stops anyway
+    /// (counted from the end of the pre-stop delay).
     #[arg(long, env = "DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long the service keeps serving as usual after its health turned
+    /// NOT_SERVING, so that load balancers take it out before it drains. Kubernetes: a few seconds.
+    #[arg(long, env = "PRE_STOP_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub pre_stop_delay: Duration,
+    /// Largest number of calls the service runs at once, over all its connections; one more is
+    /// refused at once with RESOURCE_EXHAUSTED (health checks are never refused).
+    #[arg(long, env = "MAX_CONCURRENT_CALLS", default_value_t = 1024)]
+    pub max_concurrent_calls: usize,
+    /// How long a client connection lives before the server asks the client to reconnect
+    /// (HTTP/2 GOAWAY), so that connections rebalance when replicas are added.
+    #[arg(long, env = "MAX_CONNECTION_AGE", default_value = "5m", value_parser = parse_duration)]
+    pub max_connection_age: Duration,
+    /// How long the calls on a connection past its age may still run.
+    #[arg(long, env = "MAX_CONNECTION_AGE_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub max_connection_age_grace: Duration,
+    /// How often the service checks its database for health: NOT_SERVING while it is unreachable.
+    #[arg(long, env = "HEALTH_CHECK_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub health_check_interval: Duration,
 }
 
 impl Default for ServerArgs {

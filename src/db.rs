@@ -20,6 +20,18 @@ pub enum Dialect {
     Postgres,
 }
 
+/// What [`Database::ping`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reachability {
+    /// The database answered.
+    Up,
+    /// Every pooled connection was in use for the whole busy timeout: the
+    /// database is busy, which says nothing of whether it is up.
+    Busy,
+    /// The database did not answer (unreachable, refused, broken connection).
+    Down,
+}
+
 /// A service's migrations, one set per dialect (`sqlx::migrate!("migrations/sqlite")` …).
 #[derive(Debug)]
 pub struct Migrations {
@@ -132,6 +144,19 @@ impl Database {
         match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Whether the database answers: one trivial query. A pool that is busy
+    /// (no connection free within the busy timeout) is `Busy`, not down.
+    pub async fn ping(&self) -> Reachability {
+        match sqlx::query("SELECT 1").execute(&self.pool).await {
+            Ok(_) => Reachability::Up,
+            Err(sqlx::Error::PoolTimedOut) => Reachability::Busy,
+            Err(e) => {
+                tracing::warn!(error = %e, "the database does not answer");
+                Reachability::Down
+            }
         }
     }
 

@@ -227,18 +227,16 @@ impl ServiceHost {
         ));
         let layers = crate::server::Layers {
             observe: ObserveLayer::new(self.rpc_metrics),
+            shed: crate::shed::ShedLayer::new(self.server.max_concurrent_calls),
             auth,
         };
-        let served = crate::server::serve_settling(
-            self.listener,
+        let served = crate::server::Served {
             routes,
-            &[S::NAME],
-            &self.server,
-            layers,
-            shutdown,
-            settled(),
-        )
-        .await;
+            names: &[S::NAME],
+            database: self.database.clone(),
+        };
+        let served =
+            crate::server::serve_settling(self.listener, served, &self.server, layers, shutdown, settled()).await;
         settled().await;
         self.stop_tasks.cancel();
         self.tasks.close();

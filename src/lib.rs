@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod background;
+pub mod breaker;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -24,6 +25,7 @@ pub mod pb;
 pub mod request_store;
 pub mod retry;
 pub mod server;
+pub mod shed;
 pub mod stored;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

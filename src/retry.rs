@@ -82,13 +82,21 @@ impl Retries {
         self.backoff.pause(self.failures + 1)
     }
 
+    /// Whether another attempt may follow the one being made: one is left and
+    /// the deadline has not passed. (Callers that spend a retry budget ask
+    /// first, so that a retry that would not be made spends nothing.)
+    pub fn may_retry(&self) -> bool {
+        let used_up = self.backoff.attempts.is_some_and(|n| self.failures + 1 >= n);
+        !used_up && !self.deadline.is_past()
+    }
+
     /// After the attempt being made failed: false at once if every attempt was
     /// made or the deadline has passed; else waits (until the deadline at
     /// most) and returns true for the next attempt.
     pub async fn retry(&mut self) -> bool {
+        let may = self.may_retry();
         self.failures += 1;
-        let used_up = self.backoff.attempts.is_some_and(|n| self.failures >= n);
-        if used_up || self.deadline.is_past() {
+        if !may {
             return false;
         }
         tokio::time::sleep(self.backoff.wait(self.failures).min(self.deadline.remaining())).await;
@@ -147,6 +155,7 @@ mod tests {
         assert!(retries.retry().await);
         assert_eq!((retries.attempt(), retries.next_pause()), (2, 20 * MS));
         assert!(retries.retry().await);
+        assert!(!retries.may_retry(), "the third attempt is the last");
         assert!(!retries.retry().await, "three attempts in all");
     }
 

@@ -4,6 +4,7 @@
 //! then in-flight calls get a bounded time to finish.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -14,6 +15,8 @@ use tonic_health::ServingStatus;
 
 use crate::access::Authenticate;
 use crate::config::ServerArgs;
+use crate::db::{Database, Reachability};
+use crate::shed::ShedLayer;
 use crate::telemetry::rpc::ObserveLayer;
 
 /// What reflection publishes besides the `google.rpc` error details: the
@@ -44,6 +47,8 @@ pub struct Layers {
     /// The span and the RED series of the call (outermost, so that what the
     /// layers inside refuse is observed too).
     pub observe: ObserveLayer,
+    /// Load shedding: at most `--max-concurrent-calls` at once.
+    pub shed: ShedLayer,
     /// Bearer-token verification.
     pub auth: Authenticate,
 }
@@ -62,28 +67,54 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves `routes` (the service's own gRPC services, named by their full names
-/// in `service_names`) on `listener`, with health and reflection, every call
-/// passing through the kit's `layers` (observation, bearer-token
-/// verification) and limits,
-/// until `shutdown` resolves; then settles and drains for at most
-/// `args.drain_timeout`. Settling comes between the stop and the close of the
-/// connections: once `shutdown` resolves, health turns NOT_SERVING but every
-/// connection keeps being served until `settled` resolves (the service's own
-/// work in flight is done; it answers new work as it sees fit meanwhile, e.g.
-/// UNAVAILABLE), and only then are the connections closed (HTTP/2 GOAWAY) and
-/// drained. Why: a client's new call on a connection that has received GOAWAY
-/// fails in tonic with INTERNAL, not a retryable UNAVAILABLE. Settling and the
-/// drain together take at most `args.drain_timeout`.
+/// What a service serves: its own gRPC services as `routes`, their full
+/// names (the health entries of readiness), and the database whose health
+/// its readiness follows.
+#[derive(Debug)]
+pub struct Served<'a> {
+    /// The service's own gRPC services.
+    pub routes: Routes,
+    /// Their full names (`travel.flight.v1.FlightService`).
+    pub names: &'a [&'a str],
+    /// The service's database.
+    pub database: Database,
+}
+
+/// The health entry of liveness: SERVING while the process serves at all,
+/// whatever its database does, so that a liveness probe does not restart a
+/// service for a database outage.
+pub const LIVENESS: &str = "liveness";
+
+/// Serves `served` on `listener`, with health and reflection, every call
+/// passing through the kit's `layers` (observation, load shedding, bearer-token
+/// verification) and limits, until `shutdown` resolves; then stops in phases.
+///
+/// Health: the readiness entries (`""` and each service's name) are SERVING
+/// while the database answers (checked every `args.health_check_interval`)
+/// and the service is not stopping; `liveness` is SERVING throughout.
+///
+/// Stopping: once `shutdown` resolves, readiness turns NOT_SERVING and the
+/// service keeps serving as usual for `args.pre_stop_delay` (load balancers
+/// take it out meanwhile). Then it settles: every connection keeps being
+/// served until `settled` resolves (the service's own work in flight is done;
+/// `settled` is first polled now, so a service begins refusing new work of
+/// its own there), and only then are the connections closed (HTTP/2 GOAWAY)
+/// and drained. Why: a client's new call on a connection that has received
+/// GOAWAY fails in tonic with INTERNAL, not a retryable UNAVAILABLE. Settling
+/// and the drain together take at most `args.drain_timeout`.
 pub async fn serve_settling(
     listener: TcpListener,
-    routes: Routes,
-    service_names: &[&str],
+    served: Served<'_>,
     args: &ServerArgs,
     layers: Layers,
     shutdown: impl Future<Output = ()> + Send,
     settled: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let Served {
+        routes,
+        names: service_names,
+        database,
+    } = served;
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut reflection = tonic_reflection::server::Builder::configure();
     let mut reflection_alpha = tonic_reflection::server::Builder::configure();
@@ -104,7 +135,9 @@ pub async fn serve_settling(
         .add_service(reflection_alpha.build_v1alpha()?);
 
     // The caller built the database before calling: the service is ready now.
-    set_status(&health, service_names, ServingStatus::Serving).await;
+    health.set_service_status(LIVENESS, ServingStatus::Serving).await;
+    let readiness = Readiness::new(health, service_names);
+    readiness.publish().await;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = Server::builder()
@@ -114,21 +147,32 @@ pub async fn serve_settling(
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .max_connection_age(args.max_connection_age)
+        .max_connection_age_grace(args.max_connection_age_grace)
         .layer(layers.observe)
+        .layer(layers.shed)
         .layer(layers.auth)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
             let _ = stop_rx.await;
         });
     tokio::pin!(server);
+    let watching = readiness.watch(&database, args.health_check_interval);
+    tokio::pin!(watching);
 
     tokio::select! {
         result = &mut server => return Ok(result?),
         () = shutdown => {}
+        () = &mut watching => {}
     }
-    tracing::info!(services = ?service_names, "shutting down: health NOT_SERVING, draining in-flight calls");
+    tracing::info!(services = ?service_names, pre_stop_delay = ?args.pre_stop_delay, "shutting down: health NOT_SERVING");
+    readiness.stop().await;
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        () = tokio::time::sleep(args.pre_stop_delay) => {}
+    }
+    tracing::info!(services = ?service_names, "draining in-flight calls");
     let deadline = tokio::time::Instant::now() + args.drain_timeout;
-    set_status(&health, service_names, ServingStatus::NotServing).await;
     tokio::select! {
         result = &mut server => return Ok(result?),
         settling = tokio::time::timeout_at(deadline, settled) => {
@@ -152,10 +196,64 @@ pub async fn serve_settling(
     }
 }
 
-async fn set_status(health: &tonic_health::server::HealthReporter, service_names: &[&str], status: ServingStatus) {
-    health.set_service_status("", status).await;
-    for name in service_names {
-        health.set_service_status(*name, status).await;
+/// The readiness entries: SERVING while the database answers and the service
+/// is not stopping.
+struct Readiness<'a> {
+    health: tonic_health::server::HealthReporter,
+    names: &'a [&'a str],
+    database_up: AtomicBool,
+    stopping: AtomicBool,
+}
+
+impl<'a> Readiness<'a> {
+    fn new(health: tonic_health::server::HealthReporter, names: &'a [&'a str]) -> Self {
+        Self {
+            health,
+            names,
+            database_up: AtomicBool::new(true),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    async fn publish(&self) {
+        let ready = self.database_up.load(Ordering::SeqCst) && !self.stopping.load(Ordering::SeqCst);
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health.set_service_status("", status).await;
+        for name in self.names {
+            self.health.set_service_status(*name, status).await;
+        }
+    }
+
+    async fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.publish().await;
+    }
+
+    /// Checks `database` every `interval`, forever, publishing what changes.
+    async fn watch(&self, database: &Database, interval: Duration) {
+        let interval = interval.max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(interval).await;
+            let up = match tokio::time::timeout(interval, database.ping()).await {
+                Ok(Reachability::Up) => true,
+                Ok(Reachability::Down) | Err(_) => false,
+                // Busy says nothing new: keep what was known.
+                Ok(Reachability::Busy) => continue,
+            };
+            let was = self.database_up.swap(up, Ordering::SeqCst);
+            if was != up {
+                if up {
+                    tracing::info!(services = ?self.names, "the database answers again: SERVING");
+                } else {
+                    tracing::warn!(services = ?self.names, "the database does not answer: NOT_SERVING");
+                }
+                self.publish().await;
+            }
+        }
     }
 }
 

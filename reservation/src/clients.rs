@@ -4,13 +4,15 @@
 //! deadline — what is left of the incoming call's budget, at most the per-call
 //! timeout — and failures that are not refusals are retried with the kit's
 //! jittered exponential backoff (safe: holds, confirms and releases are all
-//! idempotent by hold id). How one call is made: [`call`]; the two services:
+//! idempotent by hold id), within a retry budget and behind a circuit breaker
+//! per service ([`guard`]). How one call is made: [`call`]; the two services:
 //! [`flight`] and [`hotel`].
 
 pub use crate::service_token::{Backoff as TokenBackoff, ServiceToken};
 
 mod call;
 pub mod flight;
+mod guard;
 pub mod hotel;
 
 use std::time::Duration;
@@ -26,6 +28,7 @@ use travel::types::{HoldId, Money, UnixMillis};
 use crate::domain::{Part, Reservation};
 
 pub use flight::FlightClient;
+pub use guard::{Guards, Protection};
 pub use hotel::HotelClient;
 
 /// What became of a call to a dependency, after retries.
@@ -168,6 +171,15 @@ impl Clients {
             flight: FlightClient::new(channel(flight_url)?, caller.clone()),
             hotel: HotelClient::new(channel(hotel_url)?, caller),
         })
+    }
+
+    /// The same clients, each dependency's calls behind its own guard from
+    /// `guards` (made without, each has a default one whose metrics are
+    /// registered nowhere).
+    pub fn guarded(mut self, guards: Guards) -> Self {
+        self.flight.guard = guards.flight;
+        self.hotel.guard = guards.hotel;
+        self
     }
 
     /// Both parts, the flight first.

@@ -74,6 +74,25 @@ pub struct Config {
     #[arg(long, env = "RESERVATION_RECOVERY_CONCURRENCY", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub recovery_concurrency: u16,
+    /// Failures in a row (unreachable, overloaded, too slow) after which calls to
+    /// the flight or hotel service fail at once with UNAVAILABLE, for
+    /// `--breaker-cool-off`; then one call probes whether it is back.
+    #[arg(long, env = "RESERVATION_BREAKER_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub breaker_failures: u32,
+    /// How long an open circuit breaker fails calls at once before it lets a probe through.
+    #[arg(long, env = "RESERVATION_BREAKER_COOL_OFF", default_value = "5s", value_parser = parse_duration)]
+    pub breaker_cool_off: Duration,
+    /// Retries of failed calls to the flight or hotel service allowed, as a
+    /// percentage of the calls made to it in the last 10 s (plus the floor).
+    #[arg(long, env = "RESERVATION_RETRY_BUDGET_PERCENT", default_value_t = 20,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub retry_budget_percent: u8,
+    /// Retries per second allowed to each of the flight and hotel services
+    /// whatever the number of calls, so that a quiet service can still retry.
+    #[arg(long, env = "RESERVATION_RETRY_BUDGET_FLOOR", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub retry_budget_floor: u32,
     /// Client id of this service's account on the auth service (IssueServiceToken).
     #[arg(long, env = "RESERVATION_SERVICE_CLIENT_ID", default_value = "reservation")]
     pub service_client_id: String,
@@ -93,6 +112,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// How the calls to the flight and hotel services are protected.
+    pub fn protection(&self) -> crate::clients::Protection {
+        crate::clients::Protection {
+            breaker: travel::breaker::Settings {
+                failures: self.breaker_failures,
+                cool_off: self.breaker_cool_off,
+            },
+            retry_percent: self.retry_budget_percent,
+            retry_floor_per_sec: self.retry_budget_floor,
+        }
+    }
+
     /// Settings for a service on `listen` with the database at `database_url`,
     /// and every other setting at its default (no service account secret).
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {

@@ -104,7 +104,12 @@ impl Application {
             &config.hotel_url,
             deps.service_token,
             config.call_timeout,
-        )?;
+        )?
+        .guarded(clients::Guards::register(
+            host.metrics(),
+            deps.clock.clone(),
+            config.protection(),
+        )?);
         let settings = saga::Settings {
             lease: config.lease,
             call_timeout: config.call_timeout,
@@ -169,9 +174,9 @@ impl Application {
 
     /// Serves until `shutdown` resolves, with a recovery pass at start-up and
     /// then every recovery interval in the background. Once `shutdown`
-    /// resolves, new checkouts, cancellations and operator drives are refused
-    /// with UNAVAILABLE, and the calls and sagas in flight get the drain
-    /// timeout to finish (the flight and hotel services must still serve
+    /// resolves and the pre-stop delay has passed, new checkouts,
+    /// cancellations and operator drives are refused with UNAVAILABLE, and
+    /// the calls and sagas in flight get the drain timeout to finish (the flight and hotel services must still serve
     /// meanwhile) before the database is closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self {
@@ -185,16 +190,20 @@ impl Application {
         host.spawn(|stop| recovery.run(config.recovery_interval, stop));
         let drain = drain::Drain::new();
         let drain_timeout = config.host.server.drain_timeout;
-        let began = drain.clone();
-        let shutdown = async move {
-            shutdown.await;
-            began.begin();
-        };
         let api = api::ReservationApi::new(saga, config.checkout_timeout).draining_with(drain.clone());
-        // The connections stay open until the sagas in flight are done: a
-        // late call on them gets a clean UNAVAILABLE from the drain, not the
-        // INTERNAL that tonic gives a call on a connection being closed.
-        let settled = || drain.sagas_finished(drain_timeout);
+        // Settling begins after the pre-stop delay (until then new checkouts
+        // are served as usual): from then on new checkouts, cancellations and
+        // drives are refused, and the connections stay open until the sagas
+        // in flight are done, so that a late call on them gets a clean
+        // UNAVAILABLE from the drain, not the INTERNAL that tonic gives a
+        // call on a connection being closed.
+        let settled = || {
+            let drain = drain.clone();
+            async move {
+                drain.begin();
+                drain.sagas_finished(drain_timeout).await;
+            }
+        };
         let service = ReservationServiceServer::new(api);
         Ok(host.serve_settling(service, auth, shutdown, settled).await?)
     }

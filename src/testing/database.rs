@@ -43,6 +43,24 @@ impl TestDatabase {
         }
     }
 
+    /// The PostgreSQL server's address, or `None` on SQLite.
+    pub fn postgres_address(&self) -> Option<std::net::SocketAddr> {
+        if !self.is_postgres() {
+            return None;
+        }
+        let authority = self.url.split_once('@')?.1.split('/').next()?;
+        let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "5432"));
+        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        format!("{host}:{port}").parse().ok()
+    }
+
+    /// This database's URL with its server at `addr` (a proxy), on PostgreSQL.
+    pub fn url_at(&self, addr: std::net::SocketAddr) -> Option<String> {
+        let (user, rest) = self.url.split_once('@')?;
+        let (_, path) = rest.split_once('/')?;
+        Some(format!("{user}@{addr}/{path}"))
+    }
+
     /// True when this database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self.cleanup, Cleanup::Postgres { .. })

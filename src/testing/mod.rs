@@ -8,6 +8,7 @@ mod catalog;
 mod database;
 mod fake_auth;
 pub mod metrics;
+pub mod proxy;
 mod server;
 pub mod traces;
 

@@ -52,6 +52,29 @@ impl Traces {
         self.exporter.get_finished_spans().unwrap_or_default()
     }
 
+    /// The spans of trace `trace_id` once its span named `root` has ended and
+    /// no more have ended for a few polls (bounded: 10 s). Why wait: a span
+    /// may end a moment after the call's answer (sqlx's worker thread lets go
+    /// of a query's span after sending its rows), and the spans of another
+    /// service in the trace end on their own (they are below the caller's only
+    /// through the trace context, not in-process).
+    pub async fn trace_below(&self, trace_id: TraceId, root: &str) -> Vec<SpanData> {
+        let mut seen = 0;
+        let mut stable = 0;
+        for _ in 0..500 {
+            let spans = self.trace(trace_id);
+            if spans.iter().any(|s| s.name == root) {
+                stable = if spans.len() == seen { stable + 1 } else { 0 };
+                if stable >= 3 {
+                    return spans;
+                }
+            }
+            seen = spans.len();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.trace(trace_id)
+    }
+
     /// The spans of trace `trace_id` that have ended so far.
     pub fn trace(&self, trace_id: TraceId) -> Vec<SpanData> {
         self.spans()

@@ -2,10 +2,12 @@
 
 mod access;
 mod catalog;
+mod health;
 mod holds;
 mod locking;
 mod observability;
 mod reflection;
+mod shedding;
 mod traces;
 
 mod helpers;

@@ -62,7 +62,9 @@ async fn a_store_operation_is_a_db_span_in_the_calls_trace_below_its_server_span
 
     // Assert: the server span continues the caller's trace, and the store's
     // span, which names the database, is its child.
-    let spans = traces.trace(trace_id);
+    let spans = traces
+        .trace_below(trace_id, "travel.flight.v1.FlightService/HoldSeats")
+        .await;
     let server = spans
         .iter()
         .find(|s| s.name == "travel.flight.v1.FlightService/HoldSeats")

@@ -10,6 +10,7 @@ use travel::telemetry::rpc::{TracedChannel, traced};
 use travel::types::HoldId;
 
 use super::call::{Caller, held};
+use super::guard::Guard;
 use super::{BundlePart, Held, Outcome, Retry};
 use crate::domain::{FlightBooking, Part, Reservation};
 
@@ -18,6 +19,8 @@ use crate::domain::{FlightBooking, Part, Reservation};
 pub struct FlightClient {
     client: FlightServiceClient<TracedChannel>,
     caller: Caller,
+    /// The flight service's breaker and retry budget, shared by every call to it.
+    pub(super) guard: Guard,
 }
 
 impl FlightClient {
@@ -25,6 +28,7 @@ impl FlightClient {
         Self {
             client: FlightServiceClient::new(traced(channel)),
             caller,
+            guard: Guard::unregistered(Part::Flight),
         }
     }
 
@@ -38,7 +42,7 @@ impl FlightClient {
         };
         let outcome = self
             .caller
-            .call(deadline, Retry::Few, message, |r| {
+            .call(&self.guard, deadline, Retry::Few, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.hold_seats(r).await }
             })
@@ -62,7 +66,7 @@ impl BundlePart for FlightClient {
             hold_id: hold_id.to_string(),
         };
         Box::pin(async move {
-            let outcome = self.caller.call(deadline, retry, message, |r| {
+            let outcome = self.caller.call(&self.guard, deadline, retry, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.confirm_seats(r).await }
             });
@@ -75,7 +79,7 @@ impl BundlePart for FlightClient {
             hold_id: hold_id.to_string(),
         };
         Box::pin(async move {
-            let outcome = self.caller.call(deadline, Retry::Few, message, |r| {
+            let outcome = self.caller.call(&self.guard, deadline, Retry::Few, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.release_seats(r).await }
             });

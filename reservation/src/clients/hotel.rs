@@ -10,6 +10,7 @@ use travel::telemetry::rpc::{TracedChannel, traced};
 use travel::types::HoldId;
 
 use super::call::{Caller, held};
+use super::guard::Guard;
 use super::{BundlePart, Held, Outcome, Retry};
 use crate::domain::{HotelBooking, Part, Reservation};
 
@@ -18,6 +19,8 @@ use crate::domain::{HotelBooking, Part, Reservation};
 pub struct HotelClient {
     client: HotelServiceClient<TracedChannel>,
     caller: Caller,
+    /// The hotel service's breaker and retry budget, shared by every call to it.
+    pub(super) guard: Guard,
 }
 
 impl HotelClient {
@@ -25,6 +28,7 @@ impl HotelClient {
         Self {
             client: HotelServiceClient::new(traced(channel)),
             caller,
+            guard: Guard::unregistered(Part::Hotel),
         }
     }
 
@@ -42,7 +46,7 @@ impl HotelClient {
         };
         let outcome = self
             .caller
-            .call(deadline, Retry::Few, message, |r| {
+            .call(&self.guard, deadline, Retry::Few, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.hold_rooms(r).await }
             })
@@ -66,7 +70,7 @@ impl BundlePart for HotelClient {
             hold_id: hold_id.to_string(),
         };
         Box::pin(async move {
-            let outcome = self.caller.call(deadline, retry, message, |r| {
+            let outcome = self.caller.call(&self.guard, deadline, retry, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.confirm_rooms(r).await }
             });
@@ -79,7 +83,7 @@ impl BundlePart for HotelClient {
             hold_id: hold_id.to_string(),
         };
         Box::pin(async move {
-            let outcome = self.caller.call(deadline, Retry::Few, message, |r| {
+            let outcome = self.caller.call(&self.guard, deadline, Retry::Few, message, |r| {
                 let mut c = self.client.clone();
                 async move { c.release_rooms(r).await }
             });

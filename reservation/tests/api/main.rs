@@ -2,6 +2,7 @@
 
 mod access;
 mod admin;
+mod breaker;
 mod checkout;
 mod concurrency;
 mod crash;

@@ -21,6 +21,8 @@ use crate::helpers::{Client, World, bundle, checkout, flight_only, state};
 const RESERVATION: &str = "travel.reservation.v1.ReservationService";
 const FLIGHT: &str = "travel.flight.v1.FlightService";
 const HOTEL: &str = "travel.hotel.v1.HotelService";
+/// The server span of a Checkout: the root of a checkout's spans.
+const CHECKOUT: &str = "travel.reservation.v1.ReservationService/Checkout";
 
 /// Checks out `request` as `client`, in a new trace: the trace's id, and the
 /// reservation the call answered with.
@@ -46,8 +48,9 @@ async fn traced_checkout(
 struct Recorded(Vec<Span>);
 
 impl Recorded {
-    fn of(trace_id: TraceId) -> Self {
-        Self(Traces::capture().trace(trace_id))
+    /// The spans of `trace_id`, once its span `root` has ended (all below it have, then).
+    async fn of(trace_id: TraceId, root: &str) -> Self {
+        Self(Traces::capture().trace_below(trace_id, root).await)
     }
 
     /// The server spans of `service`'s `method`, oldest first.
@@ -166,7 +169,7 @@ async fn one_bundled_checkout_is_one_trace_down_to_the_flight_and_hotel_services
 
     // Assert: the caller's trace, the reservation's server span its child…
     assert_eq!(state(&r), Confirmed);
-    let recorded = Recorded::of(trace_id);
+    let recorded = Recorded::of(trace_id, CHECKOUT).await;
     let call = recorded.checkout();
     assert_eq!(attribute(call, "rpc.service").as_deref(), Some(RESERVATION));
     assert!(call.parent_span_is_remote, "the caller's span is the parent");
@@ -225,7 +228,7 @@ async fn a_refused_hotel_shows_the_compensation_in_the_checkouts_trace() {
 
     // Assert
     assert_eq!(state(&r), Failed);
-    let recorded = Recorded::of(trace_id);
+    let recorded = Recorded::of(trace_id, CHECKOUT).await;
     let call = recorded.checkout();
     let refused = recorded.served(HOTEL, "HoldRooms");
     assert_eq!(refused.len(), 1);
@@ -276,7 +279,7 @@ async fn the_seat_retries_are_in_the_checkouts_trace() {
     // Assert: the first hold, then the retries under saga.retry_seats, every
     // one of them down to the flight service; then the room given back.
     assert_eq!(state(&r), Failed);
-    let recorded = Recorded::of(trace_id);
+    let recorded = Recorded::of(trace_id, CHECKOUT).await;
     let call = recorded.checkout();
     let holds = recorded.served(FLIGHT, "HoldSeats");
     assert_eq!(
@@ -327,13 +330,23 @@ async fn a_recovery_pass_is_a_trace_down_to_the_calls_it_makes() {
 
     // Assert: the saga's recovery, found by its id, and its pass at the root.
     assert_eq!(pass.finished, 1);
-    let recover: Vec<Span> = traces
-        .spans()
-        .into_iter()
-        .filter(|s| s.name == "saga.recover" && attribute(s, "reservation.id").as_deref() == Some(id.as_str()))
-        .collect();
+    let recovered = || -> Vec<Span> {
+        traces
+            .spans()
+            .into_iter()
+            .filter(|s| s.name == "saga.recover" && attribute(s, "reservation.id").as_deref() == Some(id.as_str()))
+            .collect()
+    };
+    // Bounded: a span may end a moment after the pass returned.
+    for _ in 0..500 {
+        if !recovered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recover = recovered();
     assert_eq!(recover.len(), 1, "the saga was recovered once");
-    let recorded = Recorded::of(recover[0].span_context.trace_id());
+    let recorded = Recorded::of(recover[0].span_context.trace_id(), "saga.recovery").await;
     let passes = recorded.named("saga.recovery");
     assert_eq!(passes.len(), 1, "one pass in the trace");
     let pass_span = passes[0];

@@ -142,6 +142,11 @@ pub struct AuthArgs {
     #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:50051",
           value_parser = crate::discovery::target_flag)]
     pub auth_url: String,
+    /// How often a client whose target is a `dns:///` name or a list (every
+    /// client: of auth here, and of flight and hotel in the reservation service)
+    /// looks its replicas up again and probes them; sooner after a failure. At least 1s.
+    #[arg(long, env = "RESOLVE_INTERVAL", default_value = "10s", value_parser = parse_resolve_interval)]
+    pub resolve_interval: Duration,
     /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.
     #[arg(long, env = "TOKEN_ISSUER", default_value = "travel-auth")]
     pub token_issuer: String,
@@ -167,6 +172,16 @@ fn parse_key_max_age(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is too short for a key max age: use at least 1s"));
     }
     Ok(age)
+}
+
+/// A `--resolve-interval`: a duration of at least one second (a shorter one
+/// would have every replica look up and probe its dependencies many times a second).
+fn parse_resolve_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_duration(s)?;
+    if interval < Duration::from_secs(1) {
+        return Err(format!("`{s}` is too short for a resolve interval: use at least 1s"));
+    }
+    Ok(interval)
 }
 
 impl Default for AuthArgs {
@@ -262,6 +277,9 @@ mod tests {
         assert!(parse("http://a:50051,http://b:50051").is_ok());
         let refused = parse("dns:///auth").expect_err("no port").to_string();
         assert!(refused.contains("dns:///name:port"), "{refused}");
+        let too_often =
+            AuthArgs::augment_args(clap::Command::new("t")).try_get_matches_from(["t", "--resolve-interval", "100ms"]);
+        assert!(too_often.is_err());
     }
 
     #[test]
@@ -273,6 +291,7 @@ mod tests {
         let auth = AuthArgs::default();
         assert_eq!(auth.auth_url, "http://127.0.0.1:50051");
         assert_eq!(auth.key_max_age, Duration::from_secs(300));
+        assert_eq!(auth.resolve_interval, Duration::from_secs(10));
         assert_eq!(TelemetryArgs::default().log_format, LogFormat::Text);
     }
 }

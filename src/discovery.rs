@@ -5,8 +5,9 @@
 //! One URL is dialled as today: one lazily connected HTTP/2 channel. A list or a
 //! DNS name becomes a balanced channel (tonic's `balance_channel`: tower's power
 //! of two choices over the endpoints that are ready), fed by a background task
-//! ([`resolve`]) that looks the replicas up again every [`RESOLVE_INTERVAL`] and
-//! takes out those that refuse connections until they accept them again.
+//! ([`resolve`]) that looks the replicas up again every resolve interval
+//! (`--resolve-interval`) and takes out those that refuse connections until
+//! they accept them again.
 
 mod resolve;
 
@@ -18,9 +19,6 @@ use http::Uri;
 use tonic::transport::{Channel, Endpoint};
 
 pub use resolve::{Dns, Fixed, Resolve};
-
-/// How often a balanced channel looks its replicas up again (and probes them).
-pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Where a client's calls go, as a flag names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,17 +120,17 @@ fn parse_url(s: &str) -> Result<Uri, TargetError> {
 /// A channel to `target`, connected lazily (a dependency that is down does not
 /// stop this service from starting), each endpoint set up by `configure` (the
 /// caller's timeouts, `tcp_nodelay`). A list or a DNS name is balanced and
-/// looked up again every [`RESOLVE_INTERVAL`] by a task that ends when the
+/// looked up again every `resolve_interval` by a task that ends when the
 /// channel (every clone of it) is dropped. Needs a Tokio runtime.
-pub fn connect<F>(target: &Target, configure: F) -> Channel
+pub fn connect<F>(target: &Target, resolve_interval: Duration, configure: F) -> Channel
 where
     F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
 {
     let name = target.to_string();
     match target {
         Target::Url(uri) => configure(Endpoint::from(uri.clone())).connect_lazy(),
-        Target::Dns { host, port } => balanced(name, Dns::new(host, *port), RESOLVE_INTERVAL, configure),
-        Target::List(uris) => balanced(name, Fixed(uris.clone()), RESOLVE_INTERVAL, configure),
+        Target::Dns { host, port } => balanced(name, Dns::new(host, *port), resolve_interval, configure),
+        Target::List(uris) => balanced(name, Fixed(uris.clone()), resolve_interval, configure),
     }
 }
 

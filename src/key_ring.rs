@@ -94,12 +94,19 @@ impl KeyRing {
     /// names several), refreshed in the background every `max_age`; unknown key
     /// ids cause a fetch at most once per `min_refetch`. Call
     /// [`KeyRing::refresh`] for the first fetch. Needs a Tokio runtime.
+    /// A DNS name or a list is looked up again every default `--resolve-interval`.
     pub fn from_auth(target: &str, min_refetch: Duration, max_age: Duration) -> Result<Self, TargetError> {
-        Ok(Self::from_target(&target.parse()?, min_refetch, max_age))
+        let resolve_interval = crate::config::AuthArgs::default().resolve_interval;
+        Ok(Self::from_target(
+            &target.parse()?,
+            resolve_interval,
+            min_refetch,
+            max_age,
+        ))
     }
 
-    fn from_target(target: &Target, min_refetch: Duration, max_age: Duration) -> Self {
-        let channel = discovery::connect(target, |endpoint| {
+    fn from_target(target: &Target, resolve_interval: Duration, min_refetch: Duration, max_age: Duration) -> Self {
+        let channel = discovery::connect(target, resolve_interval, |endpoint| {
             endpoint.connect_timeout(Duration::from_secs(2)).timeout(FETCH_TIMEOUT)
         });
         let shared = Arc::new(Shared {
@@ -130,7 +137,12 @@ impl KeyRing {
             Ok(target) => target,
             Err(e) => panic!("settings built in code name a bad auth target: {e}"),
         };
-        let ring = Self::from_target(&target, args.key_refetch_interval, args.key_max_age);
+        let ring = Self::from_target(
+            &target,
+            args.resolve_interval,
+            args.key_refetch_interval,
+            args.key_max_age,
+        );
         if let Err(e) = ring.refresh().await {
             tracing::warn!(error = %e, "starting without token signing keys; will fetch them on first use");
         }

@@ -155,16 +155,18 @@ pub struct Clients {
 impl Clients {
     /// Clients of the services at `flight_url` and `hotel_url` (each a URL,
     /// `dns:///name:port` or a list: see [`travel::discovery`]), connected lazily
-    /// (a service that is down does not stop this one from starting).
+    /// (a service that is down does not stop this one from starting); a DNS
+    /// name or a list is looked up again every `resolve_interval`.
     pub fn connect(
         flight_url: &str,
         hotel_url: &str,
+        resolve_interval: Duration,
         token: ServiceToken,
         call_timeout: Duration,
     ) -> Result<Self, TargetError> {
         let channel = |target: &str| -> Result<Channel, TargetError> {
             let configure = move |e: Endpoint| e.connect_timeout(call_timeout).tcp_nodelay(true);
-            Ok(discovery::connect(&target.parse()?, configure))
+            Ok(discovery::connect(&target.parse()?, resolve_interval, configure))
         };
         let caller = call::Caller::new(token, call_timeout);
         Ok(Self {
@@ -201,10 +203,18 @@ mod tests {
     async fn a_service_token_that_cannot_be_had_is_an_outage_not_a_refusal() {
         // No secret configured: the auth exchange fails before any call is made.
         let clock: travel::SharedClock = std::sync::Arc::new(travel::SystemClock);
-        let token = ServiceToken::from_auth("http://127.0.0.1:1", "reservation", None, clock).unwrap();
+        let token = ServiceToken::from_auth(
+            "http://127.0.0.1:1",
+            Duration::from_secs(10),
+            "reservation",
+            None,
+            clock,
+        )
+        .unwrap();
         let clients = Clients::connect(
             "http://127.0.0.1:1",
             "http://127.0.0.1:1",
+            Duration::from_secs(10),
             token,
             Duration::from_secs(1),
         )
@@ -229,7 +239,14 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
-        let clients = Clients::connect(&url, &url, ServiceToken::fixed("t"), Duration::from_secs(5)).unwrap();
+        let clients = Clients::connect(
+            &url,
+            &url,
+            Duration::from_secs(10),
+            ServiceToken::fixed("t"),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let hold = HoldId::parse("r-flight").unwrap();
         let outcome = clients
             .flight()

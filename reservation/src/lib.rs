@@ -71,6 +71,7 @@ impl Application {
         }
         let service_token = ServiceToken::from_auth(
             &config.auth.auth_url,
+            config.auth.resolve_interval,
             config.service_client_id.clone(),
             config.service_client_secret.clone(),
             clock.clone(),
@@ -102,6 +103,7 @@ impl Application {
         let clients = clients::Clients::connect(
             &config.flight_url,
             &config.hotel_url,
+            config.auth.resolve_interval,
             deps.service_token,
             config.call_timeout,
         )?

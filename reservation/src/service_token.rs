@@ -111,20 +111,42 @@ impl ServiceToken {
     /// Tokens from the auth service at `target` (a URL, `dns:///name:port` or a
     /// list: see [`travel::discovery`]) for the service account
     /// `client_id`/`client_secret`, renewed in the background (connected
-    /// lazily: auth may start later). Needs a Tokio runtime.
+    /// lazily: auth may start later), a DNS name or a list looked up again
+    /// every `resolve_interval`. Needs a Tokio runtime.
     pub fn from_auth(
         target: &str,
+        resolve_interval: Duration,
         client_id: impl Into<String>,
         client_secret: Option<SecretString>,
         clock: SharedClock,
     ) -> Result<Self, TargetError> {
-        Self::from_auth_with_backoff(target, client_id, client_secret, clock, Backoff::default())
+        Self::start(
+            target,
+            resolve_interval,
+            client_id,
+            client_secret,
+            clock,
+            Backoff::default(),
+        )
     }
 
-    /// [`ServiceToken::from_auth`] with another backoff (tests).
+    /// [`ServiceToken::from_auth`] with another backoff (tests), a DNS name or
+    /// a list looked up again every default `--resolve-interval`.
     #[doc(hidden)]
     pub fn from_auth_with_backoff(
         target: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+        clock: SharedClock,
+        backoff: Backoff,
+    ) -> Result<Self, TargetError> {
+        let resolve_interval = travel::config::AuthArgs::default().resolve_interval;
+        Self::start(target, resolve_interval, client_id, client_secret, clock, backoff)
+    }
+
+    fn start(
+        target: &str,
+        resolve_interval: Duration,
         client_id: impl Into<String>,
         client_secret: Option<SecretString>,
         clock: SharedClock,
@@ -139,7 +161,7 @@ impl ServiceToken {
             state: tx,
             wake: Notify::new(),
         });
-        let channel = discovery::connect(&target, |e| e.connect_timeout(Duration::from_secs(2)));
+        let channel = discovery::connect(&target, resolve_interval, |e| e.connect_timeout(Duration::from_secs(2)));
         let exchange = Exchange::new(channel, client_id.into(), client_secret, clock.clone());
         let stop = CancellationToken::new();
         tokio::spawn(renew(exchange, shared.clone(), stop.clone(), backoff));
@@ -240,7 +262,14 @@ mod tests {
     #[tokio::test]
     async fn without_a_secret_no_token_is_asked_for() {
         let clock: SharedClock = Arc::new(travel::SystemClock);
-        let token = ServiceToken::from_auth("http://127.0.0.1:1", "reservation", None, clock).unwrap();
+        let token = ServiceToken::from_auth(
+            "http://127.0.0.1:1",
+            Duration::from_secs(10),
+            "reservation",
+            None,
+            clock,
+        )
+        .unwrap();
         assert_eq!(
             token.get(soon()).await.unwrap_err().code(),
             tonic::Code::Unauthenticated
@@ -251,7 +280,14 @@ mod tests {
     async fn dropping_the_last_handle_stops_the_renewal_task() {
         // Arrange: nothing listens on port 1; the task keeps retrying.
         let clock: SharedClock = Arc::new(travel::SystemClock);
-        let token = ServiceToken::from_auth("http://127.0.0.1:1", "reservation", Some("s".into()), clock).unwrap();
+        let token = ServiceToken::from_auth(
+            "http://127.0.0.1:1",
+            Duration::from_secs(10),
+            "reservation",
+            Some("s".into()),
+            clock,
+        )
+        .unwrap();
         let Source::Auth(renewal) = &*token.0 else {
             panic!("a renewing token")
         };

@@ -269,7 +269,7 @@ async fn a_dns_target_reaches_the_replica_behind_the_name() {
     let (auth, url) = FakeAuth::spawn().await;
     let port = uri(&url).port_u16().expect("port");
     let target: Target = format!("dns:///localhost:{port}").parse().expect("target");
-    let client = AuthServiceClient::new(connect(&target, |e| e.timeout(Duration::from_secs(5))));
+    let client = AuthServiceClient::new(connect(&target, INTERVAL, |e| e.timeout(Duration::from_secs(5))));
 
     // Act
     fetch_keys(&client, 3).await;

@@ -30,8 +30,14 @@ async fn checkout_works_with_a_service_token_from_the_auth_service() {
     let mut config = world.bare_config();
     config.flight_url = world.flight.url.clone();
     config.hotel_url = world.hotel.url.clone();
-    let token =
-        ServiceToken::from_auth(&auth_url, "reservation", Some(SECRET.into()), Arc::new(clock.clone())).unwrap();
+    let token = ServiceToken::from_auth(
+        &auth_url,
+        std::time::Duration::from_secs(10),
+        "reservation",
+        Some(SECRET.into()),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
     let app = world.build(config, token.clone()).await.unwrap();
     let addr = app.local_addr();
     let server = helpers::Server::spawn(|shutdown| app.run_until_stopped(shutdown));

@@ -139,7 +139,9 @@ async fn look(name: &str, resolver: &impl Resolve) -> Look {
         })
         .collect();
     let mut live = HashSet::new();
-    while let Some(Ok((uri, accepts))) = probes.join_next().await {
+    while let Some(probed) = probes.join_next().await {
+        // A probe cannot panic; one that did counts as a refusal.
+        let Ok((uri, accepts)) = probed else { continue };
         if accepts {
             live.insert(uri);
         } else {

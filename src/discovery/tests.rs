@@ -189,12 +189,20 @@ async fn a_replica_removed_from_the_answer_stops_receiving_calls() {
     assert_eq!((a.fetches() - before_a, b.fetches()), (50, before_b));
 }
 
-/// A health server on 127.0.0.1:0 that stops when `stop` is cancelled.
-async fn health_replica(stop: CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+/// A health server on 127.0.0.1:0 that stops when `stop` is cancelled; its
+/// URL, and the task serving it (which ends once it has stopped).
+async fn health_replica(stop: CancellationToken) -> (String, Serving) {
+    health_replica_on("127.0.0.1:0", stop).await
+}
+
+type Serving = tokio::task::JoinHandle<Result<(), tonic::transport::Error>>;
+
+/// A health server on `addr`.
+async fn health_replica_on(addr: &str, stop: CancellationToken) -> (String, Serving) {
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (_reporter, service) = tonic_health::server::health_reporter();
-    tokio::spawn(
+    let serving = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(
@@ -202,14 +210,21 @@ async fn health_replica(stop: CancellationToken) -> String {
                 stop.cancelled_owned(),
             ),
     );
-    url
+    (url, serving)
+}
+
+/// Stops the server `stop` cancels and waits until it no longer listens.
+async fn kill(stop: &CancellationToken, serving: Serving) {
+    stop.cancel();
+    let stopped = tokio::time::timeout(BOUND, serving).await;
+    assert!(stopped.is_ok(), "the replica does not stop");
 }
 
 #[tokio::test]
 async fn a_killed_replica_still_named_is_taken_out_and_calls_succeed_on_the_other() {
     // Arrange: two replicas that a list names for good.
     let (keep, kill) = (CancellationToken::new(), CancellationToken::new());
-    let (a_url, b_url) = (health_replica(keep.clone()).await, health_replica(kill.clone()).await);
+    let ((a_url, _), (b_url, b_serving)) = (health_replica(keep.clone()).await, health_replica(kill.clone()).await);
     let replicas = Replicas::default();
     replicas.set(&[&a_url, &b_url]);
     let channel = balanced("health".into(), replicas.resolver(), INTERVAL, |e| {
@@ -221,7 +236,7 @@ async fn a_killed_replica_still_named_is_taken_out_and_calls_succeed_on_the_othe
     assert!(check().await);
 
     // Act: one replica goes away; its address stays in the answer.
-    kill.cancel();
+    self::kill(&kill, b_serving).await;
 
     // Assert: once 20 calls in a row succeed, the dead one is out, and calls keep succeeding.
     let out = eventually(|| async {
@@ -276,4 +291,48 @@ async fn a_dns_target_reaches_the_replica_behind_the_name() {
 
     // Assert
     assert_eq!(auth.fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_replica_that_accepts_connections_again_is_put_back() {
+    // Arrange: two replicas; one is killed and taken out.
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let ((a_url, a_serving), (b_url, b_serving)) = (
+        health_replica(stop_a.clone()).await,
+        health_replica(stop_b.clone()).await,
+    );
+    let replicas = Replicas::default();
+    replicas.set(&[&a_url, &b_url]);
+    let channel = balanced("health".into(), replicas.resolver(), INTERVAL, |e| {
+        e.timeout(Duration::from_secs(2))
+            .connect_timeout(Duration::from_secs(2))
+    });
+    let client = HealthClient::new(channel);
+    let check = || async { client.clone().check(HealthCheckRequest::default()).await.is_ok() };
+    let twenty_in_a_row = || async {
+        for _ in 0..20 {
+            if !check().await {
+                return false;
+            }
+        }
+        true
+    };
+    kill(&stop_b, b_serving).await;
+    assert!(
+        eventually(twenty_in_a_row).await,
+        "the killed replica is never taken out"
+    );
+
+    // Act: it comes back on its address, and the other one goes.
+    let b_addr = b_url.trim_start_matches("http://");
+    let back = CancellationToken::new();
+    health_replica_on(b_addr, back.clone()).await;
+    kill(&stop_a, a_serving).await;
+
+    // Assert: calls succeed again, so they reach the replica that came back.
+    assert!(
+        eventually(twenty_in_a_row).await,
+        "the replica that came back gets no calls"
+    );
+    back.cancel();
 }

@@ -87,7 +87,7 @@ impl Deps {
     /// The production ones: the system clock, and the signing keys fetched from
     /// the auth service named in `auth` (if auth is not up yet, they are
     /// fetched when the first token arrives).
-    pub async fn production(auth: &AuthArgs) -> Result<Self, tonic::transport::Error> {
+    pub async fn production(auth: &AuthArgs) -> Result<Self, crate::discovery::TargetError> {
         Ok(Self {
             clock: Arc::new(crate::SystemClock),
             keys: Arc::new(KeyRing::connect(auth).await?),

@@ -129,14 +129,10 @@ impl KeyRing {
     /// `args`, with the keys fetched now if auth answers (else soon after, in
     /// the background, or on first use).
     ///
-    /// # Panics
-    /// When `args.auth_url` is not a target: the flag's parser refuses those,
-    /// so only settings built in code with a bad URL can (a bug, not input).
-    pub async fn connect(args: &crate::config::AuthArgs) -> Result<Self, tonic::transport::Error> {
-        let target = match args.auth_url.parse::<Target>() {
-            Ok(target) => target,
-            Err(e) => panic!("settings built in code name a bad auth target: {e}"),
-        };
+    /// Fails when `args.auth_url` is not a target (the flag's parser refuses
+    /// those already; settings built in code may still name one).
+    pub async fn connect(args: &crate::config::AuthArgs) -> Result<Self, crate::discovery::TargetError> {
+        let target = args.auth_url.parse::<Target>()?;
         let ring = Self::from_target(
             &target,
             args.resolve_interval,

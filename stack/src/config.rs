@@ -42,6 +42,11 @@ pub struct StackConfig {
     /// Address of the reservation service's Prometheus `/metrics`.
     #[arg(long, env = "STACK_RESERVATION_METRICS_LISTEN", default_value = "127.0.0.1:9054")]
     pub reservation_metrics_listen: SocketAddr,
+    /// Replicas of the flight and of the hotel service, each sharing its service's database: the
+    /// first listens on --flight-listen / --hotel-listen, the others on ports the system picks
+    /// (printed at start-up); the reservation service balances its calls over them.
+    #[arg(long, env = "STACK_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub replicas: u8,
     /// How long seat and room holds last unless confirmed.
     #[arg(long, env = "STACK_HOLD_TTL", default_value = "15m", value_parser = parse_duration)]
     pub hold_ttl: Duration,

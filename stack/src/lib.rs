@@ -24,8 +24,8 @@ pub struct Stack;
 /// Test seams of the stack; `Seams::default()` is the real wiring.
 #[derive(Default)]
 pub struct Seams {
-    /// Maps the flight service's address to the one the reservation service
-    /// dials for it: a test puts a proxy there, to hold calls in flight.
+    /// Maps the (first) flight replica's address to the one the reservation
+    /// service dials for it: a test puts a proxy there, to hold calls in flight.
     pub flight_route: Option<Box<dyn FnOnce(SocketAddr) -> SocketAddr + Send>>,
 }
 
@@ -74,46 +74,84 @@ impl Stack {
             auth_url: format!("http://{}", dial(running.auth_addr)),
             ..travel::config::AuthArgs::default()
         };
-        let mut flight_config =
-            travel_flight::Config::new(config.flight_listen, sqlite_url(&config.data_dir, "flight"));
-        flight_config.metrics_listen = config.flight_metrics_listen;
-        flight_config.hold_ttl = config.hold_ttl;
-        flight_config.auth = auth_args.clone();
-        let mut hotel_config = travel_hotel::Config::new(config.hotel_listen, sqlite_url(&config.data_dir, "hotel"));
-        hotel_config.metrics_listen = config.hotel_metrics_listen;
-        hotel_config.hold_ttl = config.hold_ttl;
-        hotel_config.auth = auth_args.clone();
         let started = async {
-            reserved.release(config.flight_listen);
-            let flight = travel_flight::Application::build(flight_config)
-                .await
-                .context("cannot start the flight service")?;
-            reserved.release(config.hotel_listen);
-            let hotel = travel_hotel::Application::build(hotel_config)
-                .await
-                .context("cannot start the hotel service")?;
-            anyhow::Ok((flight, hotel))
+            let mut flights = Vec::new();
+            let mut hotels = Vec::new();
+            for replica in 0..config.replicas {
+                // The first replica on the configured addresses; the others on any free port.
+                let (flight_at, hotel_at) = match replica {
+                    0 => (
+                        (config.flight_listen, config.flight_metrics_listen),
+                        (config.hotel_listen, config.hotel_metrics_listen),
+                    ),
+                    _ => (
+                        (any_port(config.flight_listen), any_port(config.flight_metrics_listen)),
+                        (any_port(config.hotel_listen), any_port(config.hotel_metrics_listen)),
+                    ),
+                };
+                let mut flight_config = travel_flight::Config::new(flight_at.0, sqlite_url(&config.data_dir, "flight"));
+                flight_config.metrics_listen = flight_at.1;
+                flight_config.hold_ttl = config.hold_ttl;
+                flight_config.auth = auth_args.clone();
+                let mut hotel_config = travel_hotel::Config::new(hotel_at.0, sqlite_url(&config.data_dir, "hotel"));
+                hotel_config.metrics_listen = hotel_at.1;
+                hotel_config.hold_ttl = config.hold_ttl;
+                hotel_config.auth = auth_args.clone();
+                reserved.release(flight_config.listen);
+                flights.push(
+                    travel_flight::Application::build(flight_config)
+                        .await
+                        .context("cannot start the flight service")?,
+                );
+                reserved.release(hotel_config.listen);
+                hotels.push(
+                    travel_hotel::Application::build(hotel_config)
+                        .await
+                        .context("cannot start the hotel service")?,
+                );
+            }
+            anyhow::Ok((flights, hotels))
         };
-        let (flight, hotel) = match started.await {
+        let (flights, hotels) = match started.await {
             Ok(apps) => apps,
             Err(e) => {
                 running.stop().await;
                 return Err(e);
             }
         };
-        running.flight_addr = flight.local_addr();
-        running.hotel_addr = hotel.local_addr();
-        running.metrics.push(("flight", flight.metrics_url()));
-        running.metrics.push(("hotel", hotel.metrics_url()));
+        running.flight_replicas = flights.iter().map(|app| app.local_addr()).collect();
+        running.hotel_replicas = hotels.iter().map(|app| app.local_addr()).collect();
+        running.flight_addr = running.flight_replicas[0];
+        running.hotel_addr = running.hotel_replicas[0];
+        for flight in &flights {
+            running.metrics.push(("flight", flight.metrics_url()));
+        }
+        for hotel in &hotels {
+            running.metrics.push(("hotel", hotel.metrics_url()));
+        }
         let stop_inventory = running.tier();
-        running.spawn(flight.run_until_stopped(stop_inventory.clone().cancelled_owned()));
-        running.spawn(hotel.run_until_stopped(stop_inventory.cancelled_owned()));
+        for flight in flights {
+            running.spawn(flight.run_until_stopped(stop_inventory.clone().cancelled_owned()));
+        }
+        for hotel in hotels {
+            running.spawn(hotel.run_until_stopped(stop_inventory.clone().cancelled_owned()));
+        }
 
         let mut reservation_config =
             travel_reservation::Config::new(config.reservation_listen, sqlite_url(&config.data_dir, "reservation"));
-        let flight_route = seams.flight_route.unwrap_or_else(|| Box::new(|addr| addr));
-        reservation_config.flight_url = format!("http://{}", flight_route(dial(running.flight_addr)));
-        reservation_config.hotel_url = format!("http://{}", dial(running.hotel_addr));
+        // One URL per replica: a list, which the reservation service balances over.
+        let urls = |addrs: &[SocketAddr]| {
+            addrs
+                .iter()
+                .map(|addr| format!("http://{}", dial(*addr)))
+                .collect::<Vec<_>>()
+        };
+        let mut flight_urls = urls(&running.flight_replicas);
+        if let (Some(route), Some(first)) = (seams.flight_route, flight_urls.first_mut()) {
+            *first = format!("http://{}", route(dial(running.flight_addr)));
+        }
+        reservation_config.flight_url = flight_urls.join(",");
+        reservation_config.hotel_url = urls(&running.hotel_replicas).join(",");
         reservation_config.metrics_listen = config.reservation_metrics_listen;
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
@@ -165,6 +203,11 @@ fn dial(addr: SocketAddr) -> SocketAddr {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     addr
+}
+
+/// `addr` with its port left to the system (a replica after the first).
+fn any_port(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip(), 0)
 }
 
 /// The SQLite URL of `service`'s database in `dir`.

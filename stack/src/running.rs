@@ -20,6 +20,10 @@ pub struct RunningStack {
     pub flight_addr: SocketAddr,
     /// Where the hotel service listens.
     pub hotel_addr: SocketAddr,
+    /// Where each flight replica listens (the first is `flight_addr`).
+    pub flight_replicas: Vec<SocketAddr>,
+    /// Where each hotel replica listens (the first is `hotel_addr`).
+    pub hotel_replicas: Vec<SocketAddr>,
     /// Where the reservation service listens.
     pub reservation_addr: SocketAddr,
     /// Each service's Prometheus `/metrics` URL, in the order they started.
@@ -43,6 +47,8 @@ impl RunningStack {
             auth_addr: unbound,
             flight_addr: unbound,
             hotel_addr: unbound,
+            flight_replicas: Vec::new(),
+            hotel_replicas: Vec::new(),
             reservation_addr: unbound,
             metrics: Vec::new(),
             demo: None,
@@ -110,6 +116,12 @@ impl RunningStack {
             "travel stack is up\n  auth     {}   travel.auth.v1.AuthService\n  flight   {}   travel.flight.v1.FlightService\n  hotel    {}   travel.hotel.v1.HotelService\n  reservation {} travel.reservation.v1.ReservationService\n",
             self.auth_addr, self.flight_addr, self.hotel_addr, self.reservation_addr
         );
+        for (service, replicas) in [("flight", &self.flight_replicas), ("hotel", &self.hotel_replicas)] {
+            if replicas.len() > 1 {
+                let all: Vec<String> = replicas.iter().map(ToString::to_string).collect();
+                out.push_str(&format!("  {service} replicas: {}\n", all.join(", ")));
+            }
+        }
         out.push_str("\nPrometheus metrics:\n");
         for (service, url) in &self.metrics {
             out.push_str(&format!("  {service:<11} {url}\n"));

@@ -29,6 +29,7 @@ pub fn stack_config(dir: &Path) -> StackConfig {
         flight_metrics_listen: any,
         hotel_metrics_listen: any,
         reservation_metrics_listen: any,
+        replicas: 1,
         hold_ttl: Duration::from_secs(900),
         admin_email: ADMIN.into(),
         admin_password: PASSWORD.into(),

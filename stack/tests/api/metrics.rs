@@ -12,7 +12,7 @@ use travel_stack::Stack;
 use crate::helpers::stack_config;
 
 /// The body of `GET url` (`http://host:port/path`), over plain HTTP/1.1.
-async fn get(url: &str) -> (u16, String) {
+pub(crate) async fn get(url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest.split_once('/').expect("a path");
     let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect");

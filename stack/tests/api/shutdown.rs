@@ -29,12 +29,12 @@ use crate::helpers::{ADMIN, PASSWORD, open_flight, open_hotel, stack_config as c
 
 /// Checkouts in flight when the stop begins.
 const IN_FLIGHT: usize = 20;
-const SEATS: i64 = 50;
+pub(crate) const SEATS: i64 = 50;
 const ROOMS: i64 = 30;
 
 type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
 
-fn lazy(addr: SocketAddr) -> Channel {
+pub(crate) fn lazy(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect_lazy()
@@ -76,7 +76,7 @@ fn euros(amount_minor: i64) -> Money {
 }
 
 /// An admin token and a customer token from the stack's auth service.
-async fn tokens(auth: SocketAddr) -> (String, String) {
+pub(crate) async fn tokens(auth: SocketAddr) -> (String, String) {
     let mut client = AuthServiceClient::new(lazy(auth));
     let login = |email: &str, password: &str| LoginRequest {
         email: email.into(),
@@ -100,7 +100,7 @@ async fn tokens(auth: SocketAddr) -> (String, String) {
 
 /// A flight with [`SEATS`] seats and a room type with [`ROOMS`] rooms, created
 /// by the admin: (flight id, hotel id, room type id).
-async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String, String, String) {
+pub(crate) async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String, String, String) {
     let departure = UnixMillis::now().plus(Duration::from_secs(7 * 86_400));
     let flight = FlightServiceClient::with_interceptor(lazy(flight), Bearer::new(Some(admin)))
         .create_flight(CreateFlightRequest {
@@ -125,7 +125,7 @@ async fn catalog(flight: SocketAddr, hotel: SocketAddr, admin: &str) -> (String,
     (flight, hotel, room_type)
 }
 
-fn nights() -> (Date, Date) {
+pub(crate) fn nights() -> (Date, Date) {
     let check_in = UnixMillis::now().plus(Duration::from_secs(30 * 86_400));
     (check_in.date(), check_in.plus(Duration::from_secs(2 * 86_400)).date())
 }

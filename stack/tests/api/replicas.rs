@@ -13,7 +13,7 @@ use travel_stack::{Stack, StackConfig};
 
 use crate::helpers::stack_config;
 use crate::metrics::get;
-use crate::shutdown::{SEATS, catalog, lazy, nights, tokens};
+use crate::shutdown::{SEATS, bundle, catalog, lazy, tokens};
 
 /// Bundles checked out one after another.
 const CHECKOUTS: usize = 20;
@@ -45,28 +45,13 @@ async fn three_replicas_of_flight_and_hotel_share_the_checkouts() {
     assert_eq!(stack.hotel_replicas.len(), 3);
     let (admin, customer) = tokens(stack.auth_addr).await;
     let (flight_id, hotel_id, room_type_id) = catalog(stack.flight_addr, stack.hotel_addr, &admin).await;
-    let (check_in, check_out) = nights();
     let mut reservations =
         ReservationServiceClient::with_interceptor(lazy(stack.reservation_addr), Bearer::new(Some(&customer)));
 
     // Act
     for i in 0..CHECKOUTS {
         let reservation = reservations
-            .checkout(pb::CheckoutRequest {
-                request_id: format!("replicas-{i}"),
-                flight: Some(pb::FlightSelection {
-                    flight_id: flight_id.clone(),
-                    seats: 1,
-                }),
-                hotel: Some(pb::HotelSelection {
-                    hotel_id: hotel_id.clone(),
-                    room_type_id: room_type_id.clone(),
-                    check_in: Some(check_in.into()),
-                    check_out: Some(check_out.into()),
-                    rooms: 1,
-                    guests: 2,
-                }),
-            })
+            .checkout(bundle(format!("replicas-{i}"), &flight_id, &hotel_id, &room_type_id))
             .await
             .expect("checkout")
             .into_inner()

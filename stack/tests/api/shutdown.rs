@@ -130,6 +130,27 @@ pub(crate) fn nights() -> (Date, Date) {
     (check_in.date(), check_in.plus(Duration::from_secs(2 * 86_400)).date())
 }
 
+/// A bundle of one seat on `flight_id` and one room of `room_type_id` for
+/// two guests on [`nights`].
+pub(crate) fn bundle(request_id: String, flight_id: &str, hotel_id: &str, room_type_id: &str) -> pb::CheckoutRequest {
+    let (check_in, check_out) = nights();
+    pb::CheckoutRequest {
+        request_id,
+        flight: Some(pb::FlightSelection {
+            flight_id: flight_id.to_owned(),
+            seats: 1,
+        }),
+        hotel: Some(pb::HotelSelection {
+            hotel_id: hotel_id.to_owned(),
+            room_type_id: room_type_id.to_owned(),
+            check_in: Some(check_in.into()),
+            check_out: Some(check_out.into()),
+            rooms: 1,
+            guests: 2,
+        }),
+    }
+}
+
 /// Pending reservations, as the admin lists them.
 async fn pending(admin: &Reservations) -> usize {
     let listed = admin
@@ -186,7 +207,7 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     );
     let (admin_token, customer_token) = tokens(auth).await;
     let (flight_id, hotel_id, room_type_id) = catalog(flight, hotel, &admin_token).await;
-    let (check_in, check_out) = nights();
+    let (check_in, _) = nights();
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(stack.run_until(async {
         let _ = stopped.await;
@@ -196,21 +217,7 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     let checkouts: Vec<_> = (0..IN_FLIGHT)
         .map(|i| {
             let mut customer = customer.clone();
-            let request = pb::CheckoutRequest {
-                request_id: format!("shutdown-{i}"),
-                flight: Some(pb::FlightSelection {
-                    flight_id: flight_id.clone(),
-                    seats: 1,
-                }),
-                hotel: Some(pb::HotelSelection {
-                    hotel_id: hotel_id.clone(),
-                    room_type_id: room_type_id.clone(),
-                    check_in: Some(check_in.into()),
-                    check_out: Some(check_out.into()),
-                    rooms: 1,
-                    guests: 2,
-                }),
-            };
+            let request = bundle(format!("shutdown-{i}"), &flight_id, &hotel_id, &room_type_id);
             tokio::spawn(async move { customer.checkout(request).await })
         })
         .collect();

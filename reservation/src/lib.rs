@@ -63,8 +63,13 @@ impl Application {
     /// the token signing keys from the auth service (if auth is not up yet,
     /// they are fetched when the first token arrives), and gets service tokens
     /// from it with the configured client credentials.
+    ///
+    /// It binds before it calls auth: the call's local port, which the system
+    /// picks, cannot then be this service's own (the stack's default ports lie
+    /// in the range it picks from).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         settings::check(&config)?;
+        let host = Self::host(&config).await?;
         let travel::host::Deps { clock, keys } = travel::host::Deps::production(&config.auth).await?;
         if config.service_client_secret.is_none() {
             tracing::warn!("{SERVICE_SECRET_ENV} is not set: calls to the flight and hotel services will be refused");
@@ -76,29 +81,35 @@ impl Application {
             config.service_client_secret.clone(),
             clock.clone(),
         )?;
-        Self::build_with(
-            config,
-            Deps {
-                clock,
-                keys,
-                service_token,
-            },
-        )
-        .await
+        let deps = Deps {
+            clock,
+            keys,
+            service_token,
+        };
+        Self::assemble(host, config, deps)
     }
 
     /// As [`Application::build`], with the clock, the keys that verify incoming
     /// tokens, and the source of the outgoing service token given.
     pub async fn build_with(config: Config, deps: Deps) -> anyhow::Result<Self> {
         settings::check(&config)?;
-        let host = ServiceHost::start(
+        let host = Self::host(&config).await?;
+        Self::assemble(host, config, deps)
+    }
+
+    /// The database, migrated, and the listeners, bound.
+    async fn host(config: &Config) -> anyhow::Result<ServiceHost> {
+        ServiceHost::start(
             config.listen,
             config.metrics_listen,
             &config.database_url,
             &config.host,
             travel::migrations!(),
         )
-        .await?;
+        .await
+    }
+
+    fn assemble(host: ServiceHost, config: Config, deps: Deps) -> anyhow::Result<Self> {
         let store = Store::new(host.database().clone());
         let clients = clients::Clients::connect(
             &config.flight_url,

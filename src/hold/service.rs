@@ -139,22 +139,36 @@ impl<I: Inventory> Application<I> {
     /// Connects the database, runs the migrations, binds the listener, and
     /// fetches the token signing keys from the auth service (if auth is not up
     /// yet, they are fetched when the first token arrives).
+    ///
+    /// It binds before it calls auth: the call's local port, which the system
+    /// picks, cannot then be this service's own (the stack's default ports lie
+    /// in the range it picks from).
     pub async fn build(config: Config<I>) -> anyhow::Result<Self> {
+        let host = Self::host(&config).await?;
         let deps = Deps::production(&config.auth).await?;
-        Self::build_with(config, deps).await
+        Self::assemble(host, config, deps)
     }
 
     /// As [`Application::build`], with the clock that decides when holds and
     /// tokens expire, and the keys that verify tokens.
     pub async fn build_with(config: Config<I>, deps: Deps) -> anyhow::Result<Self> {
-        let host = ServiceHost::start(
+        let host = Self::host(&config).await?;
+        Self::assemble(host, config, deps)
+    }
+
+    /// The database, migrated, and the listeners, bound.
+    async fn host(config: &Config<I>) -> anyhow::Result<ServiceHost> {
+        ServiceHost::start(
             config.listen,
             config.metrics_listen,
             &config.database_url,
             &config.host,
             I::migrations(),
         )
-        .await?;
+        .await
+    }
+
+    fn assemble(host: ServiceHost, config: Config<I>, deps: Deps) -> anyhow::Result<Self> {
         let auth = crate::host::verify_tokens(deps.keys, &config.auth, deps.clock.clone(), host.metrics())?;
         let holds = HoldMetrics::register(host.metrics())?;
         let (name, help) = I::AVAILABLE_GAUGE;

@@ -2,11 +2,13 @@
 //! database per test, the manual clock they start from, the key and tokens the
 //! services trust, a service spawned on 127.0.0.1:0 and its clients per role,
 //! the BadRequest fields of a refusal, the inventory rule, a fake auth service,
-//! a hotel to book, and the spans and metric values a test asserts on.
+//! a hotel to book, a service a test can kill or terminate, and the spans and
+//! metric values a test asserts on.
 
 mod catalog;
 mod database;
 mod fake_auth;
+mod killable;
 pub mod metrics;
 pub mod proxy;
 mod server;
@@ -15,6 +17,7 @@ pub mod traces;
 pub use catalog::hotel_with_one_room_type;
 pub use database::{POSTGRES_ENV, TestDatabase};
 pub use fake_auth::{FAKE_TOKEN_LIFE, FakeAuth, TokenAnswer};
+pub use killable::{Killable, Serving};
 pub use server::{Authed, CLIENT_TOKEN_SECS, Shutdown, TestServer, bearer_as, channel, connect};
 
 use crate::ManualClock;

@@ -3,6 +3,7 @@
 //! TRAVEL_TEST_POSTGRES_URL is set), manual clocks, and the helpers the tests
 //! use to book, break things, restart, and check inventory on both services.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServ
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::{
-    Authed, Bearer, TestDatabase, assert_conserved, bearer_as, channel, hotel_with_one_room_type, manual_clock,
+    Authed, Bearer, Killable, Serving, TestDatabase, assert_conserved, bearer_as, channel, hotel_with_one_room_type, manual_clock,
     sign_token, test_key, test_keys as keys,
 };
 pub use travel::testing::{START_MS, TestServer as Server, violated_fields};
@@ -51,7 +52,8 @@ pub struct Flight {
     anonymous: FlightClient,
     /// Serves until the world is dropped.
     _server: Server,
-    _db: TestDatabase,
+    /// Its database (replicas share it).
+    pub db: TestDatabase,
 }
 
 /// The hotel service.
@@ -61,7 +63,8 @@ pub struct Hotel {
     admin: HotelClient,
     /// Serves until the world is dropped.
     _server: Server,
-    _db: TestDatabase,
+    /// Its database (replicas share it).
+    pub db: TestDatabase,
 }
 
 /// A running reservation service.
@@ -189,7 +192,7 @@ async fn start_flight(hold_ttl: Duration) -> Flight {
         anonymous: FlightServiceClient::with_interceptor(channel, bearer_as(None, clock.now())),
         url,
         _server: server,
-        _db: db,
+        db,
     }
 }
 
@@ -216,8 +219,60 @@ async fn start_hotel(hold_ttl: Duration) -> Hotel {
         admin: HotelServiceClient::with_interceptor(channel(&url).await, bearer_as(Some(Role::Admin), clock.now())),
         url,
         _server: server,
-        _db: db,
+        db,
     }
+}
+
+/// Another replica of the world's flight service, on its database, at
+/// `listen` (`127.0.0.1:0` for any port), set up by `adjust`: on a runtime of
+/// its own, so that a test can kill it.
+pub async fn flight_replica(world: &World, listen: SocketAddr, adjust: fn(&mut travel_flight::Config)) -> Killable {
+    observed_flight_replica(world, listen, adjust).await.0
+}
+
+/// As [`flight_replica`], with the replica's metrics registry.
+pub async fn observed_flight_replica(
+    world: &World,
+    listen: SocketAddr,
+    adjust: fn(&mut travel_flight::Config),
+) -> (Killable, travel::metrics::Registry) {
+    let database_url = world.flight.db.url.clone();
+    let (registry, metrics) = tokio::sync::oneshot::channel();
+    let replica = Killable::start(move |shutdown| async move {
+        let mut config = travel_flight::Config::new(listen, database_url);
+        config.sweep_interval = Duration::from_secs(3600);
+        adjust(&mut config);
+        let deps = travel_flight::Deps {
+            clock: Arc::new(manual_clock()),
+            keys: keys(),
+        };
+        let app = travel_flight::Application::build_with(config, deps).await?;
+        let _ = registry.send(app.metrics().clone());
+        let addr = app.local_addr();
+        let serving: Serving = Box::pin(app.run_until_stopped(shutdown));
+        Ok((addr, serving))
+    })
+    .await;
+    (replica, metrics.await.expect("the replica's metrics"))
+}
+
+/// Another replica of the world's hotel service, as [`flight_replica`].
+pub async fn hotel_replica(world: &World, listen: SocketAddr, adjust: fn(&mut travel_hotel::Config)) -> Killable {
+    let database_url = world.hotel.db.url.clone();
+    Killable::start(move |shutdown| async move {
+        let mut config = travel_hotel::Config::new(listen, database_url);
+        config.sweep_interval = Duration::from_secs(3600);
+        adjust(&mut config);
+        let deps = travel_hotel::Deps {
+            clock: Arc::new(manual_clock()),
+            keys: keys(),
+        };
+        let app = travel_hotel::Application::build_with(config, deps).await?;
+        let addr = app.local_addr();
+        let serving: Serving = Box::pin(app.run_until_stopped(shutdown));
+        Ok((addr, serving))
+    })
+    .await
 }
 
 /// A real auth service on its own database and a manual clock, with `adjust`ed

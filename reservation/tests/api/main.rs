@@ -11,6 +11,7 @@ mod idempotency;
 mod metrics;
 mod pivot;
 mod recovery_scan;
+mod replicas;
 mod seat_retry;
 mod service_token;
 mod token_renewal;

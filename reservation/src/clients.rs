@@ -133,6 +133,13 @@ pub trait BundlePart: Send + Sync {
     /// Which part this is.
     fn part(&self) -> Part;
 
+    /// Whether `r` has this part.
+    fn in_bundle(&self, r: &Reservation) -> bool;
+
+    /// Whether this service's circuit breaker is open (its cool-off not over):
+    /// any call to it would fail at once, so a new bundle holds nothing.
+    fn breaker_open(&self) -> bool;
+
     /// Holds this part of `r`, if `r` has it (a few attempts): the price the
     /// service gave the hold and when it expires.
     fn hold<'a>(&'a self, r: &'a Reservation, deadline: Deadline) -> Option<BoxFuture<'a, Outcome<Held>>>;

@@ -56,6 +56,14 @@ impl BundlePart for FlightClient {
         Part::Flight
     }
 
+    fn in_bundle(&self, r: &Reservation) -> bool {
+        r.flight.is_some()
+    }
+
+    fn breaker_open(&self) -> bool {
+        self.guard.breaker_open()
+    }
+
     fn hold<'a>(&'a self, r: &'a Reservation, deadline: Deadline) -> Option<BoxFuture<'a, Outcome<Held>>> {
         let booking = r.flight.as_ref()?;
         Some(Box::pin(self.hold_seats(booking, deadline)))

@@ -99,6 +99,12 @@ impl Guard {
         Self::new(part, &metrics, Arc::new(travel::SystemClock), Protection::default())
     }
 
+    /// Whether the breaker is open, its cool-off not over (half open is not:
+    /// a probe may go through).
+    pub(super) fn breaker_open(&self) -> bool {
+        self.0.breaker.state() == travel::breaker::State::Open
+    }
+
     /// A new call starts: it adds to what retries may spend.
     pub(super) fn call_started(&self) {
         self.0.budget.deposit();

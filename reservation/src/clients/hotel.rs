@@ -60,6 +60,14 @@ impl BundlePart for HotelClient {
         Part::Hotel
     }
 
+    fn in_bundle(&self, r: &Reservation) -> bool {
+        r.hotel.is_some()
+    }
+
+    fn breaker_open(&self) -> bool {
+        self.guard.breaker_open()
+    }
+
     fn hold<'a>(&'a self, r: &'a Reservation, deadline: Deadline) -> Option<BoxFuture<'a, Outcome<Held>>> {
         let booking = r.hotel.as_ref()?;
         Some(Box::pin(self.hold_rooms(booking, deadline)))

@@ -58,6 +58,17 @@ impl Saga {
         r: &Reservation,
         deadline: Deadline,
     ) -> Result<(Next, Option<String>), Error> {
+        // A part whose service's breaker is open would fail at once: the bundle
+        // fails before anything is held, the other part's hold included.
+        if let Some(part) = self
+            .clients
+            .parts()
+            .into_iter()
+            .find(|p| p.in_bundle(r) && p.breaker_open())
+        {
+            let why = failure::unavailable(part.part());
+            return Ok((Next::compensate(why.clone()), Some(why)));
+        }
         let taken = join_all(self.clients.parts().map(|part| self.hold(part, r, deadline))).await;
         let mut holds = Holds(taken.into_iter().collect::<Result<_, _>>()?);
         self.retry_seats(r, &mut holds, deadline).await?;

@@ -126,6 +126,17 @@ async fn with_the_hotel_breaker_open_bundles_fail_at_once_and_succeed_again_once
     let refused = checkout(&alice, bundle("req-2", &flight, 1, &room_type, 1, 2))
         .await
         .unwrap_err();
+    let rejected = hotel_metric(&res, "travel_breaker_rejections_total");
+    // How long a bundle takes to fail now, printed (timings are not asserted:
+    // the machine is shared); the design says milliseconds.
+    let mut slowest = Duration::ZERO;
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        let again = checkout(&alice, bundle(&format!("req-2-{i}"), &flight, 1, &room_type, 1, 2)).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(again.unwrap_err().code(), Code::Unavailable);
+    }
+    println!("with the hotel's breaker open, the slowest of ten bundles failed in {slowest:?}");
     let solo = checkout(&alice, flight_only("req-3", &flight, 1)).await.unwrap();
 
     // Assert: refused by the breaker, the hotel never called, no seat held.
@@ -135,9 +146,10 @@ async fn with_the_hotel_breaker_open_bundles_fail_at_once_and_succeed_again_once
         "{refused:?}"
     );
     assert_eq!(hotel.calls(), calls, "the hotel was not called");
-    assert!(
-        hotel_metric(&res, "travel_breaker_rejections_total") >= rejections + 2.0,
-        "its hold and its release were refused by the breaker"
+    assert_eq!(
+        rejected,
+        rejections + 1.0,
+        "its hold was not even tried, and its release was refused by the breaker"
     );
     assert_eq!(state(&solo), Confirmed);
     assert_eq!(

@@ -20,8 +20,8 @@ use travel::pb::hotel::v1::hotel_service_server::{HotelService, HotelServiceServ
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::{
-    Authed, Bearer, Killable, Serving, TestDatabase, assert_conserved, bearer_as, channel, hotel_with_one_room_type, manual_clock,
-    sign_token, test_key, test_keys as keys,
+    Authed, Bearer, Killable, Serving, TestDatabase, assert_conserved, bearer_as, channel, hotel_with_one_room_type,
+    manual_clock, sign_token, test_key, test_keys as keys,
 };
 pub use travel::testing::{START_MS, TestServer as Server, violated_fields};
 use travel::types::UnixMillis;
@@ -112,17 +112,9 @@ impl World {
 
     /// As [`World::reservations`], with adjusted settings.
     pub async fn reservations_with(&self, adjust: impl FnOnce(&mut Config)) -> Reservations {
-        let mut config = self.bare_config();
-        config.flight_url = self.flight.url.clone();
-        config.hotel_url = self.hotel.url.clone();
-        config.lease = LEASE;
-        config.recovery_interval = Duration::from_secs(600); // tests recover explicitly
-        // At least lease + recovery interval + call timeout, as start-up checks.
-        config.min_hold_ttl_at_pivot = Duration::from_secs(12 * 60);
-        adjust(&mut config);
-        let service_token = sign_token(&test_key(), self.clock.now(), Role::Service, 86_400);
+        let config = self.config_with(adjust);
         let app = self
-            .build(config, ServiceToken::fixed(service_token))
+            .build(config, self.service_token())
             .await
             .expect("build the reservation service");
         let addr = app.local_addr();
@@ -138,6 +130,44 @@ impl World {
             clock: self.clock.clone(),
             server,
         }
+    }
+
+    /// The settings of the reservation services the tests start, `adjust`ed:
+    /// the world's services and database, the test lease, no recovery timer
+    /// (tests recover explicitly).
+    pub fn config_with(&self, adjust: impl FnOnce(&mut Config)) -> Config {
+        let mut config = self.bare_config();
+        config.flight_url = self.flight.url.clone();
+        config.hotel_url = self.hotel.url.clone();
+        config.lease = LEASE;
+        config.recovery_interval = Duration::from_secs(600);
+        // At least lease + recovery interval + call timeout, as start-up checks.
+        config.min_hold_ttl_at_pivot = Duration::from_secs(12 * 60);
+        adjust(&mut config);
+        config
+    }
+
+    /// The service token the tests' reservation services call with.
+    pub fn service_token(&self) -> ServiceToken {
+        ServiceToken::fixed(sign_token(&test_key(), self.clock.now(), Role::Service, 86_400))
+    }
+
+    /// A reservation service as [`World::reservations_with`] starts one, on a
+    /// runtime of its own so that a test can kill it (its recovery timer off).
+    pub async fn reservation_replica(&self, adjust: impl FnOnce(&mut Config)) -> Killable {
+        let config = self.config_with(adjust);
+        let deps = Deps {
+            clock: Arc::new(self.clock.clone()),
+            keys: keys(),
+            service_token: self.service_token(),
+        };
+        Killable::start(move |shutdown| async move {
+            let app = Application::build_with(config, deps).await?;
+            let addr = app.local_addr();
+            let serving: Serving = Box::pin(app.run_until_stopped(shutdown));
+            Ok((addr, serving))
+        })
+        .await
     }
 
     /// The reservation service's default settings on the world's database.
@@ -422,6 +452,13 @@ impl Reservations {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+}
+
+/// A client of the reservation service at `url`, signed in as customer `user`
+/// with a token of `clock`'s time.
+pub fn customer_at(url: &str, clock: &ManualClock, user: &str) -> Client {
+    let channel = Channel::from_shared(url.to_owned()).expect("uri").connect_lazy();
+    ReservationServiceClient::with_interceptor(channel, Bearer::new(Some(&user_token(clock, user, Role::Customer))))
 }
 
 /// A token for `user` with `role`.

@@ -16,5 +16,6 @@ mod seat_retry;
 mod service_token;
 mod token_renewal;
 mod traces;
+mod two_replicas;
 
 mod helpers;

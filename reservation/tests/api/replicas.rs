@@ -15,7 +15,8 @@ use travel::pb::reservation::v1 as pb;
 use travel::testing::Killable;
 
 use crate::helpers::{
-    Client, Reservations, RoomType, World, bundle, checkout, flight_replica, hotel_replica, observed_flight_replica, state,
+    Client, Reservations, RoomType, World, bundle, checkout, flight_replica, hotel_replica, observed_flight_replica,
+    state,
 };
 
 /// Replicas of each of flight and hotel.
@@ -128,13 +129,16 @@ async fn inventory_adds_up(world: &World, flight: &str, room_type: &RoomType, bo
 /// Prints how many checkouts there were and what it took (in the test's output).
 fn report(res: &Reservations, checkouts: usize) {
     for dependency in ["flight", "hotel"] {
-        let retries = travel::testing::metrics::value(&res.metrics, "travel_retries_total", &[("dependency", dependency)]);
+        let retries =
+            travel::testing::metrics::value(&res.metrics, "travel_retries_total", &[("dependency", dependency)]);
         let exhausted = travel::testing::metrics::value(
             &res.metrics,
             "travel_retry_budget_exhausted_total",
             &[("dependency", dependency)],
         );
-        println!("{checkouts} checkouts; calls to {dependency} retried: {retries}, not retried for lack of budget: {exhausted}");
+        println!(
+            "{checkouts} checkouts; calls to {dependency} retried: {retries}, not retried for lack of budget: {exhausted}"
+        );
     }
 }
 
@@ -270,7 +274,10 @@ async fn a_flight_replica_that_comes_up_while_the_service_runs_gets_calls() {
         }
     })
     .await;
-    println!("the new replica took its first hold {:?} after it came up", started.elapsed());
+    println!(
+        "the new replica took its first hold {:?} after it came up",
+        started.elapsed()
+    );
     assert!(reached.is_ok(), "the replica that came up got no calls");
     let answers = load.finish().await;
     let booked = all_confirmed(&answers);

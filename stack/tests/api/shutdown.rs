@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -22,15 +21,16 @@ use travel::pb::hotel::v1::hotel_service_client::HotelServiceClient;
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel::testing::hotel_with_one_room_type;
+use travel::testing::proxy::Gate;
 use travel::types::{Date, UnixMillis};
 use travel_stack::{Seams, Stack};
 
 use crate::helpers::{ADMIN, PASSWORD, open_flight, open_hotel, stack_config as config};
 
 /// Checkouts in flight when the stop begins.
-const IN_FLIGHT: usize = 20;
-pub(crate) const SEATS: i64 = 50;
-const ROOMS: i64 = 30;
+const IN_FLIGHT: usize = 50;
+pub(crate) const SEATS: i64 = 60;
+const ROOMS: i64 = 60;
 
 type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -38,30 +38,6 @@ pub(crate) fn lazy(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect_lazy()
-}
-
-/// A TCP proxy to `upstream` that holds every connection, unanswered, until the
-/// returned switch is set to true: calls through it stay in flight until then.
-fn gate(upstream: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the gate");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("gate address");
-    let (open, opened) = watch::channel(false);
-    tokio::spawn(async move {
-        let listener = TcpListener::from_std(listener).expect("gate listener");
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let mut opened = opened.clone();
-            tokio::spawn(async move {
-                if opened.wait_for(|open| *open).await.is_err() {
-                    return;
-                }
-                if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-    (addr, open)
 }
 
 fn eur(amount_minor: i64) -> Option<Money> {
@@ -186,19 +162,20 @@ async fn shutdown_does_not_drop_calls_in_flight() {
     // Arrange: the stack, with the reservation service's calls to the flight
     // service held at a gate, so that checkouts stay in flight until it opens.
     let dir = tempfile::tempdir().expect("temp dir");
-    let route: Arc<std::sync::Mutex<Option<watch::Sender<bool>>>> = Arc::default();
+    let route: Arc<std::sync::Mutex<Option<Gate>>> = Arc::default();
     let seams = Seams {
         flight_route: Some(Box::new({
             let route = route.clone();
             move |flight| {
-                let (addr, open) = gate(flight);
-                *route.lock().expect("gate switch") = Some(open);
+                let gate = Gate::start(flight);
+                let addr = gate.addr();
+                *route.lock().expect("the gate") = Some(gate);
                 addr
             }
         })),
     };
     let stack = Stack::start_with(&config(dir.path()), seams).await.expect("start");
-    let open = route.lock().expect("gate switch").take().expect("the gate is in place");
+    let gate = route.lock().expect("the gate").take().expect("the gate is in place");
     let (auth, flight, hotel, reservation) = (
         stack.auth_addr,
         stack.flight_addr,
@@ -227,6 +204,7 @@ async fn shutdown_does_not_drop_calls_in_flight() {
 
     // Act: stop the stack while every checkout waits at the gate; once the
     // stop has begun, try one more checkout, then let the calls through.
+    let stopping_since = std::time::Instant::now();
     let _ = stop.send(());
     while !stopping(reservation).await {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -253,12 +231,21 @@ async fn shutdown_does_not_drop_calls_in_flight() {
         .clone()
         .checkout(late_request("after-the-stop-open-connection"))
         .await;
-    open.send_replace(true);
+    gate.open();
     let mut answers = Vec::new();
     for checkout in checkouts {
         answers.push(checkout.await.expect("checkout task"));
     }
     running.await.expect("stack task").expect("the stack stopped cleanly");
+    // Every service drains within its drain timeout; the whole stop, the
+    // reservation service's drain included, took less than one of them.
+    let drain_timeout = travel::config::ServerArgs::default().drain_timeout;
+    let stopped_after = stopping_since.elapsed();
+    println!("the stack stopped {stopped_after:?} after the signal, {IN_FLIGHT} checkouts in flight");
+    assert!(
+        stopped_after < drain_timeout,
+        "the stack took {stopped_after:?} to stop, more than the drain timeout of {drain_timeout:?}"
+    );
 
     // Assert: every checkout in flight was confirmed; the late one was refused.
     for (i, answer) in answers.iter().enumerate() {

@@ -144,7 +144,8 @@ pub struct AuthArgs {
     pub auth_url: String,
     /// How often a client whose target is a `dns:///` name or a list (every
     /// client: of auth here, and of flight and hotel in the reservation service)
-    /// looks its replicas up again and probes them; sooner after a failure. At least 1s.
+    /// looks its replicas up again and probes them (a health check: a replica
+    /// NOT_SERVING is left out); sooner after a failure. At least 1s.
     #[arg(long, env = "RESOLVE_INTERVAL", default_value = "10s", value_parser = parse_resolve_interval)]
     pub resolve_interval: Duration,
     /// Issuer (`iss`) accepted in access tokens; must match the auth service's --issuer.

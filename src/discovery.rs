@@ -6,19 +6,22 @@
 //! DNS name becomes a balanced channel (tonic's `balance_channel`: tower's power
 //! of two choices over the endpoints that are ready), fed by a background task
 //! ([`resolve`]) that looks the replicas up again every resolve interval
-//! (`--resolve-interval`) and takes out those that refuse connections until
-//! they accept them again.
+//! (`--resolve-interval`), and sooner when a caller reports a failed call
+//! ([`Refresh`]), and takes out those that are not ready — refusing
+//! connections, or NOT_SERVING on their health service — until they are.
 
 mod resolve;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
+use tokio::sync::Notify;
 use tonic::transport::{Channel, Endpoint};
 
-pub use resolve::{Dns, Fixed, Resolve};
+pub use resolve::{Dns, Fixed, MIN_GAP, Resolve};
 
 /// Where a client's calls go, as a flag names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +120,23 @@ fn parse_url(s: &str) -> Result<Uri, TargetError> {
     }
 }
 
+/// Asks a balanced channel's resolver task to look at the replicas again now,
+/// rather than at the end of its interval: a caller whose call failed on the
+/// way to a replica (UNAVAILABLE) says so, and a replica that went away is taken
+/// out within milliseconds. Looks so asked come at most every
+/// [`MIN_GAP`]. For a single URL it does nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Refresh(Option<Arc<Notify>>);
+
+impl Refresh {
+    /// Look again now (or as soon as the last look is [`MIN_GAP`] old).
+    pub fn now(&self) {
+        if let Some(notify) = &self.0 {
+            notify.notify_one();
+        }
+    }
+}
+
 /// A channel to `target`, connected lazily (a dependency that is down does not
 /// stop this service from starting), each endpoint set up by `configure` (the
 /// caller's timeouts, `tcp_nodelay`). A list or a DNS name is balanced and
@@ -126,11 +146,22 @@ pub fn connect<F>(target: &Target, resolve_interval: Duration, configure: F) -> 
 where
     F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
 {
+    dial(target, resolve_interval, configure).0
+}
+
+/// As [`connect`], with the handle that asks for a look now.
+pub fn dial<F>(target: &Target, resolve_interval: Duration, configure: F) -> (Channel, Refresh)
+where
+    F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
+{
     let name = target.to_string();
     match target {
-        Target::Url(uri) => configure(Endpoint::from(uri.clone())).connect_lazy(),
-        Target::Dns { host, port } => balanced(name, Dns::new(host, *port), resolve_interval, configure),
-        Target::List(uris) => balanced(name, Fixed(uris.clone()), resolve_interval, configure),
+        Target::Url(uri) => (
+            configure(Endpoint::from(uri.clone())).connect_lazy(),
+            Refresh::default(),
+        ),
+        Target::Dns { host, port } => balance(name, Dns::new(host, *port), resolve_interval, configure),
+        Target::List(uris) => balance(name, Fixed(uris.clone()), resolve_interval, configure),
     }
 }
 
@@ -141,10 +172,26 @@ where
     R: Resolve,
     F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
 {
+    balance(name, resolver, interval, configure).0
+}
+
+fn balance<R, F>(name: String, resolver: R, interval: Duration, configure: F) -> (Channel, Refresh)
+where
+    R: Resolve,
+    F: Fn(Endpoint) -> Endpoint + Send + Sync + 'static,
+{
     // Room for a whole change of replica set at once; the task waits when full.
     let (channel, changes) = Channel::balance_channel(64);
-    tokio::spawn(resolve::follow(name, resolver, changes, interval, configure));
-    channel
+    let asked = Arc::new(Notify::new());
+    tokio::spawn(resolve::follow(
+        name,
+        resolver,
+        changes,
+        interval,
+        asked.clone(),
+        configure,
+    ));
+    (channel, Refresh(Some(asked)))
 }
 
 #[cfg(test)]

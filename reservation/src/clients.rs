@@ -171,14 +171,16 @@ impl Clients {
         token: ServiceToken,
         call_timeout: Duration,
     ) -> Result<Self, TargetError> {
-        let channel = |target: &str| -> Result<Channel, TargetError> {
+        let channel = |target: &str| -> Result<(Channel, discovery::Refresh), TargetError> {
             let configure = move |e: Endpoint| e.connect_timeout(call_timeout).tcp_nodelay(true);
-            Ok(discovery::connect(&target.parse()?, resolve_interval, configure))
+            Ok(discovery::dial(&target.parse()?, resolve_interval, configure))
         };
         let caller = call::Caller::new(token, call_timeout);
+        let (flight, flight_refresh) = channel(flight_url)?;
+        let (hotel, hotel_refresh) = channel(hotel_url)?;
         Ok(Self {
-            flight: FlightClient::new(channel(flight_url)?, caller.clone()),
-            hotel: HotelClient::new(channel(hotel_url)?, caller),
+            flight: FlightClient::new(flight, caller.reporting_to(flight_refresh)),
+            hotel: HotelClient::new(hotel, caller.reporting_to(hotel_refresh)),
         })
     }
 

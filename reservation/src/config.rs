@@ -74,9 +74,10 @@ pub struct Config {
     #[arg(long, env = "RESERVATION_RECOVERY_CONCURRENCY", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub recovery_concurrency: u16,
-    /// Failures in a row (unreachable, overloaded, too slow) after which calls to
-    /// the flight or hotel service fail at once with UNAVAILABLE, for
-    /// `--breaker-cool-off`; then one call probes whether it is back.
+    /// Calls in a row that failed after their retries (unreachable, overloaded,
+    /// too slow) after which calls to the flight or hotel service fail at once
+    /// with UNAVAILABLE, for `--breaker-cool-off`; then one call probes whether it
+    /// is back. One replica dying does not count: its calls' retries reach another.
     #[arg(long, env = "RESERVATION_BREAKER_FAILURES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub breaker_failures: u32,

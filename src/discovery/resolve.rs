@@ -1,24 +1,34 @@
 //! The task behind a balanced channel: it asks a [`Resolve`]r for the
-//! replicas' URLs, probes each with a TCP connection, and tells the balancer
-//! which to add and which to take out — a replica that refuses connections is
-//! out until it accepts them again (unless none accepts: then all stay, so that
-//! calls fail fast instead of waiting for an endpoint). It looks again every
+//! replicas' URLs, probes each — a gRPC health check of its readiness (`""`) on
+//! a connection of its own — and tells the balancer which to add and which to
+//! take out. A replica that refuses connections, does not answer, or answers
+//! NOT_SERVING (it is stopping, in its pre-stop delay, or its database is
+//! down) is out until it is SERVING again; one without a health service counts
+//! as ready while it accepts connections. If none is ready, all stay, so that
+//! calls fail fast instead of waiting for an endpoint. It looks again every
 //! interval, sooner after a failure, and ends when the channel is dropped.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 use tonic::transport::Endpoint;
 use tonic::transport::channel::Change;
+use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 /// Wait before looking again after a lookup failed or a replica refused (at most the interval).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
-/// Longest a probe waits for a replica to accept a connection.
+/// Shortest time between two looks asked for by callers ([`super::Refresh`]).
+pub const MIN_GAP: Duration = Duration::from_millis(100);
+/// Longest a probe waits for a replica to accept a connection, and then for its health answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where the replicas are now: a DNS lookup in production, a list the test
@@ -87,6 +97,7 @@ pub(super) async fn follow<R, F>(
     resolver: R,
     changes: Sender<Change<Uri, Endpoint>>,
     interval: Duration,
+    asked: Arc<Notify>,
     configure: F,
 ) where
     R: Resolve,
@@ -111,6 +122,10 @@ pub(super) async fn follow<R, F>(
         tokio::select! {
             () = changes.closed() => return,
             () = tokio::time::sleep(wait) => {}
+            () = async {
+                tokio::time::sleep(MIN_GAP.min(wait)).await;
+                asked.notified().await;
+            } => {}
         }
     }
 }
@@ -133,39 +148,47 @@ async fn look(name: &str, resolver: &impl Resolve) -> Look {
         .map(|uri| {
             let uri = uri.clone();
             async move {
-                let accepts = accepts_connections(&uri).await;
-                (uri, accepts)
+                let ready = ready(&uri).await;
+                (uri, ready)
             }
         })
         .collect();
     let mut live = HashSet::new();
     while let Some(probed) = probes.join_next().await {
         // A probe cannot panic; one that did counts as a refusal.
-        let Ok((uri, accepts)) = probed else { continue };
-        if accepts {
+        let Ok((uri, ready)) = probed else { continue };
+        if ready {
             live.insert(uri);
         } else {
-            tracing::debug!(dependency = name, replica = %uri, "a replica refuses connections");
+            tracing::debug!(dependency = name, replica = %uri, "a replica is not ready");
         }
     }
     let all_answer = live.len() == named.len();
     if live.is_empty() {
-        // Nobody answers: keep them all, so calls fail at once rather than wait for one.
+        // Nobody is ready: keep them all, so calls fail at once rather than wait for one.
         live = named;
     }
     Look::Found { live, all_answer }
 }
 
-/// Whether `uri`'s host accepts a TCP connection within [`PROBE_TIMEOUT`].
-async fn accepts_connections(uri: &Uri) -> bool {
-    let Some(host) = uri.host() else {
+/// Whether the replica at `uri` is ready: it accepts a connection and its
+/// health service answers SERVING for `""` (or it has none), within
+/// [`PROBE_TIMEOUT`] each.
+async fn ready(uri: &Uri) -> bool {
+    let endpoint = Endpoint::from(uri.clone())
+        .connect_timeout(PROBE_TIMEOUT)
+        .timeout(PROBE_TIMEOUT);
+    let Ok(channel) = endpoint.connect().await else {
         return false;
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-    let port = uri.port_u16().unwrap_or(default_port);
-    let connect = tokio::net::TcpStream::connect((host, port));
-    matches!(tokio::time::timeout(PROBE_TIMEOUT, connect).await, Ok(Ok(_)))
+    let mut health = HealthClient::new(channel);
+    let check = health.check(HealthCheckRequest { service: String::new() });
+    match tokio::time::timeout(PROBE_TIMEOUT, check).await {
+        Ok(Ok(answer)) => answer.into_inner().status == ServingStatus::Serving as i32,
+        // Reachable, but no health service to ask: accepting calls is all it says.
+        Ok(Err(status)) => status.code() == tonic::Code::Unimplemented,
+        Err(_) => false,
+    }
 }
 
 /// Sends the balancer what changed from `current` to `live`; an error when the

@@ -336,3 +336,93 @@ async fn a_replica_that_accepts_connections_again_is_put_back() {
     );
     back.cancel();
 }
+
+/// A health server on 127.0.0.1:0 whose readiness (`""`) the test sets: its
+/// URL, the reporter, and the stop signal.
+async fn reporting_replica() -> (String, tonic_health::server::HealthReporter, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                stop.clone().cancelled_owned(),
+            ),
+    );
+    (url, reporter, stop)
+}
+
+/// Whether the next `n` readiness answers through `client` are all SERVING.
+async fn all_serving(client: &HealthClient<Channel>, n: usize) -> bool {
+    for _ in 0..n {
+        let answer = client.clone().check(HealthCheckRequest::default()).await;
+        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+        if !answer.is_ok_and(|a| a.into_inner().status == serving) {
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn a_replica_that_answers_not_serving_is_taken_out_until_it_serves_again() {
+    // Arrange: two replicas, both ready; one turns NOT_SERVING (stopping, or its
+    // database down) while it still accepts connections.
+    let ((a_url, a, stop_a), (b_url, b, stop_b)) = (reporting_replica().await, reporting_replica().await);
+    let replicas = Replicas::default();
+    replicas.set(&[&a_url, &b_url]);
+    let client = HealthClient::new(balanced("health".into(), replicas.resolver(), INTERVAL, |e| e));
+    b.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+
+    // Assert: once it is out, every answer comes from the ready one.
+    assert!(
+        eventually(|| all_serving(&client, 20)).await,
+        "the NOT_SERVING replica keeps getting calls"
+    );
+
+    // Act: it serves again, and the other one stops serving.
+    b.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    a.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+
+    // Assert: the calls go to the one that came back.
+    assert!(
+        eventually(|| all_serving(&client, 20)).await,
+        "the replica that serves again gets no calls"
+    );
+    stop_a.cancel();
+    stop_b.cancel();
+}
+
+#[tokio::test]
+async fn a_failed_call_reported_makes_the_resolver_look_again_at_once() {
+    // Arrange: two replicas, a resolve interval far longer than the test.
+    let ((a_url, _a, stop_a), (b_url, _b, stop_b)) = (reporting_replica().await, reporting_replica().await);
+    let (channel, refresh) = dial(
+        &Target::List(vec![uri(&a_url), uri(&b_url)]),
+        Duration::from_secs(3600),
+        |e| e.timeout(Duration::from_secs(2)),
+    );
+    let client = HealthClient::new(channel);
+    assert!(
+        eventually(|| all_serving(&client, 5)).await,
+        "both replicas start ready"
+    );
+
+    // Act: one goes away; callers report their failures, as the saga's do.
+    stop_b.cancel();
+    let out = eventually(|| async {
+        let ok = all_serving(&client, 20).await;
+        if !ok {
+            refresh.now();
+        }
+        ok
+    })
+    .await;
+
+    // Assert: taken out long before the interval would have ended.
+    assert!(out, "the replica that went away is still called");
+    stop_a.cancel();
+}

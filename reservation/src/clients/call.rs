@@ -1,36 +1,59 @@
 //! One call to the flight or hotel service: the service token and the
 //! deadline on every attempt, refusals told apart from outages, and outages
 //! retried under the kit's backoff until the [`Retry`] says to stop or the
-//! dependency's retry budget is spent. Every attempt asks the dependency's
+//! dependency's retry budget is spent. Every call asks the dependency's
 //! circuit breaker first ([`Guard`]): while it is open, the call fails at once
-//! with UNAVAILABLE and nothing is sent.
+//! with UNAVAILABLE and nothing is sent; the breaker hears how each call ended,
+//! after its retries.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tonic::{Code, Request, Response, Status};
 use travel::deadline::Deadline;
+use travel::discovery::Refresh;
 use travel::types::{Money, UnixMillis};
 
 use super::guard::Guard;
 use super::{Held, Outcome, Refusal, Retry, ServiceToken};
 
-/// What every call shares: the token it carries and the longest it may take.
+/// What every call to one service shares: the token it carries, the longest
+/// it may take, and whom to tell when a call could not reach a replica.
 #[derive(Debug, Clone)]
 pub(super) struct Caller {
     token: ServiceToken,
     call_timeout: Duration,
+    refresh: Refresh,
 }
 
 impl Caller {
     pub(super) fn new(token: ServiceToken, call_timeout: Duration) -> Self {
-        Self { token, call_timeout }
+        Self {
+            token,
+            call_timeout,
+            refresh: Refresh::default(),
+        }
+    }
+
+    /// The same caller, asking `refresh`'s resolver to look at the replicas
+    /// again whenever a call fails with UNAVAILABLE (a replica gone or stopping).
+    pub(super) fn reporting_to(&self, refresh: Refresh) -> Self {
+        Self {
+            refresh,
+            ..self.clone()
+        }
     }
 
     /// Sends `message` with `send`, guarded by the dependency's `guard`, until
-    /// it succeeds, is refused, or `retry`, `deadline`, the retry budget or the
-    /// breaker say to stop. Every failure that is not a refusal may be retried:
-    /// every call the saga makes is idempotent by hold id.
+    /// it succeeds, is refused, or `retry`, `deadline` or the retry budget say
+    /// to stop. Every failure that is not a refusal may be retried: every call
+    /// the saga makes is idempotent by hold id.
+    ///
+    /// The breaker is asked once per call, not per attempt, and told how the
+    /// call ended: a replica that dies fails the attempts in flight to it, but
+    /// their retries go to the others (the resolver is told to look again), so
+    /// the call succeeds and the breaker stays closed. Only calls that fail
+    /// after their retries — the service is down, not one replica — open it.
     pub(super) async fn call<M, R, F, Fut>(
         &self,
         guard: &Guard,
@@ -45,31 +68,47 @@ impl Caller {
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         guard.call_started();
+        let Some(permit) = guard.admit() else {
+            tracing::debug!("the dependency's circuit breaker is open: failing at once");
+            return Outcome::Unreachable(Code::Unavailable);
+        };
+        // How the last attempt that reached the service ended (`Some(None)`: it
+        // succeeded); `None` while none did (a token problem is ours, not its).
+        let mut reached: Option<Option<Code>> = None;
         let mut retries = retry.policy().retries(deadline);
-        loop {
-            let status = match self.attempt(guard, deadline, message.clone(), &send).await {
-                Ok(response) => return Outcome::Done(response),
-                Err(Failed::Status(status)) => status,
-                Err(Failed::BreakerOpen) => {
-                    tracing::debug!("the dependency's circuit breaker is open: failing at once");
-                    return Outcome::Unreachable(Code::Unavailable);
+        let outcome = loop {
+            let status = match self.attempt(deadline, message.clone(), &send).await {
+                Ok(response) => {
+                    reached = Some(None);
+                    break Outcome::Done(response);
+                }
+                Err(failed) => {
+                    if failed.sent {
+                        reached = Some(Some(failed.status.code()));
+                    }
+                    failed.status
                 }
             };
             if is_refusal(status.code()) {
-                return Outcome::Refused(Refusal::of(&status));
+                break Outcome::Refused(Refusal::of(&status));
             }
             let attempt = retries.attempt();
             tracing::debug!(code = ?status.code(), message = status.message(), attempt, "dependency call failed");
             // Attempts and time first: a retry that would not be made spends no budget.
             if !retries.may_retry() || !guard.may_retry() || !retries.retry().await {
-                return Outcome::Unreachable(status.code());
+                break Outcome::Unreachable(status.code());
             }
+        };
+        match reached {
+            Some(code) => guard.settle(permit, code),
+            None => drop(permit), // no verdict: nothing reached the service
         }
+        outcome
     }
 
-    /// One call, with the token and `min(remaining budget, call timeout)` as
-    /// its deadline, sent along as `grpc-timeout`, if the breaker lets it through.
-    async fn attempt<M, R, F, Fut>(&self, guard: &Guard, deadline: Deadline, message: M, send: &F) -> Result<R, Failed>
+    /// One attempt, with the token and `min(remaining budget, call timeout)` as
+    /// its deadline, sent along as `grpc-timeout`.
+    async fn attempt<M, R, F, Fut>(&self, deadline: Deadline, message: M, send: &F) -> Result<R, Failed>
     where
         F: Fn(Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
@@ -78,43 +117,48 @@ impl Caller {
         // retried like an outage, and the auth service's message stays in the log.
         let token = self.token.get(deadline).await.map_err(|e| {
             tracing::warn!(code = ?e.code(), message = e.message(), "cannot get a service token");
-            Status::unavailable("cannot get a service token from the auth service")
+            Failed::unsent(Status::unavailable("cannot get a service token from the auth service"))
         })?;
         // Measured after the token, which may have taken a call to auth.
         let timeout = deadline
             .for_call(self.call_timeout)
-            .ok_or_else(|| Status::deadline_exceeded("no time left for the call"))?;
+            .ok_or_else(|| Failed::unsent(Status::deadline_exceeded("no time left for the call")))?;
         let mut request = Request::new(message);
         request.set_timeout(timeout);
         let bearer = format!("Bearer {token}")
             .parse()
-            .map_err(|_| Status::unauthenticated("the service token is not valid metadata"))?;
+            .map_err(|_| Failed::unsent(Status::unauthenticated("the service token is not valid metadata")))?;
         request.metadata_mut().insert("authorization", bearer);
-        // Asked last, so that what came before (a token, say) cannot fail a probe.
-        let permit = guard.admit().ok_or(Failed::BreakerOpen)?;
         let result = match tokio::time::timeout(timeout, send(request)).await {
             Ok(result) => result.map(Response::into_inner),
             Err(_) => Err(Status::deadline_exceeded("the call did not finish in time")),
         };
-        guard.settle(permit, result.as_ref().err().map(Status::code));
-        if result.as_ref().is_err_and(|s| s.code() == Code::Unauthenticated) {
-            self.token.invalidate(&token).await;
+        match result {
+            Ok(response) => Ok(response),
+            Err(status) => {
+                if status.code() == Code::Unavailable {
+                    self.refresh.now(); // a replica may be gone: look again now
+                }
+                if status.code() == Code::Unauthenticated {
+                    self.token.invalidate(&token).await;
+                }
+                Err(Failed { status, sent: true })
+            }
         }
-        Ok(result?)
     }
 }
 
 /// Why an attempt did not succeed.
-enum Failed {
-    /// The call failed, or could not be made, with this status.
-    Status(Status),
-    /// The dependency's breaker is open: nothing was sent.
-    BreakerOpen,
+struct Failed {
+    /// The status it failed with.
+    status: Status,
+    /// Whether it was sent to the service (not stopped before, for want of a token or time).
+    sent: bool,
 }
 
-impl From<Status> for Failed {
-    fn from(status: Status) -> Self {
-        Self::Status(status)
+impl Failed {
+    fn unsent(status: Status) -> Self {
+        Self { status, sent: false }
     }
 }
 
@@ -215,8 +259,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_open_breaker_fails_calls_at_once_without_sending_them() {
-        // Arrange: the breaker opens after three failures; retries are plentiful.
+    async fn calls_that_fail_after_their_retries_open_the_breaker_which_then_sends_nothing() {
+        // Arrange: the breaker opens after three failed calls; retries are plentiful.
         let (guard, registry) = hotel_guard(Protection {
             retry_percent: 100,
             retry_floor_per_sec: 100,
@@ -226,14 +270,52 @@ mod tests {
             },
         });
 
-        // Act: the first call's fourth attempt is refused by the open breaker.
-        let (sent, outcomes) = send_calls(&guard, 3, Retry::Few, Code::Unavailable).await;
+        // Act: three calls of four attempts each fail; a fourth call follows.
+        let (sent, outcomes) = send_calls(&guard, 4, Retry::Few, Code::Unavailable).await;
 
         // Assert
-        assert_eq!(sent, 3, "three attempts reached the service, then none");
+        assert_eq!(sent, 12, "three calls of four attempts reached the service, then none");
         assert!(outcomes.iter().all(|o| *o == Outcome::Unreachable(Code::Unavailable)));
         assert_eq!(hotel_metric(&registry, "travel_breaker_state"), 1.0);
-        assert_eq!(hotel_metric(&registry, "travel_breaker_rejections_total"), 3.0);
+        assert_eq!(hotel_metric(&registry, "travel_breaker_rejections_total"), 1.0);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_retry_succeeds_leaves_the_breaker_closed() {
+        // Arrange: a breaker that would open at the first failed call.
+        let (guard, registry) = hotel_guard(Protection {
+            breaker: Settings {
+                failures: 1,
+                cool_off: Duration::from_secs(60),
+            },
+            ..Protection::default()
+        });
+        let caller = Caller::new(ServiceToken::fixed("t"), Duration::from_secs(1));
+        let sent = AtomicUsize::new(0);
+
+        // Act: calls whose first attempt meets a replica that is gone, and whose
+        // retry reaches another.
+        for _ in 0..3 {
+            let before = sent.load(Ordering::SeqCst);
+            let outcome = caller
+                .call(&guard, Deadline::after(Duration::from_secs(30)), Retry::Few, (), |_| {
+                    let n = sent.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n == before {
+                            Err(Status::unavailable("connection reset"))
+                        } else {
+                            Ok(Response::new(()))
+                        }
+                    }
+                })
+                .await;
+            assert_eq!(outcome, Outcome::Done(()));
+        }
+
+        // Assert: each took two attempts, and the breaker never opened.
+        assert_eq!(sent.load(Ordering::SeqCst), 6);
+        assert_eq!(hotel_metric(&registry, "travel_breaker_state"), 0.0);
+        assert_eq!(hotel_metric(&registry, "travel_breaker_rejections_total"), 0.0);
     }
 
     #[tokio::test]

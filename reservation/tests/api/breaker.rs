@@ -17,8 +17,10 @@ use travel::testing::metrics::value;
 
 use crate::helpers::{FakeHotel, Reservations, World, bundle, checkout, flight_only, serve_hotel, state};
 
-/// Failures in a row that open the breaker in these tests.
-const FAILURES: u32 = 3;
+/// Failed calls in a row (each after its retries) that open the breaker in these tests.
+const FAILURES: u32 = 1;
+/// Attempts of one hold or release call while the hotel is down (`Retry::Few`).
+const ATTEMPTS: usize = 4;
 /// Its cool-off, passed by moving the world's clock.
 const COOL_OFF: Duration = Duration::from_secs(5);
 
@@ -120,7 +122,11 @@ async fn with_the_hotel_breaker_open_bundles_fail_at_once_and_succeed_again_once
     assert_eq!(first.unwrap_err().code(), Code::Unavailable);
     assert_eq!(hotel_metric(&res, "travel_breaker_state"), 1.0, "open");
     let (calls, rejections) = (hotel.calls(), hotel_metric(&res, "travel_breaker_rejections_total"));
-    assert_eq!(calls, FAILURES as usize, "the breaker opened after {FAILURES} failures");
+    assert_eq!(
+        calls,
+        ATTEMPTS * FAILURES as usize,
+        "the breaker opened after {FAILURES} failed call of {ATTEMPTS} attempts"
+    );
 
     // Act: a bundle and a flight-only checkout while the breaker is open.
     let refused = checkout(&alice, bundle("req-2", &flight, 1, &room_type, 1, 2))

@@ -41,6 +41,28 @@ pub struct Migrations {
     pub postgres: &'static Migrator,
 }
 
+/// Times a SQLite migration is run again after it failed.
+const SQLITE_MIGRATION_RETRIES: u32 = 5;
+
+/// Runs the SQLite migrations. sqlx takes no lock on SQLite, so a second
+/// process starting on the same file at the same moment may apply a migration
+/// first, and this one's copy of it then fails on what the other created (its
+/// transaction rolls back). Run again, it skips what is recorded as applied; a
+/// migration that is really broken fails every time and is reported.
+async fn migrate_sqlite(migrator: &Migrator, pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut retries = 0;
+    loop {
+        match migrator.run(pool).await {
+            Err(e) if retries < SQLITE_MIGRATION_RETRIES => {
+                retries += 1;
+                tracing::info!(error = %e, retries, "a migration failed; another process may be migrating the same file: trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(retries))).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A migrated connection pool.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -106,11 +128,11 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(ConnectError::Connect)?;
-        let migrator = match dialect {
-            Dialect::Sqlite => migrations.sqlite,
-            Dialect::Postgres => migrations.postgres,
-        };
-        migrator.run(&pool).await?;
+        match dialect {
+            Dialect::Sqlite => migrate_sqlite(migrations.sqlite, &pool).await?,
+            // sqlx holds an advisory lock while it migrates: replicas starting together take turns.
+            Dialect::Postgres => migrations.postgres.run(&pool).await?,
+        }
         let write_wait = prometheus::Histogram::with_opts(
             prometheus::HistogramOpts::new(
                 "travel_db_write_wait_seconds",

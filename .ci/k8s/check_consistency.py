@@ -19,7 +19,7 @@ repository root):
   - settings two services must agree on do (issuer, audience, service
     account, hold TTL), and the shutdown timings fit together;
   - every Secret key referenced is created by a `kubectl create secret`
-    command in docs/kubernetes.md, and every key created there is used;
+    command in the README's "Deploy to Kubernetes", and every key created there is used;
   - the NetworkPolicies allow exactly the architecture's flows, no more.
 With @N after a file (the production overlay: @2): each service has at least
 N replicas, the three probes, the restricted security context, a PDB and an HPA.
@@ -55,7 +55,7 @@ TELEMETRY_VARS = {
     "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 }
 TELEMETRY_PREFIXES = ("OTEL_BSP_",)
-DOCS = ROOT / "docs/kubernetes.md"
+DOCS = ROOT / "README.md"
 # The peers outside the namespace, as the policies must name them.
 DNS_PEER = ("ns", (("kubernetes.io/metadata.name", "kube-system"),), (("k8s-app", "kube-dns"),))
 GATEWAY_PEER = ("ns", (("kubernetes.io/metadata.name", "envoy-gateway-system"),),
@@ -408,7 +408,7 @@ def check_agreement(found):
 
 
 def documented_secrets():
-    """(secret, key) pairs that docs/kubernetes.md's kubectl create secret commands create."""
+    """(secret, key) pairs that the kubectl create secret commands of the README's "Deploy to Kubernetes" create."""
     if not DOCS.exists():
         fail(str(DOCS.relative_to(ROOT)), "missing")
         return set()
@@ -564,7 +564,7 @@ def main():
         referenced = referenced_secrets(render)
         referenced_all |= referenced
         for name, key in sorted(referenced - documented):
-            fail("Secrets", f"{name} key {key} is referenced but docs/kubernetes.md creates no such key")
+            fail("Secrets", f"{name} key {key} is referenced but the README's Deploy to Kubernetes creates no such key")
         check_network_policies(render, found)
         print(f"{path}: {len(render.docs)} resources, {len(found)} services, "
               f"{len(referenced)} secret keys, {len(findings) - before} findings")

@@ -124,9 +124,16 @@ pub struct ServiceHost {
 }
 
 impl ServiceHost {
-    /// Connects the database at `database_url`, brings its schema up to date
-    /// with `migrations`, binds `listen` for gRPC and `metrics_listen` for
-    /// Prometheus's `/metrics`.
+    /// Binds `listen` for gRPC and `metrics_listen` for Prometheus's
+    /// `/metrics`, then connects the database at `database_url` and brings its
+    /// schema up to date with `migrations`.
+    ///
+    /// Binding comes first, at once: while the migrations run, an outgoing
+    /// connection on this machine (a client polling for the service, another
+    /// service calling auth) could otherwise be given this service's port as
+    /// its local port — the stack's default ports lie in Linux's ephemeral
+    /// range — and the bind would fail with "address in use". Connections that
+    /// arrive meanwhile wait in the listen backlog until the service serves.
     pub async fn start(
         listen: SocketAddr,
         metrics_listen: SocketAddr,
@@ -134,11 +141,13 @@ impl ServiceHost {
         args: &HostArgs,
         migrations: &Migrations,
     ) -> anyhow::Result<Self> {
-        let database = Database::connect(database_url, &args.database, migrations).await?;
-        let listener = TcpListener::bind(listen).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for gRPC on {listen}: {e}"))?;
         let metrics_listener = TcpListener::bind(metrics_listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for /metrics on {metrics_listen}: {e}"))?;
+        let database = Database::connect(database_url, &args.database, migrations).await?;
         let metrics = Registry::new();
         let rpc_metrics = RpcMetrics::register(&metrics)?;
         database.register_metrics(&metrics)?;

@@ -138,7 +138,3 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// The scenarios a `--scenarios` value names, for the docs and tests.
-pub fn scenario_names() -> Vec<&'static str> {
-    Scenario::ALL.iter().map(|s| s.name()).collect()
-}

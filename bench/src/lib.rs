@@ -137,4 +137,3 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     drop(services);
     Ok(report)
 }
-

@@ -1,13 +1,17 @@
 //! Database connection by URL — SQLite (one file per service, WAL) or PostgreSQL —
 //! with the service's embedded migrations for that dialect run at start-up, and
-//! write transactions that do not fail under SQLite's one-writer rule.
+//! write transactions that do not fail under SQLite's one-writer rule: on
+//! SQLite they take turns on one writer connection, with group commit
+//! ([`writer`]).
+
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 
 use crate::config::DatabaseArgs;
 
@@ -63,13 +67,73 @@ async fn migrate_sqlite(migrator: &Migrator, pool: &AnyPool) -> Result<(), sqlx:
     }
 }
 
-/// A migrated connection pool.
+/// A migrated connection pool, and on SQLite the one connection that writes.
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite: the writer connection every write transaction takes turns on.
+    writer: Option<writer::Writer>,
     /// How long [`Database::begin_write`] waited (the host registers it).
     write_wait: prometheus::Histogram,
+    /// Write transactions committed, and the `COMMIT`s that made them durable.
+    write_metrics: writer::Metrics,
+}
+
+/// A write transaction from [`Database::begin_write`]: run statements on
+/// `&mut *tx`, then [`WriteTx::commit`]; dropped without committing, it rolls back.
+#[derive(Debug)]
+pub struct WriteTx(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    /// PostgreSQL: a transaction on a pooled connection.
+    Pooled(Transaction<'static, Any>, writer::Metrics),
+    /// SQLite: a member of a group on the writer connection.
+    Grouped(writer::Member),
+}
+
+impl WriteTx {
+    /// Commits; when it returns `Ok`, the writes are durable.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            Inner::Pooled(tx, metrics) => {
+                tx.commit().await?;
+                metrics.transactions.inc();
+                metrics.commits.inc();
+                Ok(())
+            }
+            Inner::Grouped(member) => member.commit().await,
+        }
+    }
+
+    /// Rolls back this transaction's writes.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            Inner::Pooled(tx, _) => tx.rollback().await,
+            Inner::Grouped(member) => member.rollback().await,
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            Inner::Pooled(tx, _) => tx,
+            Inner::Grouped(member) => member.conn_ref(),
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            Inner::Pooled(tx, _) => tx,
+            Inner::Grouped(member) => member.conn(),
+        }
+    }
 }
 
 /// Why the database could not be opened.
@@ -141,14 +205,33 @@ impl Database {
             .buckets(crate::metrics::LATENCY_BUCKETS.to_vec()),
         )
         .map_err(ConnectError::Metrics)?;
+        let counter = |name: &str, help: &str| prometheus::IntCounter::new(name, help).map_err(ConnectError::Metrics);
+        let write_metrics = writer::Metrics {
+            transactions: counter("travel_db_write_transactions_total", "Write transactions committed.")?,
+            commits: counter(
+                "travel_db_commits_total",
+                "COMMITs that made write transactions durable: on SQLite one may cover several (group commit).",
+            )?,
+        };
+        let writer = match dialect {
+            // Taken out of the pool for good: the pool's other connections read.
+            Dialect::Sqlite => Some(writer::Writer::new(
+                pool.acquire().await.map_err(ConnectError::Connect)?.detach(),
+                write_metrics.clone(),
+            )),
+            Dialect::Postgres => None,
+        };
         Ok(Self {
             pool,
             dialect,
+            writer,
             write_wait,
+            write_metrics,
         })
     }
 
-    /// The pool, for reads and single-statement writes.
+    /// The pool, for reads. Writes go through [`Database::begin_write`] (on
+    /// SQLite a write on the pool would wait for the writer's lock).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -158,14 +241,18 @@ impl Database {
         self.dialect
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock at
-    /// once (`BEGIN IMMEDIATE`): a deferred transaction that upgrades to a write
-    /// fails with SQLITE_BUSY when another writer got there first.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    /// Starts a transaction that will write. On SQLite it waits for its turn on
+    /// the writer connection, first come first served, and joins the group in
+    /// progress there (see [`writer`]); the group holds the write lock from its
+    /// `BEGIN IMMEDIATE`, so it never fails with SQLITE_BUSY within the process.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let _waiting = self.write_wait.start_timer();
-        match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+        match &self.writer {
+            Some(writer) => Ok(WriteTx(Inner::Grouped(writer.begin().await?))),
+            None => Ok(WriteTx(Inner::Pooled(
+                self.pool.begin().await?,
+                self.write_metrics.clone(),
+            ))),
         }
     }
 
@@ -210,12 +297,34 @@ impl Database {
     pub fn register_metrics(&self, registry: &crate::metrics::Registry) -> crate::metrics::Result<()> {
         let max = self.pool.options().get_max_connections();
         registry.register(Box::new(crate::metrics::PoolMetrics::new(self.pool.clone(), max)?))?;
-        registry.register(Box::new(self.write_wait.clone()))
+        registry.register(Box::new(self.write_wait.clone()))?;
+        registry.register(Box::new(self.write_metrics.transactions.clone()))?;
+        registry.register(Box::new(self.write_metrics.commits.clone()))
     }
 
-    /// Closes every connection.
+    /// Commits what is pending and closes every connection.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
+    }
+}
+
+/// One writing statement run in a write transaction of its own, committed:
+/// `sqlx::query("UPDATE …").bind(…).write(&db).await?` where a read would be
+/// `.fetch_one(db.pool())`.
+pub trait Write<'q> {
+    /// Runs the statement and commits it.
+    fn write(self, db: &Database) -> impl Future<Output = Result<sqlx::any::AnyQueryResult, sqlx::Error>> + Send;
+}
+
+impl<'q> Write<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    async fn write(self, db: &Database) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+        let mut tx = db.begin_write().await?;
+        let done = self.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }
 

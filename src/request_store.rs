@@ -5,7 +5,9 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe, Transaction};
+use sqlx::{Any, AssertSqlSafe};
+
+use crate::db::WriteTx;
 
 use crate::types::{RequestId, UnixMillis};
 
@@ -25,7 +27,7 @@ pub struct FirstCreated {
 /// parameters are the request id, its request's fingerprint and the creation
 /// time; true when it inserted, false when the request id was seen before.
 pub async fn insert_once(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     insert: Query<'_, Any, AnyArguments>,
     request_id: Option<&RequestId>,
     fingerprint: String,
@@ -44,7 +46,7 @@ pub async fn insert_once(
 /// The row of `table` created first under `request_id`, read inside `tx` after
 /// an insert that did nothing because of it.
 pub async fn first_created(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     table: &str,
     request_id: Option<&RequestId>,
     fingerprint: &str,

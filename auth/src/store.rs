@@ -9,9 +9,9 @@ mod tokens;
 pub use rotation::{Rotated, Rotation};
 pub use tokens::FamilyToken;
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, FromRow};
 use tracing::Instrument as _;
-use travel::db::{Database, Dialect};
+use travel::db::{Database, Dialect, Write as _, WriteTx};
 use travel::jwt::Role;
 use travel::types::UnixMillis;
 
@@ -67,7 +67,7 @@ impl Store {
                 new,
                 now,
             )
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?
             .rows_affected();
             if inserted == 0 {
@@ -177,7 +177,7 @@ impl Store {
             .bind(from)
             .bind(to.as_str())
             .bind(now.unix_millis())
-            .execute(self.db.pool())
+            .write(&self.db)
             .await;
             match renamed {
                 Ok(done) if done.rows_affected() == 1 => Ok(Renamed::Done),
@@ -194,11 +194,7 @@ impl Store {
 }
 
 /// The user whose `column` is `value`, inside a transaction.
-async fn fetch_user(
-    tx: &mut Transaction<'static, Any>,
-    column: &'static str,
-    value: &str,
-) -> Result<Option<(User, String)>, Error> {
+async fn fetch_user(tx: &mut WriteTx, column: &'static str, value: &str) -> Result<Option<(User, String)>, Error> {
     let sql = sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE {column} = $1"));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(&mut **tx).await?;
     row.map(UserRow::into_domain).transpose()

@@ -15,7 +15,7 @@ pub use sweep::{DEFAULT_SWEEP_BATCH, expire_all, expire_due_batch, expire_due_ho
 use std::future::Future;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, FromRow, Transaction};
+use sqlx::{Any, AssertSqlSafe, FromRow};
 use tracing::Instrument as _;
 
 use super::{Hold, HoldError, HoldMetrics, HoldState, Holds, Refusal};
@@ -23,7 +23,7 @@ use crate::db::{Database, Dialect};
 use crate::types::{HoldId, UnixMillis};
 
 /// A write transaction.
-pub type Tx = Transaction<'static, Any>;
+pub type Tx = crate::db::WriteTx;
 
 /// A statement on the `Any` driver, with its parameters bound so far.
 pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;

@@ -1,6 +1,7 @@
 //! Service accounts and generated signing keys in SQL.
 
 use tracing::Instrument as _;
+use travel::db::Write as _;
 use travel::types::UnixMillis;
 
 use super::Store;
@@ -23,7 +24,7 @@ impl Store {
             .bind(client_id.as_str())
             .bind(secret_hash)
             .bind(now.unix_millis())
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?;
             Ok(())
         }
@@ -66,7 +67,7 @@ impl Store {
             .bind(kid)
             .bind(seed.to_vec())
             .bind(now.unix_millis())
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?;
             Ok(())
         }

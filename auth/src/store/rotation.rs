@@ -13,9 +13,9 @@
 //! the family is then live, the one the last of them returned. Any other
 //! presentation of a spent token revokes the whole family.
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::FromRow;
 use tracing::Instrument as _;
-use travel::db::Dialect;
+use travel::db::{Dialect, WriteTx};
 use travel::types::UnixMillis;
 
 use super::tokens::{Insert, insert_token};
@@ -163,12 +163,7 @@ impl Store {
 
 /// Ends the live token stored under `hash` with `sql` ([`SPEND`] or
 /// [`SUPERSEDE`]); how many rows changed (one, under the locks `rotate` holds).
-async fn end_live(
-    tx: &mut Transaction<'static, Any>,
-    sql: &'static str,
-    hash: &str,
-    now: UnixMillis,
-) -> Result<u64, Error> {
+async fn end_live(tx: &mut WriteTx, sql: &'static str, hash: &str, now: UnixMillis) -> Result<u64, Error> {
     let changed = sqlx::query(sql)
         .bind(hash)
         .bind(now.unix_millis())
@@ -178,11 +173,7 @@ async fn end_live(
     Ok(changed)
 }
 
-async fn revoke_and_commit(
-    mut tx: Transaction<'static, Any>,
-    family_id: &str,
-    now: UnixMillis,
-) -> Result<Rotation, Error> {
+async fn revoke_and_commit(mut tx: WriteTx, family_id: &str, now: UnixMillis) -> Result<Rotation, Error> {
     sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE family_id = $1 AND revoked_ms IS NULL")
         .bind(family_id)
         .bind(now.unix_millis())

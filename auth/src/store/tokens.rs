@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 use tracing::Instrument as _;
+use travel::db::Write as _;
 use travel::types::UnixMillis;
 
 use super::Store;
@@ -51,7 +52,10 @@ impl Store {
                 parent_hash: None,
                 session_started: now,
             };
-            insert_token(self.db.pool(), &first, now).await
+            let mut tx = self.db.begin_write().await?;
+            insert_token(&mut *tx, &first, now).await?;
+            tx.commit().await?;
+            Ok(())
         }
         .instrument(self.db.span("auth.start_family"))
         .await
@@ -84,7 +88,7 @@ impl Store {
             )
             .bind(hash)
             .bind(now.unix_millis())
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?;
             Ok(())
         }
@@ -98,7 +102,7 @@ impl Store {
             sqlx::query("UPDATE refresh_tokens SET revoked_ms = $2 WHERE user_id = $1 AND revoked_ms IS NULL")
                 .bind(user_id)
                 .bind(now.unix_millis())
-                .execute(self.db.pool())
+                .write(&self.db)
                 .await?;
             Ok(())
         }
@@ -111,7 +115,7 @@ impl Store {
         async {
             let deleted = sqlx::query("DELETE FROM refresh_tokens WHERE expires_ms <= $1")
                 .bind(now.unix_millis())
-                .execute(self.db.pool())
+                .write(&self.db)
                 .await?
                 .rows_affected();
             Ok(deleted)

@@ -2,6 +2,7 @@
 //! claimed, a cancellation begun, a driver stopping; and the seat-retry rule's
 //! one query ([`Store::seats_in_flux`]).
 
+use travel::db::Write as _;
 use travel::types::UnixMillis;
 
 use super::{Lease, Store, Transition};
@@ -35,7 +36,7 @@ impl Store {
                 .bind(held.expires.unix_millis())
                 .bind(now.unix_millis())
                 .bind(id)
-                .execute(self.db.pool())
+                .write(&self.db)
                 .await?;
             Ok(())
         })
@@ -67,7 +68,7 @@ impl Store {
             .bind(id)
             .bind(from.as_str())
             .bind(owner)
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?
             .rows_affected();
             Ok(changed == 1)
@@ -87,7 +88,7 @@ impl Store {
             .bind(lease.until.unix_millis())
             .bind(id)
             .bind(now.unix_millis())
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?
             .rows_affected();
             Ok(claimed == 1)
@@ -107,7 +108,7 @@ impl Store {
             .bind(lease.until.unix_millis())
             .bind(now.unix_millis())
             .bind(id)
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?
             .rows_affected();
             Ok(started == 1)
@@ -134,7 +135,7 @@ impl Store {
             .bind(now.unix_millis())
             .bind(id)
             .bind(owner)
-            .execute(self.db.pool())
+            .write(&self.db)
             .await?;
             Ok(())
         })
@@ -148,14 +149,19 @@ impl Store {
     /// waiting for seats itself (see `Saga::wait_for_seats`) — does not count.
     pub async fn seats_in_flux(&self, flight_id: &str, except: &str) -> Result<bool, Error> {
         self.in_span("reservation.seats_in_flux", async {
+            // Read where the writes are: on SQLite, a hold recorded by another
+            // saga a moment ago may still wait for its group's COMMIT, and a
+            // read on the pool would not see it yet (nothing is written here).
+            let mut tx = self.db.begin_write().await?;
             let (n,): (i64,) = sqlx::query_as(
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM reservations WHERE flight_id = $1 AND id <> $2 \
                  AND step IN ('HOLDING', 'COMPENSATING') AND flight_price_minor IS NOT NULL",
             )
             .bind(flight_id)
             .bind(except)
-            .fetch_one(self.db.pool())
+            .fetch_one(&mut *tx)
             .await?;
+            tx.rollback().await?;
             Ok(n > 0)
         })
         .await

@@ -174,6 +174,10 @@ impl Database {
         let busy_ms = args.database_busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(args.database_max_connections.max(1))
+            // A SQLite connection is a file handle in this process: it cannot have
+            // dropped the way a network connection can, so the round trip to its
+            // worker thread that checks it before each use is saved.
+            .test_before_acquire(dialect == Dialect::Postgres)
             .acquire_timeout(args.database_busy_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

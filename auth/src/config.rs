@@ -120,7 +120,7 @@ pub struct Config {
     /// TCP peer is the client and the header is ignored.
     #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_addr::parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Password hashes run at once (each takes ~19 MiB); default: one per core.
+    /// Password hashes run at once (each takes ~7 MiB); default: one per core.
     #[arg(long, env = "AUTH_HASHING_THREADS")]
     pub hashing_threads: Option<usize>,
     /// Calls that may wait for a hashing slot; past it, RESOURCE_EXHAUSTED at once.

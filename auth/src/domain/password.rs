@@ -1,11 +1,11 @@
-//! Password hashing: argon2id (the `argon2` crate's defaults, version 19, about
-//! 19 MiB and tens of milliseconds of CPU per hash, on purpose), stored as PHC
-//! strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). Hashes run on `threads`
-//! dedicated threads, never on the async runtime's workers nor on tokio's
-//! blocking pool, and each thread computes in one argon2 memory of its own,
-//! allocated once and reused (a fresh 64-byte-aligned 19 MiB allocation per
-//! hash fragments glibc's heap: measured, the process grew by ~19 MiB per
-//! hash). That is the memory bound: about `threads` × 19 MiB. A call waits a
+//! Password hashing: argon2id (version 19, 7 MiB and 5 passes: tens of
+//! milliseconds of CPU per hash, on purpose; see [`argon::params`]), stored as
+//! PHC strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). Hashes run on
+//! `threads` dedicated threads, never on the async runtime's workers nor on
+//! tokio's blocking pool, and each thread computes in one argon2 memory of its
+//! own, allocated once and reused (a fresh 64-byte-aligned allocation of that
+//! size per hash fragments glibc's heap: measured, the process grew by the
+//! size of one per hash). That is the memory bound: about `threads` × 7 MiB. A call waits a
 //! short, bounded time for a free slot, in a bounded queue, and is otherwise
 //! refused with [`Error::Busy`].
 
@@ -26,7 +26,7 @@ use crate::error::Error;
 /// How many hashes may run at once, and how long and how many may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pool {
-    /// Hashes running at once (each holds ~19 MiB): about one per core.
+    /// Hashes running at once (each holds ~7 MiB): about one per core.
     pub threads: usize,
     /// Calls waiting for a slot at most; past it, refused at once.
     pub queue: usize,
@@ -245,7 +245,8 @@ mod tests {
                 .verify_password(password.expose(), ours.as_str())
                 .is_ok()
         );
-        assert_eq!(ours.split('$').nth(3), theirs.split('$').nth(3), "the same parameters");
+        assert_eq!(ours.split('$').nth(3), Some("m=7168,t=5,p=1"), "{ours}");
+        assert_eq!(theirs.split('$').nth(3), Some("m=19456,t=2,p=1"), "{theirs}");
     }
 
     #[tokio::test]

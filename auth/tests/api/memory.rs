@@ -1,4 +1,4 @@
-//! Issue 7: "Register is a memory bomb" — each Register runs argon2 (~19 MiB),
+//! Issue 7: "Register is a memory bomb" — each Register runs argon2 (~7 MiB; 19 MiB then),
 //! and hundreds at once used to exhaust memory. This runs the real
 //! `travel-auth` binary (its own process, so its peak RSS is its own) on a temp
 //! SQLite database, fires 500 concurrent Registers, and checks that its peak
@@ -20,7 +20,7 @@ use travel::pb::auth::v1 as pb;
 use travel::pb::auth::v1::auth_service_client::AuthServiceClient;
 
 const REGISTERS: usize = 500;
-/// The process at rest (~40 MiB) plus two argon2 memories (19 MiB each) and room to spare.
+/// The process at rest (~15 MiB) plus two argon2 memories (7 MiB each) and room to spare.
 const BOUND_MIB: u64 = 128;
 
 /// The child process, killed when the test ends, however it ends.

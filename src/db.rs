@@ -260,6 +260,19 @@ impl Database {
         }
     }
 
+    /// As [`Database::begin_write`], for a transaction of exactly one
+    /// statement ([`Write`]): on SQLite it joins a group without a savepoint.
+    async fn begin_statement(&self) -> Result<WriteTx, sqlx::Error> {
+        let _waiting = self.write_wait.start_timer();
+        match &self.writer {
+            Some(writer) => Ok(WriteTx(Inner::Grouped(writer.begin_statement().await?))),
+            None => Ok(WriteTx(Inner::Pooled(
+                self.pool.begin().await?,
+                self.write_metrics.clone(),
+            ))),
+        }
+    }
+
     /// Whether the database answers: one trivial query. A pool that is busy
     /// (no connection free within the busy timeout) is `Busy`, not down.
     pub async fn ping(&self) -> Reachability {
@@ -325,7 +338,7 @@ pub trait Write<'q> {
 
 impl<'q> Write<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
     async fn write(self, db: &Database) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-        let mut tx = db.begin_write().await?;
+        let mut tx = db.begin_statement().await?;
         let done = self.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done)

@@ -13,6 +13,15 @@
 //! is dropped without committing (an error, a cancelled call) is rolled back to
 //! its savepoint, and whoever comes next, or a task of its own, carries on.
 //! `synchronous=FULL` stays: nothing is acknowledged before it is on disk.
+//!
+//! Every statement is a round trip to the connection's worker thread, and the
+//! connection is the process's one writer, so the bookkeeping is kept to the
+//! fewest: a member that commits within a group leaves its savepoint on the
+//! stack instead of releasing it (the `COMMIT` ends them all, and `ROLLBACK TO`
+//! names the newest), and a single-statement write ([`Writer::begin_statement`])
+//! opens none, since SQLite undoes a failed statement by itself (the group is
+//! then committed at once, as only the `COMMIT` tells whether SQLite rolled the
+//! whole transaction back instead).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +76,12 @@ enum Open {
     Transaction,
     /// A savepoint in a group others are members of.
     Savepoint,
+    /// One statement in a group others are members of, without a savepoint:
+    /// a statement that fails is undone by SQLite, and one that ran is kept
+    /// even if its caller gave up before committing (for one statement that
+    /// is the same as giving up just after the commit). Either way the group
+    /// is committed at once (see `State::settle`).
+    Statement,
 }
 
 /// One write transaction on the writer connection; `commit` or drop it.
@@ -107,12 +122,23 @@ impl Writer {
     /// Waits for the connection (first come, first served) and starts a write
     /// transaction on it: a new group, or a savepoint in the one in progress.
     pub(super) async fn begin(&self) -> Result<Member, sqlx::Error> {
+        self.begin_as(Open::Savepoint).await
+    }
+
+    /// As [`Writer::begin`], for a transaction of exactly one statement: in a
+    /// group in progress it opens no savepoint (one round trip fewer).
+    pub(super) async fn begin_statement(&self) -> Result<Member, sqlx::Error> {
+        self.begin_as(Open::Statement).await
+    }
+
+    /// `member`: how a member joins a group in progress.
+    async fn begin_as(&self, member: Open) -> Result<Member, sqlx::Error> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let waiting = Waiting(self);
         let mut guard = self.state.clone().lock_owned().await;
         // Still counted as waiting while it starts: a member committing meanwhile
         // cannot be, as it no longer holds the connection.
-        let started = guard.start().await;
+        let started = guard.start(member).await;
         // Counted out without the cancellation path: it holds the connection now.
         std::mem::forget(waiting);
         self.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -168,12 +194,15 @@ impl State {
         self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
 
-    /// Opens the holder's transaction: the group's, or a savepoint in it.
-    async fn start(&mut self) -> Result<(), sqlx::Error> {
+    /// Opens the holder's transaction: the group's, or (`member`) a savepoint
+    /// or a bare statement in it.
+    async fn start(&mut self, member: Open) -> Result<(), sqlx::Error> {
         self.settle(false).await;
         if self.in_group {
-            self.conn()?.execute("SAVEPOINT member").await?;
-            self.open = Open::Savepoint;
+            if member == Open::Savepoint {
+                self.conn()?.execute("SAVEPOINT member").await?;
+            }
+            self.open = member;
         } else {
             self.conn()?.execute("BEGIN IMMEDIATE").await?;
             self.in_group = true;
@@ -187,6 +216,16 @@ impl State {
     async fn settle(&mut self, flush: bool) {
         let undone = match self.open {
             Open::Nothing => Ok(()),
+            Open::Statement => {
+                // A statement without a savepoint that did not commit: it failed (or
+                // its caller gave up). SQLite undid it alone, or — on a few errors (a
+                // full disk, an I/O error) — rolled the whole transaction back. Only
+                // the COMMIT can tell which: end the group now, so that its members
+                // hear the truth.
+                self.open = Open::Nothing;
+                self.flush().await;
+                return;
+            }
             Open::Savepoint => self.undo("ROLLBACK TO member; RELEASE member").await,
             Open::Transaction => {
                 // It began the group, so nothing else is in it.
@@ -266,19 +305,10 @@ impl Member {
         let alone = writer.waiting.load(Ordering::Acquire) == 0;
         let (done, acknowledged) = oneshot::channel();
         guard.pending.push(done);
+        // Its savepoint, if any, stays on the stack: the group's COMMIT ends it.
+        guard.open = Open::Nothing;
         if alone || guard.pending.len() >= MAX_GROUP {
-            // COMMIT ends any savepoint too: no RELEASE needed.
-            guard.open = Open::Nothing;
             guard.flush().await;
-        } else if guard.open == Open::Savepoint {
-            if let Err(e) = guard.undo("RELEASE member").await {
-                guard.open = Open::Nothing;
-                tracing::warn!(error = %e, "releasing a savepoint failed; the writes of its group are undone");
-                guard.abort("the transaction could not be kept").await;
-            }
-            guard.open = Open::Nothing;
-        } else {
-            guard.open = Open::Nothing;
         }
         writer.metrics.transactions.inc();
         drop(guard);
@@ -340,5 +370,200 @@ impl Drop for Member {
             // connection until then; commit the group if no one else will.
             self.writer.flush_in_background(Some(guard));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Group commit on a real SQLite file: members of one group share a
+    //! `COMMIT`, and a member that fails or rolls back undoes only its own work.
+    //! Groups are formed deterministically: the second writer is known to be
+    //! waiting (the `waiting` counter) before the first commits.
+
+    use sqlx::Row as _;
+
+    use super::super::{Database, Migrations, Write as _, WriteTx};
+    use crate::config::DatabaseArgs;
+
+    static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+
+    async fn database(dir: &tempfile::TempDir) -> Database {
+        let url = format!("sqlite://{}/w.db?mode=rwc", dir.path().display());
+        let migrations = Migrations {
+            sqlite: &NONE,
+            postgres: &NONE,
+        };
+        let db = Database::connect(&url, &DatabaseArgs::default(), &migrations)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY)")
+            .write(&db)
+            .await
+            .unwrap();
+        db
+    }
+
+    async fn insert(tx: &mut WriteTx, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO t (id) VALUES ($1)")
+            .bind(id.to_owned())
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+    }
+
+    /// The ids in the table, as a reader on the pool sees them (committed only).
+    async fn ids(db: &Database) -> Vec<String> {
+        sqlx::query("SELECT id FROM t ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect()
+    }
+
+    /// Starts `second` (which asks for the writer) and returns once it waits.
+    async fn until_waiting<T: Send + 'static>(
+        db: &Database,
+        second: impl Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        let waiting = db.writer.as_ref().unwrap().waiting.clone();
+        let before = waiting.load(std::sync::atomic::Ordering::Acquire);
+        let task = tokio::spawn(second);
+        while waiting.load(std::sync::atomic::Ordering::Acquire) == before {
+            tokio::task::yield_now().await;
+        }
+        task
+    }
+
+    fn counts(db: &Database) -> (u64, u64) {
+        (db.write_metrics.transactions.get(), db.write_metrics.commits.get())
+    }
+
+    #[tokio::test]
+    async fn members_that_commit_while_others_wait_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let start = counts(&db);
+
+        let mut first = db.begin_write().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        let second = until_waiting(&db, {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin_write().await?;
+                insert(&mut tx, "b").await?;
+                tx.commit().await
+            }
+        })
+        .await;
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+
+        assert_eq!(ids(&db).await, ["a", "b"]);
+        assert_eq!(counts(&db), (start.0 + 2, start.1 + 1), "two transactions, one COMMIT");
+    }
+
+    #[tokio::test]
+    async fn a_member_that_rolls_back_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+
+        let mut first = db.begin_write().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        let second = until_waiting(&db, {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin_write().await?;
+                insert(&mut tx, "b").await?;
+                tx.rollback().await
+            }
+        })
+        .await;
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+
+        assert_eq!(ids(&db).await, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_member_undoes_only_its_own_writes_and_the_group_still_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+
+        let mut first = db.begin_write().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        let second = until_waiting(&db, {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin_write().await?;
+                insert(&mut tx, "b").await?;
+                drop(tx); // an error or a cancelled call
+                Ok::<_, sqlx::Error>(())
+            }
+        })
+        .await;
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+
+        assert_eq!(ids(&db).await, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn a_single_statement_that_fails_in_a_group_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+
+        let mut first = db.begin_write().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        // Sees the first member's "a", not yet committed: a primary-key violation.
+        let duplicate = until_waiting(&db, {
+            let db = db.clone();
+            async move { sqlx::query("INSERT INTO t (id) VALUES ('a')").write(&db).await }
+        })
+        .await;
+        first.commit().await.unwrap();
+        let refused = duplicate.await.unwrap();
+
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(ids(&db).await, ["a"]);
+        // The writer goes on: a later statement in a group of its own lands.
+        sqlx::query("INSERT INTO t (id) VALUES ('c')").write(&db).await.unwrap();
+        assert_eq!(ids(&db).await, ["a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_writers_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let start = counts(&db);
+
+        let writers: Vec<_> = (0..64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    if n % 2 == 0 {
+                        let mut tx = db.begin_write().await?;
+                        insert(&mut tx, &format!("{n:02}")).await?;
+                        tx.commit().await
+                    } else {
+                        sqlx::query("INSERT INTO t (id) VALUES ($1)")
+                            .bind(format!("{n:02}"))
+                            .write(&db)
+                            .await
+                            .map(drop)
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
+
+        let expected: Vec<String> = (0..64).map(|n| format!("{n:02}")).collect();
+        assert_eq!(ids(&db).await, expected);
+        let (transactions, commits) = counts(&db);
+        assert_eq!(transactions - start.0, 64);
+        assert!((1..=64).contains(&(commits - start.1)), "{commits}");
     }
 }

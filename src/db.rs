@@ -189,6 +189,9 @@ impl Database {
                         conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}")))
                             .await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // The writer's savepoints keep their copies of changed pages in
+                        // memory, not in temporary files (durability is the WAL's job).
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
                     }
                     Ok(())
                 })

@@ -119,7 +119,8 @@ impl Default for ServerArgs {
 /// Database settings shared by every service's command line.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Largest number of open database connections.
+    /// Largest number of open database connections (on SQLite, those that read: the
+    /// process's one writer connection comes on top).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
     /// How long a query waits for a connection, or for SQLite's write lock, before failing.

@@ -253,22 +253,16 @@ impl Database {
     /// progress there (see [`writer`]); the group holds the write lock from its
     /// `BEGIN IMMEDIATE`, so it never fails with SQLITE_BUSY within the process.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let _waiting = self.write_wait.start_timer();
-        match &self.writer {
-            Some(writer) => Ok(WriteTx(Inner::Grouped(writer.begin().await?))),
-            None => Ok(WriteTx(Inner::Pooled(
-                self.pool.begin().await?,
-                self.write_metrics.clone(),
-            ))),
-        }
+        self.begin(false).await
     }
 
-    /// As [`Database::begin_write`], for a transaction of exactly one
-    /// statement ([`Write`]): on SQLite it joins a group without a savepoint.
-    async fn begin_statement(&self) -> Result<WriteTx, sqlx::Error> {
+    /// [`Database::begin_write`]; `one_statement`: the transaction is exactly
+    /// one statement ([`Write`]), which on SQLite joins a group without a
+    /// savepoint of its own.
+    async fn begin(&self, one_statement: bool) -> Result<WriteTx, sqlx::Error> {
         let _waiting = self.write_wait.start_timer();
         match &self.writer {
-            Some(writer) => Ok(WriteTx(Inner::Grouped(writer.begin_statement().await?))),
+            Some(writer) => Ok(WriteTx(Inner::Grouped(writer.begin(one_statement).await?))),
             None => Ok(WriteTx(Inner::Pooled(
                 self.pool.begin().await?,
                 self.write_metrics.clone(),
@@ -341,7 +335,7 @@ pub trait Write<'q> {
 
 impl<'q> Write<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
     async fn write(self, db: &Database) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-        let mut tx = db.begin_statement().await?;
+        let mut tx = db.begin(true).await?;
         let done = self.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done)

@@ -16,7 +16,7 @@
 //!
 //! Every statement is a round trip to the connection's worker thread, and the
 //! connection is the process's one writer, so the bookkeeping is kept to the
-//! fewest: a single-statement write ([`Writer::begin_statement`]) opens no
+//! fewest: a single-statement write (`one_statement` in [`Writer::begin`]) opens no
 //! savepoint, since SQLite undoes a failed statement by itself (the group is
 //! then committed at once, as only the `COMMIT` tells whether SQLite rolled the
 //! whole transaction back instead).
@@ -118,19 +118,14 @@ impl Writer {
     }
 
     /// Waits for the connection (first come, first served) and starts a write
-    /// transaction on it: a new group, or a savepoint in the one in progress.
-    pub(super) async fn begin(&self) -> Result<Member, sqlx::Error> {
-        self.begin_as(Open::Savepoint).await
-    }
-
-    /// As [`Writer::begin`], for a transaction of exactly one statement: in a
-    /// group in progress it opens no savepoint (one round trip fewer).
-    pub(super) async fn begin_statement(&self) -> Result<Member, sqlx::Error> {
-        self.begin_as(Open::Statement).await
-    }
-
-    /// `member`: how a member joins a group in progress.
-    async fn begin_as(&self, member: Open) -> Result<Member, sqlx::Error> {
+    /// transaction on it: a new group, or a savepoint in the one in progress —
+    /// none if it is `one_statement` (one round trip fewer).
+    pub(super) async fn begin(&self, one_statement: bool) -> Result<Member, sqlx::Error> {
+        let member = if one_statement {
+            Open::Statement
+        } else {
+            Open::Savepoint
+        };
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let waiting = Waiting(self);
         let mut guard = self.state.clone().lock_owned().await;
@@ -432,18 +427,19 @@ mod tests {
             .collect()
     }
 
-    /// Starts `second` (which asks for the writer) and returns once it waits.
-    async fn until_waiting<T: Send + 'static>(
-        db: &Database,
-        second: impl Future<Output = T> + Send + 'static,
-    ) -> tokio::task::JoinHandle<T> {
+    /// Runs `second` in a group after a first member that inserts "a": `second`
+    /// asks for the writer while the first holds it, and the first commits
+    /// only once `second` is known to be waiting. What `second` returned.
+    async fn after_a<T: Send + 'static>(db: &Database, second: impl Future<Output = T> + Send + 'static) -> T {
+        let mut first = db.begin_write().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
         let waiting = db.writer.as_ref().unwrap().waiting.clone();
-        let before = waiting.load(std::sync::atomic::Ordering::Acquire);
         let task = tokio::spawn(second);
-        while waiting.load(std::sync::atomic::Ordering::Acquire) == before {
+        while waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
-        task
+        first.commit().await.unwrap();
+        task.await.unwrap()
     }
 
     fn counts(db: &Database) -> (u64, u64) {
@@ -456,9 +452,7 @@ mod tests {
         let db = database(&dir).await;
         let start = counts(&db);
 
-        let mut first = db.begin_write().await.unwrap();
-        insert(&mut first, "a").await.unwrap();
-        let second = until_waiting(&db, {
+        after_a(&db, {
             let db = db.clone();
             async move {
                 let mut tx = db.begin_write().await?;
@@ -466,9 +460,8 @@ mod tests {
                 tx.commit().await
             }
         })
-        .await;
-        first.commit().await.unwrap();
-        second.await.unwrap().unwrap();
+        .await
+        .unwrap();
 
         assert_eq!(ids(&db).await, ["a", "b"]);
         assert_eq!(counts(&db), (start.0 + 2, start.1 + 1), "two transactions, one COMMIT");
@@ -479,9 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = database(&dir).await;
 
-        let mut first = db.begin_write().await.unwrap();
-        insert(&mut first, "a").await.unwrap();
-        let second = until_waiting(&db, {
+        after_a(&db, {
             let db = db.clone();
             async move {
                 let mut tx = db.begin_write().await?;
@@ -489,9 +480,8 @@ mod tests {
                 tx.rollback().await
             }
         })
-        .await;
-        first.commit().await.unwrap();
-        second.await.unwrap().unwrap();
+        .await
+        .unwrap();
 
         assert_eq!(ids(&db).await, ["a"]);
     }
@@ -501,9 +491,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = database(&dir).await;
 
-        let mut first = db.begin_write().await.unwrap();
-        insert(&mut first, "a").await.unwrap();
-        let second = until_waiting(&db, {
+        after_a(&db, {
             let db = db.clone();
             async move {
                 let mut tx = db.begin_write().await?;
@@ -512,9 +500,8 @@ mod tests {
                 Ok::<_, sqlx::Error>(())
             }
         })
-        .await;
-        first.commit().await.unwrap();
-        second.await.unwrap().unwrap();
+        .await
+        .unwrap();
 
         assert_eq!(ids(&db).await, ["a"]);
     }
@@ -524,16 +511,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = database(&dir).await;
 
-        let mut first = db.begin_write().await.unwrap();
-        insert(&mut first, "a").await.unwrap();
         // Sees the first member's "a", not yet committed: a primary-key violation.
-        let duplicate = until_waiting(&db, {
+        let refused = after_a(&db, {
             let db = db.clone();
             async move { sqlx::query("INSERT INTO t (id) VALUES ('a')").write(&db).await }
         })
         .await;
-        first.commit().await.unwrap();
-        let refused = duplicate.await.unwrap();
 
         assert!(refused.is_err(), "{refused:?}");
         assert_eq!(ids(&db).await, ["a"]);

@@ -108,6 +108,16 @@ pub struct Args {
     /// The reservation service to run against.
     #[arg(long, requires = "auth")]
     pub reservation: Option<String>,
+    /// Start the services on PostgreSQL instead of SQLite: an admin URL of the server
+    /// (`postgres://user@host:port/postgres`); the bench creates a fresh database for each
+    /// service there and drops them when it ends.
+    #[arg(long, env = "BENCH_POSTGRES_URL", conflicts_with = "auth")]
+    pub postgres: Option<String>,
+    /// With --postgres: also run `pgbench -b simple-update` against the same server, for
+    /// as long as a scenario and with as many clients as --checkout-callers, and report
+    /// the checkout's throughput as a ratio to its tps (needs `pgbench` on the PATH).
+    #[arg(long, requires = "postgres")]
+    pub pgbench: bool,
     /// Admin account (given endpoints: one the auth service has; otherwise created).
     #[arg(long, env = "BENCH_ADMIN_EMAIL", default_value = "admin@bench.local")]
     pub admin_email: String,

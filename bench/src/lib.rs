@@ -4,13 +4,15 @@
 //! bare tonic health server), and reports. Modules: the flags ([`cli`]), the
 //! baseline ([`ceiling`]), the service processes ([`services`]), accounts and
 //! catalog ([`fixtures`]), one call of each scenario ([`scenarios`]), closed
-//! and open loop ([`load`]), the table ([`report`]).
+//! and open loop ([`load`]), the table ([`report`]), PostgreSQL and pgbench
+//! ([`postgres`]).
 #![forbid(unsafe_code)]
 
 pub mod ceiling;
 pub mod cli;
 pub mod fixtures;
 pub mod load;
+pub mod postgres;
 pub mod report;
 pub mod scenarios;
 pub mod services;
@@ -24,8 +26,24 @@ use load::Shape;
 use report::{Memory, Report, Row};
 use services::{Accounts, Endpoints, Services};
 
-/// Runs the bench as `args` say: the report, also written to its files.
+/// The services a started stack has a database for.
+const SERVICES: [&str; 4] = ["auth", "flight", "hotel", "reservation"];
+
+/// Runs the bench as `args` say: the report, also written to its files. With
+/// `--postgres`, the services' databases are dropped at the end, whatever happened.
 pub async fn run(args: Args) -> anyhow::Result<Report> {
+    let databases = match &args.postgres {
+        Some(url) => Some(postgres::Databases::create(url, &SERVICES).await?),
+        None => None,
+    };
+    let report = run_on(&args, databases.as_ref()).await;
+    if let Some(databases) = databases {
+        databases.drop_all().await?;
+    }
+    report
+}
+
+async fn run_on(args: &Args, databases: Option<&postgres::Databases>) -> anyhow::Result<Report> {
     let ceiling = ceiling::Ceiling::start()?;
     let accounts = Accounts {
         admin_email: args.admin_email.clone(),
@@ -54,7 +72,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 bin_dir.display(),
                 logs.display()
             );
-            let started = Services::start(&bin_dir, logs, &accounts).await?;
+            let storage = if databases.is_some() { "PostgreSQL" } else { "SQLite" };
+            eprintln!("the services keep their data on {storage}");
+            let started = Services::start(&bin_dir, logs, &accounts, databases).await?;
             let endpoints = started.endpoints.clone();
             (Some(started), endpoints)
         }
@@ -116,6 +136,23 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             }
         })
         .collect();
+    let pgbench = match (&args.postgres, args.pgbench) {
+        (Some(url), true) => {
+            eprintln!(
+                "pgbench -b simple-update, {} clients, {:?}",
+                args.checkout_callers, args.duration
+            );
+            let tps = postgres::pgbench(url, args.checkout_callers, args.duration).await?;
+            let checkout = rows.iter().find(|r| r.scenario == Scenario::Checkout);
+            eprintln!("pgbench              {tps:>9.0} tps");
+            Some(report::Pgbench {
+                clients: args.checkout_callers,
+                tps,
+                checkout_ratio: checkout.map(|r| if tps > 0.0 { r.per_second / tps } else { 0.0 }),
+            })
+        }
+        _ => None,
+    };
     let shape = match args.rate {
         Some(rate) => format!("open loop, {rate} calls/s"),
         None => format!(
@@ -125,9 +162,18 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     };
     let report = Report {
         machine: report::machine(),
+        database: if databases.is_some() {
+            "PostgreSQL"
+        } else if services.is_some() {
+            "SQLite"
+        } else {
+            "given endpoints"
+        }
+        .into(),
         shape,
         rows,
         memory,
+        pgbench,
     };
     let markdown = report.markdown();
     println!("{markdown}");

@@ -66,13 +66,25 @@ pub struct Memory {
     pub peak_kib: u64,
 }
 
+/// `pgbench -b simple-update` against the same PostgreSQL server, in the same run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pgbench {
+    pub clients: u16,
+    pub tps: f64,
+    /// The checkout scenario's throughput divided by pgbench's tps (when it ran).
+    pub checkout_ratio: Option<f64>,
+}
+
 /// The whole run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub machine: String,
+    /// Where the services kept their data: SQLite, PostgreSQL, or given endpoints.
+    pub database: String,
     pub shape: String,
     pub rows: Vec<Row>,
     pub memory: Vec<Memory>,
+    pub pgbench: Option<Pgbench>,
 }
 
 impl Report {
@@ -84,7 +96,11 @@ impl Report {
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "Machine: {}. Load: {}.\n", self.machine, self.shape);
+        let _ = writeln!(
+            out,
+            "Machine: {}. Data: {}. Load: {}.\n",
+            self.machine, self.database, self.shape
+        );
         out.push_str("| scenario | calls | calls/s | ratio to ceiling | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failed |\n");
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for r in &self.rows {
@@ -125,6 +141,16 @@ impl Report {
                     mib(m.peak_kib)
                 );
             }
+        }
+        if let Some(p) = &self.pgbench {
+            let _ = writeln!(
+                out,
+                "\n`pgbench -b simple-update` on the same server, {} clients: {:.0} tps; checkout / pgbench: {}",
+                p.clients,
+                p.tps,
+                p.checkout_ratio
+                    .map_or_else(|| "checkout not run".to_owned(), |r| format!("{r:.3}"))
+            );
         }
         out
     }

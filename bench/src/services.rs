@@ -1,5 +1,6 @@
 //! The four services as child processes of the bench, each with a SQLite file
-//! in a temporary directory, on ports the system gave out; killed with the bench.
+//! in a temporary directory (or a database of its own on PostgreSQL), on ports
+//! the system gave out; killed with the bench.
 //! And reading a process's memory.
 
 use std::net::TcpListener;
@@ -51,8 +52,14 @@ pub fn own_dir() -> anyhow::Result<PathBuf> {
 
 impl Services {
     /// Starts auth, then flight and hotel, then reservation, from `bin_dir`,
-    /// each once it is SERVING; each one's log goes to `travel-<name>.log` in `logs`.
-    pub async fn start(bin_dir: &Path, logs: &Path, accounts: &Accounts) -> anyhow::Result<Self> {
+    /// each once it is SERVING, on SQLite or on `postgres`' databases; each
+    /// one's log goes to `travel-<name>.log` in `logs`.
+    pub async fn start(
+        bin_dir: &Path,
+        logs: &Path,
+        accounts: &Accounts,
+        postgres: Option<&crate::postgres::Databases>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
         std::fs::create_dir_all(logs).with_context(|| format!("cannot create {}", logs.display()))?;
         let mut services = Self {
@@ -66,11 +73,12 @@ impl Services {
             children: Vec::new(),
             _dir: dir,
         };
-        let db = |name: &str| {
-            format!(
+        let db = |name: &str| match postgres {
+            Some(databases) => databases.url(name),
+            None => format!(
                 "sqlite://{}?mode=rwc",
                 services._dir.path().join(format!("{name}.db")).display()
-            )
+            ),
         };
         let (auth_db, flight_db, hotel_db, reservation_db) = (db("auth"), db("flight"), db("hotel"), db("reservation"));
 

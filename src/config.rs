@@ -134,6 +134,34 @@ impl Default for DatabaseArgs {
     }
 }
 
+/// Event settings of a service that publishes or consumes events (flight,
+/// reservation), shared by their command lines.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventArgs {
+    /// The message broker: `amqp://USER:PASSWORD@HOST:PORT/VHOST` (RabbitMQ; the vhost
+    /// URL-encoded, `%2f` for `/`). Unset: events are delivered inside this process only —
+    /// between the services of the local stack; a lone service's events then reach no
+    /// other service. Nothing is lost while the broker is down: events wait in the outbox.
+    #[arg(long, env = "BROKER_URL", hide_env_values = true, value_parser = crate::events::amqp::broker_url)]
+    pub broker_url: Option<String>,
+    /// How often the outbox relay looks for events to publish.
+    #[arg(long, env = "OUTBOX_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    pub outbox_poll_interval: Duration,
+    /// How long events the broker confirmed stay in the outbox before they are deleted.
+    #[arg(long, env = "OUTBOX_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub outbox_retention: Duration,
+    /// Set by a program that runs several services in one process (the stack):
+    /// without a broker, their events go through this shared in-process bus.
+    #[arg(skip)]
+    pub local: Option<crate::events::bus::Bus>,
+}
+
+impl Default for EventArgs {
+    fn default() -> Self {
+        group_defaults()
+    }
+}
+
 /// Token-verification settings shared by every service's command line.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthArgs {

@@ -15,6 +15,7 @@ pub mod db;
 pub mod deadline;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod hold;
 pub mod host;
 pub mod jwt;

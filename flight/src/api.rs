@@ -47,6 +47,21 @@ impl FlightService for FlightApi {
         }))
     }
 
+    async fn cancel_flight(&self, request: Request<pb::CancelFlightRequest>) -> Reply<pb::CancelFlightResponse> {
+        check(&request, Requirement::Admin)?;
+        let (id, reason) = convert::cancel_flight(request.get_ref())?;
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let flight = self
+            .store
+            .cancel_flight(&id, &reason, self.clock.now(), |flight| {
+                convert::flight_cancelled(flight, event_id)
+            })
+            .await?;
+        Ok(Response::new(pb::CancelFlightResponse {
+            flight: Some(flight.into()),
+        }))
+    }
+
     async fn get_flight(&self, request: Request<pb::GetFlightRequest>) -> Reply<pb::GetFlightResponse> {
         check(&request, Requirement::Anyone)?;
         let id = convert::flight_id(&request.into_inner().id)?;

@@ -8,8 +8,8 @@ use travel::pb::flight::v1 as pb;
 use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, RequestId, UnixMillis, parse_count, parse_id};
 
 use crate::domain::{
-    Airport, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD, NewFlight, Search,
-    Seats, seat_price,
+    Airport, CancelReason, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD,
+    NewFlight, Search, Seats, seat_price,
 };
 
 impl TryFrom<pb::CreateFlightRequest> for NewFlight {
@@ -169,9 +169,62 @@ impl From<Flight> for pb::Flight {
             seat_price: Some(f.seat_price.into()),
             capacity: i32::try_from(f.capacity).unwrap_or(i32::MAX),
             available_seats: i32::try_from(f.available).unwrap_or(i32::MAX),
+            state: if f.cancelled.is_some() {
+                pb::FlightState::Cancelled
+            } else {
+                pb::FlightState::Scheduled
+            }
+            .into(),
+            cancel_reason: f.cancelled.map(|c| c.reason.as_str().to_owned()).unwrap_or_default(),
         }
     }
 }
+
+/// A validated CancelFlight request: the flight's id and why.
+pub fn cancel_flight(r: &pb::CancelFlightRequest) -> Result<(String, CancelReason), Violations> {
+    let mut v = Violations::new();
+    let id = v.check("id", parse_id(&r.id));
+    let reason = v.check("reason", CancelReason::parse(&r.reason));
+    match (id, reason) {
+        (Some(id), Some(reason)) if v.is_empty() => Ok((id, reason)),
+        _ => Err(v),
+    }
+}
+
+/// The event that reports `flight`'s cancellation (its only event so far, so
+/// it is the flight's first: sequence 1).
+pub fn flight_cancelled(flight: &Flight, event_id: String) -> travel::events::Event {
+    let (at, reason) = flight
+        .cancelled
+        .as_ref()
+        .map_or((UnixMillis::from_unix_millis(0), String::new()), |c| {
+            (c.at, c.reason.as_str().to_owned())
+        });
+    let message = pb::FlightCancelled {
+        event_id: event_id.clone(),
+        occur_time: Some(at.into()),
+        flight_id: flight.id.clone(),
+        sequence: FLIGHT_CANCELLED_SEQUENCE,
+        flight_number: flight.flight_number.clone(),
+        reason,
+    };
+    travel::events::Event::new(
+        event_id,
+        FLIGHT_CANCELLED_KEY,
+        FLIGHT_CANCELLED_KIND,
+        &flight.id,
+        FLIGHT_CANCELLED_SEQUENCE,
+        &message,
+    )
+}
+
+/// The routing key of FlightCancelled.
+pub const FLIGHT_CANCELLED_KEY: &str = "flight.cancelled";
+/// The protobuf name of FlightCancelled.
+pub const FLIGHT_CANCELLED_KIND: &str = "travel.flight.v1.FlightCancelled";
+/// FlightCancelled's place among a flight's events: a flight is cancelled once
+/// and has no other event yet.
+const FLIGHT_CANCELLED_SEQUENCE: i64 = 1;
 
 /// A seat hold as the contract shows it (a tombstone has no flight and no seats).
 pub fn seat_hold(h: Hold) -> pb::SeatHold {

@@ -24,6 +24,9 @@ pub enum Error {
     /// The flight has departed (by the service's clock): it takes no new hold.
     #[error("flight `{0}` has departed")]
     FlightDeparted(String),
+    /// The airline cancelled the flight: it takes no new hold.
+    #[error("flight `{0}` was cancelled by the airline")]
+    FlightCancelled(String),
     /// A new flight's departure is not after now.
     #[error("departure_time is not in the future")]
     DepartureInPast,
@@ -50,6 +53,7 @@ impl Error {
         match self {
             Self::NotEnoughSeats { .. } => Some("sold_out"),
             Self::FlightDeparted(_) => Some("flight_departed"),
+            Self::FlightCancelled(_) => Some("flight_cancelled"),
             Self::FlightNotFound(_) => Some("flight_not_found"),
             Self::Hold(e) => Some(e.refusal.reason()),
             Self::Invalid(_) | Self::RequestIdReused(_) | Self::DepartureInPast | Self::Store(_) => None,
@@ -66,6 +70,7 @@ impl From<Error> for Status {
             Error::RequestIdReused(_) => Status::already_exists(message),
             Error::NotEnoughSeats { .. } => refused(message, "NOT_ENOUGH_SEATS", ERROR_DOMAIN),
             Error::FlightDeparted(_) => refused(message, "FLIGHT_DEPARTED", ERROR_DOMAIN),
+            Error::FlightCancelled(_) => refused(message, "FLIGHT_CANCELLED", ERROR_DOMAIN),
             Error::DepartureInPast => refused(message, "DEPARTURE_IN_PAST", ERROR_DOMAIN),
             Error::Hold(refusal) => refusal.into(),
             Error::Store(cause) => travel::error::internal("flight store failed", &cause),

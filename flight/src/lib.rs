@@ -13,6 +13,7 @@ pub mod store;
 use std::time::Duration;
 
 use travel::SharedClock;
+use travel::config::EventArgs;
 use travel::db::{Database, Migrations};
 use travel::hold::HoldMetrics;
 use travel::hold::service::Inventory;
@@ -53,6 +54,11 @@ impl Inventory for Flights {
     );
     type Store = Store;
     type Server = FlightServiceServer<api::FlightApi>;
+    type Events = EventArgs;
+
+    fn events(events: &EventArgs) -> Option<&EventArgs> {
+        Some(events)
+    }
 
     fn migrations() -> &'static Migrations {
         travel::migrations!()

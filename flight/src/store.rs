@@ -30,7 +30,7 @@ use travel::hold::store::{Tx, row_lock};
 use travel::stored::{count, money};
 use travel::types::UnixMillis;
 
-use crate::domain::Flight;
+use crate::domain::{CancelReason, Cancellation, Flight};
 use crate::error::Error;
 
 /// The flight service's persistence.
@@ -66,10 +66,12 @@ struct FlightRow {
     currency: String,
     capacity: i64,
     available: i64,
+    cancelled_ms: Option<i64>,
+    cancel_reason: Option<String>,
 }
 
 const FLIGHT_COLUMNS: &str = "SELECT id, flight_number, origin, destination, departure_ms, arrival_ms, \
-     price_minor, currency, capacity, available FROM flights";
+     price_minor, currency, capacity, available, cancelled_ms, cancel_reason FROM flights";
 
 impl Store {
     /// A store over a migrated database, counting holds into `holds`.
@@ -99,10 +101,11 @@ impl Store {
     }
 
     /// Seats still on sale at `now`: the free seats of every flight that has
-    /// not departed (the `travel_flight_seats_available` gauge).
+    /// not departed and is not cancelled (the `travel_flight_seats_available` gauge).
     pub async fn seats_available(&self, now: UnixMillis) -> Result<i64, Error> {
         let seats: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(available), 0) AS BIGINT) FROM flights WHERE departure_ms > $1",
+            "SELECT CAST(COALESCE(SUM(available), 0) AS BIGINT) FROM flights \
+             WHERE departure_ms > $1 AND cancelled_ms IS NULL",
         )
         .bind(now.unix_millis())
         .fetch_one(self.db.pool())
@@ -141,6 +144,10 @@ impl FlightRow {
             destination: self.destination,
             departure: UnixMillis::from_unix_millis(self.departure_ms),
             arrival: UnixMillis::from_unix_millis(self.arrival_ms),
+            cancelled: self.cancelled_ms.map(|ms| Cancellation {
+                at: UnixMillis::from_unix_millis(ms),
+                reason: CancelReason::stored(self.cancel_reason.unwrap_or_default()),
+            }),
         })
     }
 }

@@ -14,9 +14,11 @@ pub mod store;
 use std::time::Duration;
 
 use travel::SharedClock;
+use travel::config::EventArgs;
 use travel::db::{Database, Migrations};
 use travel::hold::HoldMetrics;
 use travel::hold::service::Inventory;
+use travel::hold::service::NoEvents;
 use travel::pb::hotel::v1::hotel_service_server::HotelServiceServer;
 use travel::types::UnixMillis;
 
@@ -54,6 +56,11 @@ impl Inventory for Hotels {
     );
     type Store = Store;
     type Server = HotelServiceServer<api::HotelApi>;
+    type Events = NoEvents;
+
+    fn events(_: &NoEvents) -> Option<&EventArgs> {
+        None
+    }
 
     fn migrations() -> &'static Migrations {
         travel::migrations!()

@@ -15,7 +15,7 @@ use travel::pb::reservation::v1::reservation_service_server::ReservationService;
 
 use crate::admin;
 use crate::convert;
-use crate::domain::{Checkout, Reservation};
+use crate::domain::{Checkout, Reservation, cancelled};
 use crate::drain::Drain;
 use crate::error::Error;
 use crate::saga::Saga;
@@ -156,9 +156,14 @@ impl ReservationService for ReservationApi {
         let deadline = Deadline::of_request(&request, self.checkout_timeout);
         let id = convert::reservation_id(&request.into_inner().id).map_err(Error::from)?;
         let reservation = self.visible(&caller, &id).await?;
+        let why = if reservation.user_id == caller.user_id {
+            cancelled::BY_CUSTOMER
+        } else {
+            cancelled::BY_ADMIN
+        };
         let saga = self.saga.clone();
         let reservation = self
-            .detached(deadline, async move { saga.cancel(reservation, deadline).await })
+            .detached(deadline, async move { saga.cancel(reservation, why, deadline).await })
             .await?;
         Ok(Response::new(pb::CancelReservationResponse {
             reservation: Some(reservation.into()),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use travel::config::{AuthArgs, HostArgs, parse_duration, secret_from_env};
+use travel::config::{AuthArgs, EventArgs, HostArgs, parse_duration, secret_from_env};
 
 #[cfg(feature = "crash-points")]
 use crate::saga::CrashPoint;
@@ -110,6 +110,9 @@ pub struct Config {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    /// The broker its events go to (ReservationConfirmed…) and FlightCancelled comes from.
+    #[command(flatten)]
+    pub events: EventArgs,
 }
 
 impl Config {

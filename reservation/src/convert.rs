@@ -3,6 +3,7 @@
 //! "hotel.check_out"), and reservations are turned back into their proto message.
 
 use travel::Violations;
+use travel::events::Event;
 use travel::page;
 use travel::pb::reservation::v1 as pb;
 use travel::types::{Date, RequestId, parse_count, parse_id};
@@ -238,7 +239,78 @@ impl From<Reservation> for pb::Reservation {
             },
             create_time: Some(r.created.into()),
             update_time: Some(r.updated.into()),
+            cancel_reason: r.cancel_reason.unwrap_or_default(),
         }
+    }
+}
+
+/// The event that reports a finished saga: ReservationConfirmed (the
+/// reservation's first event), ReservationCancelled (its second, after the
+/// confirmation) or ReservationFailed (its only one); none for a state that is
+/// not final.
+pub fn finished_event(r: &Reservation) -> Option<Event> {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let occur_time = Some(r.updated.into());
+    let (id, user_id) = (r.id.clone(), r.user_id.clone());
+    match r.state {
+        State::Confirmed => {
+            let shown = pb::Reservation::from(r.clone());
+            let message = pb::ReservationConfirmed {
+                event_id: event_id.clone(),
+                occur_time,
+                reservation_id: id.clone(),
+                sequence: 1,
+                user_id,
+                flight: shown.flight,
+                hotel: shown.hotel,
+                total_price: shown.total_price,
+            };
+            Some(Event::new(
+                event_id,
+                "reservation.confirmed",
+                "travel.reservation.v1.ReservationConfirmed",
+                id,
+                1,
+                &message,
+            ))
+        }
+        State::Cancelled => {
+            let message = pb::ReservationCancelled {
+                event_id: event_id.clone(),
+                occur_time,
+                reservation_id: id.clone(),
+                sequence: 2,
+                user_id,
+                reason: r.cancel_reason.clone().unwrap_or_default(),
+            };
+            Some(Event::new(
+                event_id,
+                "reservation.cancelled",
+                "travel.reservation.v1.ReservationCancelled",
+                id,
+                2,
+                &message,
+            ))
+        }
+        State::Failed => {
+            let message = pb::ReservationFailed {
+                event_id: event_id.clone(),
+                occur_time,
+                reservation_id: id.clone(),
+                sequence: 1,
+                user_id,
+                failure_reason: r.failure_reason.clone().unwrap_or_default(),
+            };
+            Some(Event::new(
+                event_id,
+                "reservation.failed",
+                "travel.reservation.v1.ReservationFailed",
+                id,
+                1,
+                &message,
+            ))
+        }
+        State::Pending => None,
     }
 }
 

@@ -2,7 +2,9 @@
 //! driver is gone (its lease ran out: a crash, a restart, a call that gave up)
 //! and drives it to a terminal state — HOLDING and COMPENSATING to FAILED (every
 //! hold released), CONFIRMING to CONFIRMED, CANCELLING to CANCELLED. A saga
-//! whose service is still unreachable is left for the next pass.
+//! whose service is still unreachable is left for the next pass. Each pass
+//! first sets to be cancelled any CONFIRMED reservation on a flight the
+//! airline cancelled (see `store::events`).
 //!
 //! A pass drives up to `concurrency` sagas at once, those past the pivot
 //! first, so that a dependency that answers slowly or not at all (each stuck
@@ -77,6 +79,15 @@ impl Recovery {
 
     /// The work of a pass, whose results go on `span`.
     async fn pass(&self, span: &tracing::Span) -> Result<Pass, Error> {
+        // A reservation confirmed after its flight's cancellation was applied
+        // (its checkout was past the pivot then) is cancelled like the others.
+        let late = self.saga.store().cancel_on_cancelled_flights(self.clock.now()).await?;
+        if late > 0 {
+            tracing::info!(
+                reservations = late,
+                "cancelling reservations confirmed on a cancelled flight"
+            );
+        }
         let due = self.saga.store().unfinished(self.clock.now(), BATCH).await?;
         span.record("recovery.due", due.len());
         // Started in the order of the queries (CONFIRMING first), `concurrency` at a time.

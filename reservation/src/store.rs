@@ -1,7 +1,8 @@
 //! All SQL of the reservation service, the same statements for SQLite and
 //! PostgreSQL: here the reservations themselves (create, read, list); the
 //! saga's step changes in [`saga`], the recovery scan in [`recovery`], the
-//! operators' view of sagas in [`admin`], and the row they all read in [`row`].
+//! operators' view of sagas in [`admin`], the events applied and cancelled
+//! flights in [`events`], and the row they all read in [`row`].
 //!
 //! Every change of a reservation's saga step is one conditional update on the
 //! step it is leaving and on the lease owner (the one call or recovery pass
@@ -14,10 +15,12 @@
 #[macro_use]
 mod row;
 mod admin;
+mod events;
 mod recovery;
 mod saga;
 
 pub use admin::SagaStatus;
+pub use events::FlightCancellation;
 pub use recovery::Backlog;
 
 use std::future::Future;

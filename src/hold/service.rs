@@ -2,7 +2,8 @@
 //! [`Application`], generic over the service's [`Inventory`], that binds,
 //! migrates, verifies tokens, sweeps expired holds back to inventory in the
 //! background, counts holds ([`HoldMetrics`]) and keeps the gauge of what is
-//! still on sale, and serves the service's API, with one [`Config`] whose
+//! still on sale, relays the outbox of a service that publishes events, and
+//! serves the service's API, with one [`Config`] whose
 //! flags the two services share under their own environment names. A service
 //! brings its names, its store, its API and its migrations; the rest is
 //! written once here.
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use crate::SharedClock;
 use crate::access::Authenticate;
-use crate::config::{AuthArgs, HostArgs, parse_duration};
+use crate::config::{AuthArgs, EventArgs, HostArgs, parse_duration};
 use crate::db::{Database, Migrations};
 use crate::hold::HoldMetrics;
 use crate::hold::store::{DEFAULT_SWEEP_BATCH, HoldStore};
@@ -57,6 +58,9 @@ pub struct Config<I: Inventory> {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    /// The service's event settings (the flight service's broker; none for the hotel service).
+    #[command(flatten)]
+    pub events: I::Events,
     #[arg(skip)]
     inventory: PhantomData<I>,
 }
@@ -109,6 +113,12 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
     type Store: HoldStore<Error: Display> + Clone + Debug + Send + Sync + 'static;
     /// The service's generated gRPC server, over its API.
     type Server: GrpcService + Send;
+    /// Its event flags: [`EventArgs`] if it publishes events, [`NoEvents`] if not.
+    type Events: clap::Args + clap::FromArgMatches + Clone + Debug + Send + Sync + 'static;
+
+    /// The event settings of a service that publishes events (its outbox is
+    /// then relayed); `None` for one that publishes none.
+    fn events(events: &Self::Events) -> Option<&EventArgs>;
 
     /// The service's embedded migrations (`travel::migrations!()`).
     fn migrations() -> &'static Migrations;
@@ -122,6 +132,10 @@ pub trait Inventory: Debug + Clone + Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<i64, <Self::Store as HoldStore>::Error>> + Send;
 }
+
+/// The event flags of a hold-inventory service that publishes no events: none.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NoEvents {}
 
 /// A hold-inventory service that is bound and migrated, ready to run.
 #[derive(Debug)]
@@ -209,7 +223,8 @@ impl<I: Inventory> Application<I> {
         &self.store
     }
 
-    /// Serves until `shutdown` resolves, sweeping expired holds in the background.
+    /// Serves until `shutdown` resolves, sweeping expired holds in the
+    /// background and, for a service that publishes events, relaying its outbox.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self {
             host,
@@ -227,6 +242,17 @@ impl<I: Inventory> Application<I> {
                 crate::background::sweep_expired_holds(interval, stop, clock, I::UNIT, expire).await;
             }
         });
+        if let Some(events) = I::events(&config.events) {
+            let relay = crate::events::relay::Relay::new(
+                host.database().clone(),
+                crate::events::Broker::from_args(events),
+                clock.clone(),
+                events.outbox_poll_interval,
+                events.outbox_retention,
+                crate::events::relay::RelayMetrics::register(host.metrics())?,
+            );
+            host.spawn(|stop| relay.run(stop));
+        }
         host.spawn({
             let (store, clock, interval) = (store.clone(), clock.clone(), config.inventory_metrics_interval);
             move |stop| async move {

@@ -74,6 +74,8 @@ impl Stack {
             auth_url: format!("http://{}", dial(running.auth_addr)),
             ..travel::config::AuthArgs::default()
         };
+        // Without a broker, the services' events go through this bus, in process.
+        let bus = travel::events::bus::Bus::default();
         let started = async {
             let mut flights = Vec::new();
             let mut hotels = Vec::new();
@@ -93,6 +95,7 @@ impl Stack {
                 flight_config.metrics_listen = flight_at.1;
                 flight_config.hold_ttl = config.hold_ttl;
                 flight_config.auth = auth_args.clone();
+                flight_config.events.local = Some(bus.clone());
                 let mut hotel_config = travel_hotel::Config::new(hotel_at.0, sqlite_url(&config.data_dir, "hotel"));
                 hotel_config.metrics_listen = hotel_at.1;
                 hotel_config.hold_ttl = config.hold_ttl;
@@ -155,6 +158,7 @@ impl Stack {
         reservation_config.metrics_listen = config.reservation_metrics_listen;
         reservation_config.hold_ttl = Some(config.hold_ttl); // checked against its lease at start-up
         reservation_config.auth = auth_args.clone();
+        reservation_config.events.local = Some(bus);
         reservation_config.service_client_id = config.service_client_id.clone();
         reservation_config.service_client_secret = Some(config.service_client_secret.clone());
         reserved.release(config.reservation_listen);

@@ -138,6 +138,49 @@ pub struct Flight {
     pub capacity: u32,
     /// Seats neither held nor confirmed.
     pub available: u32,
+    /// Set once the airline cancelled the flight.
+    pub cancelled: Option<Cancellation>,
+}
+
+/// When and why a flight was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    /// When CancelFlight committed.
+    pub at: UnixMillis,
+    /// Why, as the airline said (may be empty).
+    pub reason: CancelReason,
+}
+
+/// Why a flight was cancelled, in words for people: at most
+/// [`CancelReason::MAX_CHARS`] characters, none of them a control character.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CancelReason(String);
+
+impl CancelReason {
+    /// Longest reason, in characters.
+    pub const MAX_CHARS: usize = 200;
+
+    /// Parses a reason, trimming white space at either end.
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let s = s.trim();
+        if s.chars().count() > Self::MAX_CHARS {
+            Err("must be at most 200 characters")
+        } else if s.chars().any(char::is_control) {
+            Err("must not contain control characters")
+        } else {
+            Ok(Self(s.to_owned()))
+        }
+    }
+
+    /// The reason as stored (it was checked when written).
+    pub fn stored(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The reason.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Where a search page starts: after this departure and id.
@@ -224,6 +267,19 @@ mod tests {
         assert!(seat_price(None).is_err());
         let price = seat_price(Some(&money(MAX_SEAT_PRICE_MINOR))).expect("the cap is a valid price");
         assert!(price.times(i64::from(MAX_SEATS_PER_HOLD)).is_some());
+    }
+
+    #[test]
+    fn cancel_reasons_are_short_and_printable() {
+        assert_eq!(
+            CancelReason::parse("  crew shortage ").map(|r| r.0),
+            Ok("crew shortage".into())
+        );
+        assert!(CancelReason::parse("").is_ok());
+        assert!(CancelReason::parse(&"x".repeat(200)).is_ok());
+        assert!(CancelReason::parse(&"x".repeat(201)).is_err());
+        assert!(CancelReason::parse("storm\u{0}").is_err());
+        assert!(CancelReason::parse("a\nb").is_err());
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! The flight catalog in SQL: adding a flight (idempotent by request id) and
-//! reading one back.
+//! The flight catalog in SQL: adding a flight (idempotent by request id),
+//! reading one back, and cancelling one (with its event, in the outbox).
 
 use tracing::Instrument as _;
 use travel::request_store::{first_created, insert_once};
 use travel::types::{RequestId, UnixMillis};
 
-use super::{FLIGHT_COLUMNS, FlightRow, Store, fetch_flight};
-use crate::domain::{Flight, NewFlight};
+use travel::events::{Event, outbox};
+
+use super::{FLIGHT_COLUMNS, FlightRow, Store, fetch_flight, lock_flight};
+use crate::domain::{CancelReason, Flight, NewFlight};
 use crate::error::Error;
 
 impl Store {
@@ -57,6 +59,42 @@ impl Store {
             .instrument(self.db.span("flight.request_seen"))
             .await?;
         Ok(seen.is_some())
+    }
+
+    /// Cancels flight `id` at `now` for `reason` and records, in the same
+    /// transaction, the event `event(&flight)` makes of the cancelled flight.
+    /// A flight already cancelled is returned unchanged, with no second event.
+    pub async fn cancel_flight(
+        &self,
+        id: &str,
+        reason: &CancelReason,
+        now: UnixMillis,
+        event: impl FnOnce(&Flight) -> Event,
+    ) -> Result<Flight, Error> {
+        async {
+            let mut tx = self.db.begin_write().await?;
+            let flight = lock_flight(&mut tx, self.db.dialect(), id)
+                .await?
+                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
+            if flight.cancelled.is_some() {
+                tx.rollback().await?;
+                return Ok(flight);
+            }
+            sqlx::query("UPDATE flights SET cancelled_ms = $1, cancel_reason = $2 WHERE id = $3")
+                .bind(now.unix_millis())
+                .bind(reason.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let flight = fetch_flight(&mut tx, id)
+                .await?
+                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
+            outbox::record(&mut tx, &event(&flight), now).await?;
+            tx.commit().await?;
+            Ok(flight)
+        }
+        .instrument(self.db.span("flight.cancel_flight"))
+        .await
     }
 
     /// One flight.

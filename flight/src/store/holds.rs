@@ -109,14 +109,17 @@ impl Store {
         // Expired holds on this flight give their seats back before we count.
         let expired = holds::expire_all::<Self>(&mut tx, &req.flight_id, now).await?;
         let price = flight.seat_price.times(i64::from(req.seats)).ok_or_else(overflow)?;
-        // A departed flight takes no new hold; a retry of one made before still
-        // gets its answer below.
+        // A departed or cancelled flight takes no new hold; a retry of one
+        // made before still gets its answer below.
         let departed = flight.departure <= now;
-        let inserted =
-            !departed && holds::insert_held::<Self>(&mut tx, &req.hold_id, &req.booking(), &price, now, ttl).await?;
+        let cancelled = flight.cancelled.is_some();
+        let inserted = !departed
+            && !cancelled
+            && holds::insert_held::<Self>(&mut tx, &req.hold_id, &req.booking(), &price, now, ttl).await?;
         if !inserted {
             return match holds::retried(self, tx, &req.hold_id, &req.booking(), expired).await? {
                 Some(existing) => Ok(existing),
+                None if cancelled => Err(Error::FlightCancelled(req.flight_id.clone())),
                 None if departed => Err(Error::FlightDeparted(req.flight_id.clone())),
                 None => Err(Self::HOLDS.not_found(&req.hold_id).into()),
             };

@@ -16,7 +16,7 @@ impl Store {
         };
         let sql = sqlx::AssertSqlSafe(format!(
             "{FLIGHT_COLUMNS} WHERE origin = $1 AND destination = $2 AND departure_date = $3 \
-             AND available >= $4 AND (departure_ms > $5 OR (departure_ms = $5 AND id > $6)) \
+             AND available >= $4 AND cancelled_ms IS NULL AND (departure_ms > $5 OR (departure_ms = $5 AND id > $6)) \
              ORDER BY departure_ms, id LIMIT $7"
         ));
         let rows: Vec<FlightRow> = sqlx::query_as(sql)

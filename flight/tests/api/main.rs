@@ -1,6 +1,7 @@
 //! The flight service's integration tests: one binary, one module per area.
 
 mod access;
+mod cancel;
 mod catalog;
 mod health;
 mod holds;

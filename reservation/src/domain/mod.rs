@@ -147,6 +147,8 @@ pub struct Reservation {
     pub total: Option<Money>,
     /// Why it failed (recorded when compensation starts; shown when FAILED).
     pub failure_reason: Option<String>,
+    /// Why it was cancelled (recorded when the cancellation begins).
+    pub cancel_reason: Option<String>,
     /// When it was created.
     pub created: UnixMillis,
     /// When it last changed.
@@ -161,6 +163,16 @@ impl Reservation {
             Part::Hotel => self.hotel.as_ref().map(|h| &h.hold_id),
         }
     }
+}
+
+/// Why a reservation was cancelled, in words for people (`cancel_reason`).
+pub mod cancelled {
+    /// By its owner, with CancelReservation.
+    pub const BY_CUSTOMER: &str = "cancelled by the customer";
+    /// By an administrator, with CancelReservation on someone else's reservation.
+    pub const BY_ADMIN: &str = "cancelled by an administrator";
+    /// Because the flight service reported the flight cancelled (FlightCancelled).
+    pub const FLIGHT_CANCELLED: &str = "flight cancelled by the airline";
 }
 
 /// The hold id of a reservation's flight part.

@@ -88,6 +88,11 @@ impl Saga {
         &self.store
     }
 
+    /// The clock that decides when leases run out.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     /// The service's domain metrics (recovery sets the backlog).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -122,20 +127,26 @@ impl Saga {
         self.drive(reservation, &owner, deadline, Driver::Creator).await
     }
 
-    /// Cancels a reservation (whose owner the caller was checked to be).
-    pub async fn cancel(&self, reservation: Reservation, deadline: Deadline) -> Result<Reservation, Error> {
+    /// Cancels a reservation (whose owner the caller was checked to be), for
+    /// the reason `why` (`domain::cancelled`).
+    pub async fn cancel(
+        &self,
+        reservation: Reservation,
+        why: &'static str,
+        deadline: Deadline,
+    ) -> Result<Reservation, Error> {
         let owner = new_owner();
         match (reservation.state, reservation.step) {
             (State::Cancelled, _) => Ok(reservation),
             (State::Confirmed, Step::Done) => {
                 if !self
                     .store
-                    .begin_cancel(&reservation.id, self.lease(&owner), self.clock.now())
+                    .begin_cancel(&reservation.id, self.lease(&owner), why, self.clock.now())
                     .await?
                 {
                     // Changed meanwhile (another cancel started): look again.
                     let again = self.store.get(&reservation.id).await?;
-                    return Box::pin(self.cancel(again, deadline)).await;
+                    return Box::pin(self.cancel(again, why, deadline)).await;
                 }
                 self.crash_at(CrashPoint::Cancelling)?;
                 let reservation = self.store.get(&reservation.id).await?;
@@ -234,7 +245,14 @@ impl Saga {
             };
             let moved = self
                 .store
-                .advance(&r.id, r.step, owner, mv.transition(), self.clock.now())
+                .advance(
+                    &r.id,
+                    r.step,
+                    owner,
+                    mv.transition(),
+                    self.clock.now(),
+                    crate::convert::finished_event,
+                )
                 .await?;
             r = self.store.get(&r.id).await?;
             if !moved {

@@ -34,6 +34,7 @@ pub(super) struct Row {
     updated_ms: i64,
     flight_hold_expires_ms: Option<i64>,
     hotel_hold_expires_ms: Option<i64>,
+    cancel_reason: Option<String>,
 }
 
 /// The columns a [`Row`] reads, in one place for every query that makes one.
@@ -42,7 +43,7 @@ macro_rules! row_columns {
         "id, user_id, state, step, flight_id, seats, flight_hold_id, flight_price_minor, \
          flight_currency, hotel_id, room_type_id, check_in, check_out, rooms, guests, hotel_hold_id, \
          hotel_price_minor, hotel_currency, total_minor, total_currency, failure_reason, created_ms, updated_ms, \
-         flight_hold_expires_ms, hotel_hold_expires_ms"
+         flight_hold_expires_ms, hotel_hold_expires_ms, cancel_reason"
     };
 }
 
@@ -94,6 +95,7 @@ impl Row {
             hotel,
             total: price(self.total_minor, self.total_currency)?,
             failure_reason: self.failure_reason,
+            cancel_reason: self.cancel_reason,
             created: UnixMillis::from_unix_millis(self.created_ms),
             updated: UnixMillis::from_unix_millis(self.updated_ms),
         })

@@ -1,13 +1,16 @@
-//! The saga's writes: a hold's price and expiry, a step changed, a saga
+//! The saga's writes: a hold's price and expiry, a step changed (with the
+//! reservation's event in the outbox when the saga finishes), a saga
 //! claimed, a cancellation begun, a driver stopping; and the seat-retry rule's
 //! one query ([`Store::seats_in_flux`]).
 
 use travel::db::Write as _;
+use travel::events::{Event, outbox};
 use travel::types::UnixMillis;
 
+use super::row::{COLUMNS, Row};
 use super::{Lease, Store, Transition};
 use crate::clients::Held;
-use crate::domain::{Part, Step};
+use crate::domain::{Part, Reservation, Step};
 use crate::error::Error;
 
 /// What is recorded when a driver stops at the confirm step without a message
@@ -45,6 +48,9 @@ impl Store {
 
     /// Moves a reservation from step `from` as `to` says, if it is still at
     /// `from` and `owner` still drives it; false if not (another actor has it).
+    /// A move that finishes the saga (step DONE) records, in the same
+    /// transaction, the event `finished` makes of the finished reservation
+    /// (ReservationConfirmed, ReservationCancelled or ReservationFailed).
     pub async fn advance(
         &self,
         id: &str,
@@ -52,9 +58,10 @@ impl Store {
         owner: &str,
         to: Transition<'_>,
         now: UnixMillis,
+        finished: impl FnOnce(&Reservation) -> Option<Event>,
     ) -> Result<bool, Error> {
         self.in_span("reservation.advance", async {
-            let changed = sqlx::query(
+            let update = sqlx::query(
                 "UPDATE reservations SET step = $1, state = $2, failure_reason = COALESCE($3, failure_reason), \
                  total_minor = COALESCE($4, total_minor), total_currency = COALESCE($5, total_currency), \
                  updated_ms = $6 WHERE id = $7 AND step = $8 AND lease_owner = $9",
@@ -67,11 +74,22 @@ impl Store {
             .bind(now.unix_millis())
             .bind(id)
             .bind(from.as_str())
-            .bind(owner)
-            .write(&self.db)
-            .await?
-            .rows_affected();
-            Ok(changed == 1)
+            .bind(owner);
+            if to.step != Step::Done {
+                // One statement, committed on its own (no event to go with it).
+                return Ok(update.write(&self.db).await?.rows_affected() == 1);
+            }
+            let mut tx = self.db.begin_write().await?;
+            let changed = update.execute(&mut *tx).await?.rows_affected() == 1;
+            if changed {
+                let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1"));
+                let row: Row = sqlx::query_as(sql).bind(id).fetch_one(&mut *tx).await?;
+                if let Some(event) = finished(&row.into_domain()?) {
+                    outbox::record(&mut tx, &event, now).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(changed)
         })
         .await
     }
@@ -97,17 +115,18 @@ impl Store {
     }
 
     /// Starts cancelling a CONFIRMED reservation (step CANCELLING, owned by
-    /// `lease`); false if it is not CONFIRMED and at rest.
-    pub async fn begin_cancel(&self, id: &str, lease: Lease<'_>, now: UnixMillis) -> Result<bool, Error> {
+    /// `lease`) for the reason `why`; false if it is not CONFIRMED and at rest.
+    pub async fn begin_cancel(&self, id: &str, lease: Lease<'_>, why: &str, now: UnixMillis) -> Result<bool, Error> {
         self.in_span("reservation.begin_cancel", async {
             let started = sqlx::query(
-                "UPDATE reservations SET step = 'CANCELLING', lease_owner = $1, lease_until_ms = $2, updated_ms = $3 \
-                 WHERE id = $4 AND state = 'CONFIRMED' AND step = 'DONE'",
+                "UPDATE reservations SET step = 'CANCELLING', lease_owner = $1, lease_until_ms = $2, updated_ms = $3, \
+                 cancel_reason = $5 WHERE id = $4 AND state = 'CONFIRMED' AND step = 'DONE'",
             )
             .bind(lease.owner)
             .bind(lease.until.unix_millis())
             .bind(now.unix_millis())
             .bind(id)
+            .bind(why)
             .write(&self.db)
             .await?
             .rows_affected();

@@ -725,6 +725,12 @@ impl<T: FakeFlight> FlightService for AsFlight<T> {
     async fn get_flight(&self, _: tonic::Request<flight_pb::GetFlightRequest>) -> Answer<flight_pb::GetFlightResponse> {
         unimplemented()
     }
+    async fn cancel_flight(
+        &self,
+        _: tonic::Request<flight_pb::CancelFlightRequest>,
+    ) -> Answer<flight_pb::CancelFlightResponse> {
+        unimplemented()
+    }
     async fn search_flights(
         &self,
         _: tonic::Request<flight_pb::SearchFlightsRequest>,

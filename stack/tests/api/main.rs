@@ -2,6 +2,7 @@
 
 mod auth_down;
 mod contracts;
+mod events;
 mod hold_ttl;
 mod metrics;
 mod migrations;

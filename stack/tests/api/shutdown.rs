@@ -30,7 +30,7 @@ use crate::helpers::{ADMIN, PASSWORD, open_flight, open_hotel, stack_config as c
 /// Checkouts in flight when the stop begins.
 const IN_FLIGHT: usize = 50;
 pub(crate) const SEATS: i64 = 60;
-const ROOMS: i64 = 60;
+pub(crate) const ROOMS: i64 = 60;
 
 type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
 

@@ -3,11 +3,11 @@
 use prost_types::Timestamp;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1::{
-    ConfirmSeatsRequest, CreateFlightRequest, GetFlightRequest, HoldSeatsRequest, ReleaseSeatsRequest,
-    SearchFlightsRequest,
+    CancelFlightRequest, ConfirmSeatsRequest, CreateFlightRequest, GetFlightRequest, HoldSeatsRequest,
+    ReleaseSeatsRequest, SearchFlightsRequest,
 };
 
-use super::{DATE, HOLD_ID, ID, KEY, LETTERS3, PAGE_SIZE, Row, fresh, ints, row, token};
+use super::{DATE, HOLD_ID, ID, KEY, LETTERS3, PAGE_SIZE, Row, fresh, ints, longest, row, token};
 use crate::contracts::calls::Call;
 
 const P: &str = "travel.flight.v1.";
@@ -15,6 +15,9 @@ const P: &str = "travel.flight.v1.";
 const FIRST_SECOND: i64 = 946_684_800;
 /// The last second of the date window: 2100-12-31T23:59:59Z.
 const LAST_SECOND: i64 = 4_133_980_799;
+/// CancelFlightRequest.reason's rule.
+const REASON: &str = "empty, or up to 200 characters (Unicode code points) once white space at either end \
+     is trimmed, none of them a control character.";
 /// 2030-01-01T10:00:00Z.
 const DEPARTURE: i64 = 1_893_492_000;
 
@@ -255,6 +258,35 @@ pub fn rows() -> Vec<Row> {
     rows.extend(token(&format!("{P}GetFlightRequest.id"), ID, "id", |id| {
         Call::GetFlight(GetFlightRequest { id })
     }));
+    // CancelFlight on ids that name no flight: accepted is NOT_FOUND, never a cancellation.
+    rows.extend(token(&format!("{P}CancelFlightRequest.id"), ID, "id", |id| {
+        Call::CancelFlight(CancelFlightRequest {
+            id,
+            reason: String::new(),
+        })
+    }));
+    let reason = |reason: String| {
+        Call::CancelFlight(CancelFlightRequest {
+            id: "no-such-flight".into(),
+            reason,
+        })
+    };
+    let field = format!("{P}CancelFlightRequest.reason");
+    rows.push(longest(&field, REASON, "reason", 200, |n| "é".repeat(n), reason));
+    rows.push(row(
+        &field,
+        REASON,
+        "reason",
+        reason(String::new()),
+        reason("a\u{7}b".into()),
+    ));
+    rows.push(row(
+        &field,
+        REASON,
+        "reason",
+        reason(format!("  {}  ", "x".repeat(200))),
+        reason("line\nbreak".into()),
+    ));
     let h = |name: &str| format!("{P}HoldSeatsRequest.{name}");
     rows.extend(token(&h("hold_id"), HOLD_ID, "hold_id", |hold_id| {
         Call::HoldSeats(HoldSeatsRequest { hold_id, ..hold() })

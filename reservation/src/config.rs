@@ -113,6 +113,11 @@ pub struct Config {
     /// The broker its events go to (ReservationConfirmed…) and FlightCancelled comes from.
     #[command(flatten)]
     pub events: EventArgs,
+    /// The broker queue it takes the flight service's events from (durable; its refused
+    /// messages go to `<queue>.dead`). Every replica takes from the same queue, each event
+    /// going to one of them; a second deployment on the same broker needs a queue of its own.
+    #[arg(long, env = "RESERVATION_EVENTS_QUEUE", default_value = crate::events::QUEUE)]
+    pub events_queue: String,
 }
 
 impl Config {

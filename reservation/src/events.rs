@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::recovery::Recovery;
 use crate::store::{FlightCancellation, Store};
 
-/// The reservation service's queue of flight events on the broker.
+/// The reservation service's queue of flight events on the broker, by default.
 pub const QUEUE: &str = "reservation.flight-events";
 /// The routing key of FlightCancelled.
 pub const FLIGHT_CANCELLED_KEY: &str = "flight.cancelled";
@@ -41,10 +41,10 @@ impl FlightEvents {
         Self { store, recovery, clock }
     }
 
-    /// Consumes from `broker` until `stop` is cancelled.
-    pub async fn run(self, broker: Broker, metrics: ConsumeMetrics, stop: CancellationToken) {
+    /// Consumes from `queue` on `broker` until `stop` is cancelled.
+    pub async fn run(self, broker: Broker, queue: String, metrics: ConsumeMetrics, stop: CancellationToken) {
         let subscription = Subscription {
-            queue: QUEUE.into(),
+            queue,
             patterns: vec![FLIGHT_CANCELLED_KEY.into()],
         };
         let this = &self;

@@ -213,7 +213,8 @@ impl Application {
         host.spawn(|stop| relay.run(stop));
         let consumer = events::FlightEvents::new(saga.store().clone(), recovery.clone(), saga.clock().clone());
         let consumed = travel::events::consume::ConsumeMetrics::register(host.metrics())?;
-        host.spawn(|stop| consumer.run(broker, consumed, stop));
+        let queue = config.events_queue.clone();
+        host.spawn(|stop| consumer.run(broker, queue, consumed, stop));
         host.spawn(|stop| recovery.run(config.recovery_interval, stop));
         let drain = drain::Drain::new();
         let drain_timeout = config.host.server.drain_timeout;

@@ -85,6 +85,11 @@ pub struct World {
     pub hotel: Hotel,
     pub clock: ManualClock,
     pub db: TestDatabase,
+    /// How the flight service's events reach the reservation services: a bus
+    /// they share in process, or a broker with a queue of this world's own.
+    pub events: travel::config::EventArgs,
+    /// The reservation services' queue on the broker.
+    pub events_queue: String,
 }
 
 impl World {
@@ -96,11 +101,31 @@ impl World {
 
     /// As [`World::start`], with the flight and hotel services keeping holds for `hold_ttl`.
     pub async fn start_with_hold_ttl(hold_ttl: Duration) -> Self {
+        let events = travel::config::EventArgs {
+            local: Some(travel::events::bus::Bus::default()),
+            ..travel::config::EventArgs::default()
+        };
+        Self::start_full(hold_ttl, events).await
+    }
+
+    /// As [`World::start`], the services' events going through the RabbitMQ at
+    /// `broker_url`, on a queue of this world's own.
+    pub async fn start_on_broker(broker_url: &str) -> Self {
+        let events = travel::config::EventArgs {
+            broker_url: Some(broker_url.to_owned()),
+            ..travel::config::EventArgs::default()
+        };
+        Self::start_full(Duration::from_secs(15 * 60), events).await
+    }
+
+    async fn start_full(hold_ttl: Duration, events: travel::config::EventArgs) -> Self {
         Self {
-            flight: start_flight(hold_ttl).await,
+            flight: start_flight(hold_ttl, &events).await,
             hotel: start_hotel(hold_ttl).await,
             clock: manual_clock(),
             db: TestDatabase::new("reservation").await,
+            events,
+            events_queue: format!("test.reservation.{}", uuid::Uuid::new_v4()),
         }
     }
 
@@ -139,6 +164,8 @@ impl World {
         let mut config = self.bare_config();
         config.flight_url = self.flight.url.clone();
         config.hotel_url = self.hotel.url.clone();
+        config.events = self.events.clone();
+        config.events_queue = self.events_queue.clone();
         config.lease = LEASE;
         config.recovery_interval = Duration::from_secs(600);
         // At least lease + recovery interval + call timeout, as start-up checks.
@@ -197,10 +224,11 @@ impl World {
     }
 }
 
-async fn start_flight(hold_ttl: Duration) -> Flight {
+async fn start_flight(hold_ttl: Duration, events: &travel::config::EventArgs) -> Flight {
     let db = TestDatabase::new("flight").await;
     let mut config = travel_flight::Config::new("127.0.0.1:0".parse().expect("addr"), db.url.clone());
     config.hold_ttl = hold_ttl;
+    config.events = events.clone();
     config.sweep_interval = Duration::from_secs(3600);
     let clock = manual_clock();
     let app = travel_flight::Application::build_with(
@@ -339,6 +367,16 @@ impl Flight {
         };
         let flight = self.admin.clone().create_flight(request).await.expect("create flight");
         flight.into_inner().flight.expect("flight in response").id
+    }
+
+    /// Cancels a flight as the airline (an admin).
+    pub async fn cancel(&self, flight_id: &str, reason: &str) -> flight_pb::Flight {
+        let request = flight_pb::CancelFlightRequest {
+            id: flight_id.into(),
+            reason: reason.into(),
+        };
+        let flight = self.admin.clone().cancel_flight(request).await.expect("cancel flight");
+        flight.into_inner().flight.expect("flight in response")
     }
 
     /// Asserts `capacity = available + held + confirmed` and returns `(available, held, confirmed)`.

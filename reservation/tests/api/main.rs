@@ -6,6 +6,7 @@ mod breaker;
 mod checkout;
 mod concurrency;
 mod crash;
+mod events;
 mod faults;
 mod idempotency;
 mod metrics;

@@ -1,0 +1,385 @@
+//! Events: the flight service's FlightCancelled makes the reservation service
+//! cancel every CONFIRMED reservation on the flight, once, through the saga;
+//! and the reservation service's own events (ReservationConfirmed…) leave
+//! through its outbox. In process always; against the real RabbitMQ when
+//! `TRAVEL_TEST_AMQP_URL` names one (CI sets it).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use travel::events::consume::{ConsumeMetrics, Subscription};
+use travel::events::{Broker, EXCHANGE, Event, Outcome, PublishError};
+use travel::pb::reservation::v1 as pb;
+use travel_reservation::store::FlightCancellation;
+
+use crate::helpers::{Client, Reservations, World, bundle, checkout, get, state};
+
+/// How long an effect may take to be seen before the test fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// RabbitMQ for the tests that need one, if this run has it.
+fn amqp_url() -> Option<String> {
+    std::env::var("TRAVEL_TEST_AMQP_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Waits until reservation `id` is in `wanted`, and returns it.
+async fn until(client: &Client, id: &str, wanted: pb::ReservationState) -> pb::Reservation {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let r = get(client, id).await.expect("get reservation");
+        if state(&r) == wanted {
+            return r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{id} is still {:?}", state(&r));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `n` confirmed bundles of one seat on `flight_id` and one room-night.
+async fn book(world: &World, reservations: &Reservations, flight_id: &str, n: usize) -> Vec<pb::Reservation> {
+    let room_type = world.hotel.create(20, "EUR").await;
+    let customer = reservations.customer("alice");
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = checkout(
+            &customer,
+            bundle(&format!("ev-{flight_id}-{i}"), flight_id, 1, &room_type, 1, 1),
+        )
+        .await
+        .expect("checkout");
+        assert_eq!(state(&r), pb::ReservationState::Confirmed, "{r:?}");
+        out.push(r);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_flight_cancellation_delivered_twice_cancels_each_reservation_once() {
+    let world = World::start().await;
+    let bus = world.events.local.clone().expect("the world's bus");
+    // A second subscriber keeps a copy of the event (and lets it through).
+    let (copy, copied) = tokio::sync::oneshot::channel::<Event>();
+    let mut spy = bus.subscribe(&["flight.cancelled"]);
+    tokio::spawn(async move {
+        let mut copy = Some(copy);
+        while let Some(delivery) = spy.recv().await {
+            if let Some(copy) = copy.take() {
+                let _ = copy.send(delivery.event.clone());
+            }
+            delivery.answer(Outcome::Applied);
+        }
+    });
+    let reservations = world.reservations().await;
+    let flight_id = world.flight.create(10, "EUR").await;
+    let booked = book(&world, &reservations, &flight_id, 3).await;
+    let customer = reservations.customer("alice");
+
+    world.flight.cancel(&flight_id, "storm").await;
+
+    let event = copied.await.expect("the FlightCancelled");
+    for r in &booked {
+        let r = until(&customer, &r.id, pb::ReservationState::Cancelled).await;
+        assert_eq!(r.cancel_reason, "flight cancelled by the airline");
+    }
+    // Delivered again, through the bus and straight to the store: nothing changes.
+    bus.publish(&event).await.expect("a redelivery is answered");
+    let again = reservations
+        .store
+        .apply_flight_cancelled(
+            &FlightCancellation {
+                event: &event,
+                flight_id: &flight_id,
+                reason: "storm",
+            },
+            travel::types::UnixMillis::now(),
+        )
+        .await
+        .expect("apply again");
+    assert_eq!(again, None, "an event in the inbox is not applied twice");
+    assert_eq!(world.flight.inventory(&flight_id).await, (10, 0, 0));
+    for r in &booked {
+        let r = get(&customer, &r.id).await.expect("get");
+        assert_eq!(state(&r), pb::ReservationState::Cancelled);
+    }
+    // A new checkout on the cancelled flight fails, naming why.
+    let room_type = world.hotel.create(5, "EUR").await;
+    let late = checkout(&customer, bundle("late", &flight_id, 1, &room_type, 1, 1))
+        .await
+        .expect("checkout");
+    assert_eq!(state(&late), pb::ReservationState::Failed);
+    assert!(late.failure_reason.contains("cancelled by the airline"), "{late:?}");
+    reservations.stop().await;
+}
+
+/// The messages on `queue` (RabbitMQ), taken off it.
+async fn drain(url: &str, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
+    let connection = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let mut got = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get")
+    {
+        got.push(message);
+    }
+    got
+}
+
+async fn delete_queues(url: &str, queues: &[&str]) {
+    let connection = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    for queue in queues {
+        let _ = channel
+            .queue_delete((*queue).into(), QueueDeleteOptions::default())
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn over_rabbitmq_a_cancelled_flight_cancels_its_reservations_and_a_malformed_message_is_dead_lettered() {
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped (CI runs it against RabbitMQ)");
+        return;
+    };
+    let world = World::start_on_broker(&url).await;
+    let queue = world.events_queue.clone();
+    let dead = format!("{queue}.dead");
+    let reservations = world.reservations().await;
+    let customer = reservations.customer("alice");
+    let first = world.flight.create(10, "EUR").await;
+    let booked = book(&world, &reservations, &first, 5).await;
+
+    world.flight.cancel(&first, "crew shortage").await;
+    for r in &booked {
+        let r = until(&customer, &r.id, pb::ReservationState::Cancelled).await;
+        assert_eq!(r.cancel_reason, "flight cancelled by the airline");
+    }
+    assert_eq!(world.flight.inventory(&first).await, (10, 0, 0));
+
+    // A message that is no event, on the queue: dead-lettered, and the consumer goes on.
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .basic_publish(
+            EXCHANGE.into(),
+            "flight.cancelled".into(),
+            BasicPublishOptions::default(),
+            b"not an event",
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let dead_lettered = loop {
+        let got = drain(&url, &dead).await;
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing reached {dead}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(dead_lettered[0].delivery.data, b"not an event");
+    let second = world.flight.create(10, "EUR").await;
+    let after = book(&world, &reservations, &second, 1).await;
+    world.flight.cancel(&second, "").await;
+    until(&customer, &after[0].id, pb::ReservationState::Cancelled).await;
+
+    reservations.stop().await;
+    delete_queues(&url, &[&queue, &dead]).await;
+}
+
+#[tokio::test]
+async fn over_rabbitmq_an_event_no_queue_takes_is_a_failed_publish() {
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
+        return;
+    };
+    let broker = travel::events::amqp::Amqp::new(&url);
+    let event = Event::new(
+        uuid::Uuid::new_v4().to_string(),
+        &format!("nobody.{}", uuid::Uuid::new_v4().simple()),
+        "travel.test.v1.Nothing",
+        "x",
+        1,
+        &pb::ReservationFailed::default(),
+    );
+    let published = broker.publish(&event).await;
+    assert!(matches!(published, Err(PublishError::Unroutable(_))), "{published:?}");
+}
+
+/// A TCP proxy to `target` on `listener`, started when asked: the broker
+/// seen as down (connections refused) until then.
+async fn proxy(listener: TcpListener, target: String) {
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each_in_order() {
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
+        return;
+    };
+    // The services reach RabbitMQ through a port where nothing listens yet.
+    let broker_uri: lapin::uri::AMQPUri = url.parse().expect("TRAVEL_TEST_AMQP_URL");
+    let target = format!("{}:{}", broker_uri.authority.host, broker_uri.authority.port);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut down = broker_uri.clone();
+    down.authority.host = "127.0.0.1".into();
+    down.authority.port = port;
+    let user = &broker_uri.authority.userinfo;
+    let vhost = if broker_uri.vhost == "/" {
+        "%2f".to_owned()
+    } else {
+        broker_uri.vhost.clone()
+    };
+    let down_url = format!("amqp://{}:{}@127.0.0.1:{port}/{vhost}", user.username, user.password);
+    let world = World::start_on_broker(&down_url).await;
+    let reservations = world.reservations().await;
+    // Downstream: a queue of the test's own for the reservation events, made before they are published.
+    let downstream = format!("test.downstream.{}", uuid::Uuid::new_v4());
+    let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let stop = CancellationToken::new();
+    let ready = Arc::new(tokio::sync::Notify::new());
+    {
+        let (seen, stop, url, downstream) = (seen.clone(), stop.clone(), url.clone(), downstream.clone());
+        let metrics = ConsumeMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let subscription = Subscription {
+            queue: downstream,
+            patterns: vec!["reservation.confirmed".into()],
+        };
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            // Declared by the consumer before its first delivery; the first
+            // message marks it ready (see below).
+            travel::events::consume::run(
+                Broker::Amqp(travel::events::amqp::Amqp::new(&url)),
+                subscription,
+                metrics,
+                stop,
+                move |event| {
+                    let (seen, ready) = (seen.clone(), ready.clone());
+                    async move {
+                        if event.kind == "travel.test.v1.Ready" {
+                            ready.notify_one();
+                        } else {
+                            seen.lock().expect("seen").push(event);
+                        }
+                        Outcome::Applied
+                    }
+                },
+            )
+            .await;
+        });
+    }
+    // The queue exists once a probe routed to it comes back through the consumer.
+    let probe_broker = travel::events::amqp::Amqp::new(&url);
+    let probe = Event::new(
+        uuid::Uuid::new_v4().to_string(),
+        "reservation.confirmed",
+        "travel.test.v1.Ready",
+        "probe",
+        1,
+        &pb::ReservationFailed::default(),
+    );
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while probe_broker.publish(&probe).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the downstream queue never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ready.notified().await;
+
+    // Act: checkouts confirm while the broker is unreachable…
+    let flight_id = world.flight.create(30, "EUR").await;
+    let booked = book(&world, &reservations, &flight_id, 20).await;
+    // The relay has tried and failed, and kept them.
+    let failures = || {
+        reservations
+            .metrics
+            .gather()
+            .iter()
+            .filter(|f| f.name() == "travel_events_publish_failures_total")
+            .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
+            .sum::<f64>()
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while failures() < 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never tried the unreachable broker"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // …then it comes back.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind the broker's port");
+    let proxied = tokio::spawn(proxy(listener, target));
+
+    // Assert: every ReservationConfirmed of ours arrives, once each.
+    let ours = |seen: &[Event]| -> Vec<String> {
+        seen.iter()
+            .filter(|e| booked.iter().any(|r| r.id == e.aggregate_id))
+            .map(|e| e.aggregate_id.clone())
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let got = ours(&seen.lock().expect("seen"));
+        if got.len() >= booked.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {} arrived",
+            got.len(),
+            booked.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().expect("seen").clone();
+    let got = ours(&seen);
+    let wanted: Vec<String> = booked.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(got, wanted, "each once, in the order they were confirmed");
+    for event in seen.iter().filter(|e| wanted.contains(&e.aggregate_id)) {
+        let message = pb::ReservationConfirmed::decode(event.payload.as_slice()).expect("a ReservationConfirmed");
+        assert_eq!(
+            (message.reservation_id.as_str(), message.sequence),
+            (event.aggregate_id.as_str(), 1)
+        );
+        assert_eq!(message.event_id, event.id);
+    }
+    stop.cancel();
+    proxied.abort();
+    reservations.stop().await;
+    delete_queues(&url, &[&downstream, &format!("{downstream}.dead")]).await;
+}

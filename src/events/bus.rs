@@ -1,12 +1,14 @@
 //! The in-process broker: the local stack's services, in one process, hand
-//! their events to each other here. A publish goes to every subscription whose
-//! pattern matches the routing key (AMQP topic rules) and succeeds only once
-//! each has answered: applied, or refused for good (dead-lettered, which the
-//! consumer logs and counts). A subscription that asks for a retry, or that
-//! has stopped, fails the publish, so the relay keeps the event and tries
-//! again: nothing is lost while a consumer is away. An event no subscription
-//! matches is delivered to nobody, as a topic exchange with no queue bound
-//! would drop it; no queue can be bound to it later inside one process.
+//! their events to each other here. As on RabbitMQ, consumers subscribe by
+//! queue name: a new subscriber to a queue takes it over (a restarted
+//! service), and the queue outlives its subscriber. A publish goes to every
+//! queue one of whose patterns matches the routing key (AMQP topic rules) and
+//! succeeds only once each queue's subscriber has answered: applied, or refused
+//! for good (dead-lettered, which the consumer logs and counts). A subscriber
+//! that asks for a retry, or a queue whose subscriber has stopped, fails the
+//! publish, so the relay keeps the event and tries again: nothing is lost while
+//! a consumer is away. An event no queue matches is delivered to nobody, as a
+//! topic exchange with no queue bound would drop it.
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +27,7 @@ pub struct Bus {
 
 #[derive(Debug)]
 struct Subscription {
+    queue: String,
     patterns: Vec<String>,
     deliveries: mpsc::Sender<Delivery>,
 }
@@ -45,14 +48,17 @@ impl Delivery {
 }
 
 impl Bus {
-    /// A subscription to every event whose routing key matches one of `patterns`.
-    pub fn subscribe(&self, patterns: &[&str]) -> mpsc::Receiver<Delivery> {
+    /// Takes `queue`'s events, the queue bound to `patterns` (made now, or
+    /// taken over from its earlier subscriber, with the new patterns).
+    pub fn subscribe(&self, queue: &str, patterns: &[&str]) -> mpsc::Receiver<Delivery> {
         let (deliveries, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
         let mut subscriptions = self
             .subscriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        subscriptions.retain(|s| s.queue != queue);
         subscriptions.push(Subscription {
+            queue: queue.to_owned(),
             patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
             deliveries,
         });

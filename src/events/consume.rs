@@ -96,7 +96,7 @@ pub async fn run<H, Fut>(
     match broker {
         Broker::Local(bus) => {
             let patterns: Vec<&str> = subscription.patterns.iter().map(String::as_str).collect();
-            let mut deliveries = bus.subscribe(&patterns);
+            let mut deliveries = bus.subscribe(&subscription.queue, &patterns);
             stop.run_until_cancelled(async {
                 while let Some(delivery) = deliveries.recv().await {
                     let outcome = handler(delivery.event.clone()).await;

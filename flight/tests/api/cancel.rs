@@ -138,7 +138,7 @@ async fn cancelling_is_for_admins_names_an_existing_flight_and_a_short_reason() 
 #[tokio::test]
 async fn the_cancellation_is_published_once_as_flight_cancelled() {
     let bus = Bus::default();
-    let mut events = bus.subscribe(&["flight.#"]);
+    let mut events = bus.subscribe("test.flight-events", &["flight.#"]);
     let svc = TestFlight::start_with(|config| config.events.local = Some(bus.clone())).await;
     let first = svc.create_flight(10, START_MS + DAY_MS).await;
     let second = svc.create_flight(10, START_MS + 2 * DAY_MS).await;

@@ -10,14 +10,14 @@ use std::time::Duration;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use prost::Message as _;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use travel::events::consume::{ConsumeMetrics, Subscription};
 use travel::events::{Broker, EXCHANGE, Event, Outcome, PublishError};
 use travel::pb::reservation::v1 as pb;
+use travel::testing::proxy::{Gate, Proxy};
 use travel_reservation::store::FlightCancellation;
 
-use crate::helpers::{Client, Reservations, World, bundle, checkout, get, state};
+use crate::helpers::{Client, Reservations, World, bundle, checkout, customer_at, get, state};
 
 /// How long an effect may take to be seen before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -64,7 +64,7 @@ async fn a_flight_cancellation_delivered_twice_cancels_each_reservation_once() {
     let bus = world.events.local.clone().expect("the world's bus");
     // A second subscriber keeps a copy of the event (and lets it through).
     let (copy, copied) = tokio::sync::oneshot::channel::<Event>();
-    let mut spy = bus.subscribe(&["flight.cancelled"]);
+    let mut spy = bus.subscribe("test.spy", &["flight.cancelled"]);
     tokio::spawn(async move {
         let mut copy = Some(copy);
         while let Some(delivery) = spy.recv().await {
@@ -219,47 +219,28 @@ async fn over_rabbitmq_an_event_no_queue_takes_is_a_failed_publish() {
     assert!(matches!(published, Err(PublishError::Unroutable(_))), "{published:?}");
 }
 
-/// A TCP proxy to `target` on `listener`, started when asked: the broker
-/// seen as down (connections refused) until then.
-async fn proxy(listener: TcpListener, target: String) {
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            return;
-        };
-        let target = target.clone();
-        tokio::spawn(async move {
-            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each_in_order() {
     let Some(url) = amqp_url() else {
         eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
         return;
     };
-    // The services reach RabbitMQ through a port where nothing listens yet.
+    // The services reach RabbitMQ through a proxy, cut for now: the broker is down for them.
     let broker_uri: lapin::uri::AMQPUri = url.parse().expect("TRAVEL_TEST_AMQP_URL");
-    let target = format!("{}:{}", broker_uri.authority.host, broker_uri.authority.port);
-    let port = TcpListener::bind("127.0.0.1:0")
+    let target = tokio::net::lookup_host((broker_uri.authority.host.as_str(), broker_uri.authority.port))
         .await
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut down = broker_uri.clone();
-    down.authority.host = "127.0.0.1".into();
-    down.authority.port = port;
+        .expect("the broker's address")
+        .next()
+        .expect("an address");
+    let proxy = Proxy::start(target).await;
+    proxy.cut();
     let user = &broker_uri.authority.userinfo;
     let vhost = if broker_uri.vhost == "/" {
         "%2f".to_owned()
     } else {
         broker_uri.vhost.clone()
     };
-    let down_url = format!("amqp://{}:{}@127.0.0.1:{port}/{vhost}", user.username, user.password);
+    let down_url = format!("amqp://{}:{}@{}/{vhost}", user.username, user.password, proxy.addr());
     let world = World::start_on_broker(&down_url).await;
     let reservations = world.reservations().await;
     // Downstream: a queue of the test's own for the reservation events, made before they are published.
@@ -340,10 +321,7 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // …then it comes back.
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("rebind the broker's port");
-    let proxied = tokio::spawn(proxy(listener, target));
+    proxy.restore();
 
     // Assert: every ReservationConfirmed of ours arrives, once each.
     let ours = |seen: &[Event]| -> Vec<String> {
@@ -379,7 +357,73 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
         assert_eq!(message.event_id, event.id);
     }
     stop.cancel();
-    proxied.abort();
     reservations.stop().await;
     delete_queues(&url, &[&downstream, &format!("{downstream}.dead")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_killed_while_cancelling_a_flights_reservations_leaves_them_to_its_successor() {
+    // Arrange: ten confirmed bundles, booked through a first service, which then stops.
+    let world = World::start().await;
+    let flight_id = world.flight.create(10, "EUR").await;
+    let booking = world.reservations().await;
+    let booked = book(&world, &booking, &flight_id, 10).await;
+    booking.stop().await;
+    // The one that takes the flight's event calls the hotel through a gate
+    // that holds every call: its cancellations stop half done, seats released.
+    let hotel: std::net::SocketAddr = world.hotel.url.trim_start_matches("http://").parse().expect("hotel");
+    let gate = Gate::start(hotel);
+    let gate_url = gate.url();
+    let taker = world.reservation_replica(|c| c.hotel_url = gate_url).await;
+    let customer = customer_at(&taker.url(), &world.clock, "alice");
+
+    // Act: the airline cancels; the event is applied; the service dies mid-way.
+    world.flight.cancel(&flight_id, "volcanic ash").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    for r in &booked {
+        while get(&customer, &r.id).await.expect("get").cancel_reason.is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} was never set to be cancelled",
+                r.id
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    taker.kill();
+
+    // Assert: a successor finishes every cancellation, each once.
+    let successor = world.reservations().await;
+    let left = successor.store.unfinished_sagas(None, 100).await.expect("unfinished");
+    assert_eq!(left.len(), booked.len(), "all ten are still half cancelled");
+    world.leases_run_out();
+    // (Its own start-up pass may run now too: both take turns.)
+    successor.recover().await;
+    let customer = successor.customer("alice");
+    for r in &booked {
+        let r = get(&customer, &r.id).await.expect("get");
+        assert_eq!(state(&r), pb::ReservationState::Cancelled, "{r:?}");
+        assert_eq!(r.cancel_reason, "flight cancelled by the airline");
+    }
+    assert_eq!(successor.recover().await.finished, 0, "nothing is left to cancel twice");
+    let cancelled: f64 = successor
+        .metrics
+        .gather()
+        .iter()
+        .filter(|f| f.name() == "travel_reservations_finished_total")
+        .flat_map(|f| f.get_metric().iter())
+        .filter(|m| {
+            m.get_label()
+                .iter()
+                .any(|l| l.name() == "state" && l.value() == "cancelled")
+        })
+        .map(|m| m.get_counter().get_value())
+        .sum();
+    assert_eq!(
+        cancelled,
+        booked.len() as f64,
+        "each reservation finished cancelling once"
+    );
+    assert_eq!(world.flight.inventory(&flight_id).await, (10, 0, 0));
+    successor.stop().await;
 }

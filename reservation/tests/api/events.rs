@@ -17,7 +17,7 @@ use travel::pb::reservation::v1 as pb;
 use travel::testing::proxy::{Gate, Proxy};
 use travel_reservation::store::FlightCancellation;
 
-use crate::helpers::{Client, Reservations, World, bundle, checkout, customer_at, get, state};
+use crate::helpers::{Client, Reservations, RoomType, World, bundle, checkout, customer_at, get, state};
 
 /// How long an effect may take to be seen before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -41,8 +41,13 @@ async fn until(client: &Client, id: &str, wanted: pb::ReservationState) -> pb::R
 }
 
 /// `n` confirmed bundles of one seat on `flight_id` and one room-night.
-async fn book(world: &World, reservations: &Reservations, flight_id: &str, n: usize) -> Vec<pb::Reservation> {
-    let room_type = world.hotel.create(20, "EUR").await;
+async fn book(
+    world: &World,
+    reservations: &Reservations,
+    flight_id: &str,
+    n: usize,
+) -> (Vec<pb::Reservation>, RoomType) {
+    let room_type = world.hotel.create(i32::try_from(n).expect("a few") + 5, "EUR").await;
     let customer = reservations.customer("alice");
     let mut out = Vec::new();
     for i in 0..n {
@@ -55,7 +60,7 @@ async fn book(world: &World, reservations: &Reservations, flight_id: &str, n: us
         assert_eq!(state(&r), pb::ReservationState::Confirmed, "{r:?}");
         out.push(r);
     }
-    out
+    (out, room_type)
 }
 
 #[tokio::test]
@@ -76,7 +81,7 @@ async fn a_flight_cancellation_delivered_twice_cancels_each_reservation_once() {
     });
     let reservations = world.reservations().await;
     let flight_id = world.flight.create(10, "EUR").await;
-    let booked = book(&world, &reservations, &flight_id, 3).await;
+    let (booked, rooms) = book(&world, &reservations, &flight_id, 3).await;
     let customer = reservations.customer("alice");
 
     world.flight.cancel(&flight_id, "storm").await;
@@ -102,6 +107,11 @@ async fn a_flight_cancellation_delivered_twice_cancels_each_reservation_once() {
         .expect("apply again");
     assert_eq!(again, None, "an event in the inbox is not applied twice");
     assert_eq!(world.flight.inventory(&flight_id).await, (10, 0, 0));
+    assert_eq!(
+        world.hotel.inventory(&rooms, 0).await,
+        (8, 0, 0),
+        "every room-night back"
+    );
     for r in &booked {
         let r = get(&customer, &r.id).await.expect("get");
         assert_eq!(state(&r), pb::ReservationState::Cancelled);
@@ -156,15 +166,20 @@ async fn over_rabbitmq_a_cancelled_flight_cancels_its_reservations_and_a_malform
     let dead = format!("{queue}.dead");
     let reservations = world.reservations().await;
     let customer = reservations.customer("alice");
-    let first = world.flight.create(10, "EUR").await;
-    let booked = book(&world, &reservations, &first, 5).await;
+    let first = world.flight.create(60, "EUR").await;
+    let (booked, rooms) = book(&world, &reservations, &first, 50).await;
 
     world.flight.cancel(&first, "crew shortage").await;
     for r in &booked {
         let r = until(&customer, &r.id, pb::ReservationState::Cancelled).await;
         assert_eq!(r.cancel_reason, "flight cancelled by the airline");
     }
-    assert_eq!(world.flight.inventory(&first).await, (10, 0, 0));
+    assert_eq!(world.flight.inventory(&first).await, (60, 0, 0));
+    assert_eq!(
+        world.hotel.inventory(&rooms, 0).await,
+        (55, 0, 0),
+        "every room-night back"
+    );
 
     // A message that is no event, on the queue: dead-lettered, and the consumer goes on.
     let connection = Connection::connect(&url, ConnectionProperties::default())
@@ -192,7 +207,7 @@ async fn over_rabbitmq_a_cancelled_flight_cancels_its_reservations_and_a_malform
     };
     assert_eq!(dead_lettered[0].delivery.data, b"not an event");
     let second = world.flight.create(10, "EUR").await;
-    let after = book(&world, &reservations, &second, 1).await;
+    let (after, _) = book(&world, &reservations, &second, 1).await;
     world.flight.cancel(&second, "").await;
     until(&customer, &after[0].id, pb::ReservationState::Cancelled).await;
 
@@ -300,8 +315,8 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
     ready.notified().await;
 
     // Act: checkouts confirm while the broker is unreachable…
-    let flight_id = world.flight.create(30, "EUR").await;
-    let booked = book(&world, &reservations, &flight_id, 20).await;
+    let flight_id = world.flight.create(110, "EUR").await;
+    let (booked, _) = book(&world, &reservations, &flight_id, 100).await;
     // The relay has tried and failed, and kept them.
     let failures = || {
         reservations
@@ -367,7 +382,7 @@ async fn a_service_killed_while_cancelling_a_flights_reservations_leaves_them_to
     let world = World::start().await;
     let flight_id = world.flight.create(10, "EUR").await;
     let booking = world.reservations().await;
-    let booked = book(&world, &booking, &flight_id, 10).await;
+    let (booked, rooms) = book(&world, &booking, &flight_id, 10).await;
     booking.stop().await;
     // The one that takes the flight's event calls the hotel through a gate
     // that holds every call: its cancellations stop half done, seats released.
@@ -425,5 +440,102 @@ async fn a_service_killed_while_cancelling_a_flights_reservations_leaves_them_to
         "each reservation finished cancelling once"
     );
     assert_eq!(world.flight.inventory(&flight_id).await, (10, 0, 0));
+    assert_eq!(
+        world.hotel.inventory(&rooms, 0).await,
+        (15, 0, 0),
+        "every room-night back"
+    );
     successor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_killed_between_publishing_and_marking_sent_publishes_again_and_the_event_is_applied_once() {
+    use travel::events::relay::{Relay, RelayMetrics};
+    use travel::hold::service::Inventory as _;
+
+    // Arrange: three confirmed bundles; their flight's FlightCancelled in an
+    // outbox of its own (a flight database the test relays itself).
+    let world = World::start().await;
+    let reservations = world.reservations().await;
+    let flight_id = world.flight.create(10, "EUR").await;
+    let (booked, _) = book(&world, &reservations, &flight_id, 3).await;
+    let outbox_db = travel::testing::TestDatabase::new("flight").await;
+    let db = travel::db::Database::connect(
+        &outbox_db.url,
+        &travel::config::DatabaseArgs::default(),
+        travel_flight::Flights::migrations(),
+    )
+    .await
+    .expect("the outbox's database");
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let message = travel::pb::flight::v1::FlightCancelled {
+        event_id: event_id.clone(),
+        flight_id: flight_id.clone(),
+        sequence: 1,
+        ..Default::default()
+    };
+    let event = Event::new(
+        &event_id,
+        "flight.cancelled",
+        "travel.flight.v1.FlightCancelled",
+        &flight_id,
+        1,
+        &message,
+    );
+    let mut tx = db.begin_write().await.expect("begin");
+    travel::events::outbox::record(&mut tx, &event, travel::types::UnixMillis::now())
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+    let bus = world.events.local.clone().expect("the world's bus");
+    let relay = |registry: &prometheus::Registry| {
+        Relay::new(
+            db.clone(),
+            Broker::Local(bus.clone()),
+            std::sync::Arc::new(travel::SystemClock),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+            RelayMetrics::register(registry).expect("metrics"),
+        )
+    };
+    // A second queue, bound after the reservation service's (so served after
+    // it), whose subscriber kills the relay as soon as the event reaches it:
+    // the reservation service has applied it, the relay has not marked it sent.
+    let mut spy = bus.subscribe("test.killer", &["flight.cancelled"]);
+    let first = relay(&prometheus::Registry::new());
+    let running = tokio::spawn(async move { first.flush().await });
+    let delivery = spy.recv().await.expect("the event, first time");
+    running.abort();
+    assert!(running.await.expect_err("killed").is_cancelled());
+    drop(delivery); // never answered
+
+    // Act: a new relay of the same outbox.
+    let second = relay(&prometheus::Registry::new());
+    let flushing = tokio::spawn(async move { second.flush().await });
+    let again = spy.recv().await.expect("the event, again");
+    assert_eq!(again.event.id, event_id, "the same event, published again");
+    again.answer(Outcome::Applied);
+    assert_eq!(flushing.await.expect("relay").expect("flush"), 1);
+
+    // Assert: sent now; every reservation cancelled, each once.
+    assert_eq!(travel::events::outbox::count_pending(&db).await.expect("pending"), 0);
+    let customer = reservations.customer("alice");
+    for r in &booked {
+        until(&customer, &r.id, pb::ReservationState::Cancelled).await;
+    }
+    let cancelled: f64 = reservations
+        .metrics
+        .gather()
+        .iter()
+        .filter(|f| f.name() == "travel_reservations_finished_total")
+        .flat_map(|f| f.get_metric().iter())
+        .filter(|m| {
+            m.get_label()
+                .iter()
+                .any(|l| l.name() == "state" && l.value() == "cancelled")
+        })
+        .map(|m| m.get_counter().get_value())
+        .sum();
+    assert_eq!(cancelled, booked.len() as f64);
+    reservations.stop().await;
 }

@@ -519,6 +519,22 @@ async fn a_relay_killed_between_publishing_and_marking_sent_publishes_again_and_
 
     // Assert: sent now; every reservation cancelled, each once.
     assert_eq!(travel::events::outbox::count_pending(&db).await.expect("pending"), 0);
+    // Sent rows are kept for the retention, then pruned.
+    assert_eq!(
+        relay(&prometheus::Registry::new()).prune().await.expect("prune"),
+        0,
+        "kept an hour"
+    );
+    // A relay whose clock is years later (the test clock starts in 2030), with no retention.
+    let pruning = Relay::new(
+        db.clone(),
+        Broker::Local(bus.clone()),
+        std::sync::Arc::new(travel::testing::manual_clock()),
+        Duration::from_secs(3600),
+        Duration::ZERO,
+        RelayMetrics::register(&prometheus::Registry::new()).expect("metrics"),
+    );
+    assert_eq!(pruning.prune().await.expect("prune"), 1, "pruned with no retention");
     let customer = reservations.customer("alice");
     for r in &booked {
         until(&customer, &r.id, pb::ReservationState::Cancelled).await;

@@ -39,6 +39,9 @@ use super::{Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, PublishError};
 pub const PREFETCH: u16 = 16;
 /// Deliveries of one message after which RabbitMQ dead-letters it.
 pub const DELIVERY_LIMIT: i64 = 5;
+/// Longest wait for the broker's confirm of one publish; after it the
+/// connection is dropped and the event tried again (it may then arrive twice).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// The content type of every event message.
 const CONTENT_TYPE: &str = "application/x-protobuf";
 
@@ -125,7 +128,7 @@ impl Amqp {
                 channel
             }
         };
-        let confirm = async {
+        let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, async {
             channel
                 .basic_publish(
                     EXCHANGE.into(),
@@ -139,15 +142,21 @@ impl Amqp {
                 )
                 .await?
                 .await
-        }
+        })
         .await;
         match confirm {
-            Ok(Confirmation::Ack(None)) => Ok(()),
-            Ok(Confirmation::Ack(Some(_))) => Err(PublishError::Unroutable(event.routing_key.clone())),
-            Ok(Confirmation::Nack(_) | Confirmation::NotRequested) => Err(PublishError::Refused),
-            Err(e) => {
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable(event.routing_key.clone())),
+            Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => Err(PublishError::Refused),
+            Ok(Err(e)) => {
                 *publisher = None; // opened again on the next try
                 Err(unavailable(e))
+            }
+            Err(_) => {
+                *publisher = None;
+                Err(PublishError::Unavailable(format!(
+                    "the broker did not confirm within {CONFIRM_TIMEOUT:?}"
+                )))
             }
         }
     }

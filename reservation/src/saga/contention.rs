@@ -2,6 +2,8 @@
 //! bundle that holds its rooms but was refused seats competes for the last
 //! seats with other sagas on the same flight.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use travel::deadline::Deadline;
@@ -20,6 +22,55 @@ pub const SEAT_RETRIES: u32 = 20;
 
 /// Waits between seat retries: 10 ms, doubling up to 100 ms, jittered.
 const SEAT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(150)).at_most(SEAT_RETRIES);
+
+/// The first seat holds this process has sent and not yet recorded, by
+/// flight: seats the flight service may have granted that `Store::seats_in_flux`
+/// cannot see yet, because their price is not recorded. Without it, a bundle
+/// waiting for seats could see nothing in flux, give up its room, and leave a
+/// bundle whose seats were just granted to be refused the room and give the
+/// seats back: one confirmed bundle fewer than the inventory allows. A waiter's
+/// own retries are not counted, so waiters never wait for each other.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SeatHoldsSent(Arc<Mutex<HashMap<String, usize>>>);
+
+/// One seat hold counted in [`SeatHoldsSent`] until it is dropped.
+pub(super) struct Sent {
+    holds: SeatHoldsSent,
+    flight_id: String,
+}
+
+impl SeatHoldsSent {
+    /// Counts a seat hold on `flight_id` until the returned guard is dropped
+    /// (once its outcome is recorded).
+    pub(super) fn enter(&self, flight_id: &str) -> Sent {
+        *self.lock().entry(flight_id.to_owned()).or_default() += 1;
+        Sent {
+            holds: self.clone(),
+            flight_id: flight_id.to_owned(),
+        }
+    }
+
+    /// Whether a seat hold on `flight_id` is sent and not yet recorded.
+    fn any(&self, flight_id: &str) -> bool {
+        self.lock().get(flight_id).is_some_and(|n| *n > 0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        let mut counts = self.holds.lock();
+        if let Some(n) = counts.get_mut(&self.flight_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.flight_id);
+            }
+        }
+    }
+}
 
 impl Saga {
     /// A bundle that holds its room but was refused seats for lack of them
@@ -44,7 +95,8 @@ impl Saga {
     /// A bundle that holds its room but was refused seats for lack of them
     /// retries the seats — at most [`SEAT_RETRIES`] times in all — while other
     /// sagas on the same flight really hold seats they may give back (see
-    /// `Store::seats_in_flux`), and once more after they settle. Only this way
+    /// `Store::seats_in_flux`, and [`SeatHoldsSent`] for the holds this process
+    /// has sent but not yet recorded), and once more after they settle. Only this way
     /// round: a bundle holding seats but refused rooms gives its seats up at once, and a bundle waiting
     /// like this one is not waited for. The rooms thus take precedence, as in a
     /// fixed lock order, so bundles racing for the last seats and rooms cannot
@@ -60,7 +112,8 @@ impl Saga {
     ) -> Result<Outcome<Held>, Error> {
         let mut retries = SEAT_BACKOFF.retries(deadline);
         loop {
-            let in_flux = self.store.seats_in_flux(&flight.flight_id, &r.id).await?;
+            let in_flux = self.seat_holds_sent.any(&flight.flight_id)
+                || self.store.seats_in_flux(&flight.flight_id, &r.id).await?;
             let holding = self.clients.flight().hold_seats(flight, deadline);
             let outcome = self.timed(Work::HoldFlight, &r.id, holding).await;
             self.record(r, Part::Flight, &outcome).await?;

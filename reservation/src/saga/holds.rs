@@ -124,6 +124,11 @@ impl Saga {
         let Some(holding) = part.hold(r, deadline) else {
             return Ok((part.part(), None));
         };
+        // Counted from before the call until the price is recorded (seat-retry rule).
+        let _sent = match (&r.flight, part.part()) {
+            (Some(flight), Part::Flight) => Some(self.seat_holds_sent.enter(&flight.flight_id)),
+            _ => None,
+        };
         let outcome = self.timed(Work::of(Action::Hold, part.part()), &r.id, holding).await;
         self.record(r, part.part(), &outcome).await?;
         Ok((part.part(), Some(outcome)))

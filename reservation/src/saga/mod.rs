@@ -59,6 +59,7 @@ pub struct Saga {
     clock: SharedClock,
     settings: Settings,
     metrics: Metrics,
+    seat_holds_sent: contention::SeatHoldsSent,
 }
 
 /// Who drives a saga: what it does with one it finds at HOLDING.
@@ -80,6 +81,7 @@ impl Saga {
             clock,
             settings,
             metrics,
+            seat_holds_sent: contention::SeatHoldsSent::default(),
         }
     }
 

@@ -63,7 +63,8 @@ impl Store {
 
     /// Cancels flight `id` at `now` for `reason` and records, in the same
     /// transaction, the event `event(&flight)` makes of the cancelled flight.
-    /// A flight already cancelled is returned unchanged, with no second event.
+    /// A flight already cancelled is returned unchanged, with no second event;
+    /// one that has departed (by `now`) is refused.
     pub async fn cancel_flight(
         &self,
         id: &str,
@@ -79,6 +80,10 @@ impl Store {
             if flight.cancelled.is_some() {
                 tx.rollback().await?;
                 return Ok(flight);
+            }
+            if flight.departure <= now {
+                tx.rollback().await?;
+                return Err(Error::FlightDeparted(id.to_owned()));
             }
             sqlx::query("UPDATE flights SET cancelled_ms = $1, cancel_reason = $2 WHERE id = $3")
                 .bind(now.unix_millis())

@@ -136,6 +136,33 @@ async fn cancelling_is_for_admins_names_an_existing_flight_and_a_short_reason() 
 }
 
 #[tokio::test]
+async fn a_flight_that_has_departed_cannot_be_cancelled_but_a_cancelled_one_stays_cancelled() {
+    let svc = TestFlight::start().await;
+    let flown = svc.create_flight(10, START_MS + DAY_MS).await;
+    let cancelled_before = svc.create_flight(10, START_MS + DAY_MS).await;
+    cancelled(&svc, &cancelled_before.id, "storm").await;
+
+    svc.clock.advance(std::time::Duration::from_millis(2 * DAY_MS as u64));
+    let mut admin = svc.client_with_token(Some(&svc.token(travel::jwt::Role::Admin, 3600)));
+
+    let refused = admin.cancel_flight(cancel(&flown.id, "")).await.expect_err("departed");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(
+        refused.get_error_details().error_info().map(|i| i.reason.clone()),
+        Some("FLIGHT_DEPARTED".into())
+    );
+    let again = admin
+        .cancel_flight(cancel(&cancelled_before.id, "storm"))
+        .await
+        .expect("a retry of a cancellation")
+        .into_inner()
+        .flight
+        .expect("flight");
+    assert_eq!(again.state, pb::FlightState::Cancelled as i32, "a retry still answers");
+    svc.stop().await;
+}
+
+#[tokio::test]
 async fn the_cancellation_is_published_once_as_flight_cancelled() {
     let bus = Bus::default();
     let mut events = bus.subscribe("test.flight-events", &["flight.#"]);

@@ -135,13 +135,15 @@ impl Default for DatabaseArgs {
 }
 
 /// Event settings of a service that publishes or consumes events (flight,
-/// reservation), shared by their command lines.
-#[derive(Debug, Clone, clap::Args)]
+/// reservation), shared by their command lines. Its `Debug` shows the broker's
+/// address only: the URL carries the password.
+#[derive(Clone, clap::Args)]
 pub struct EventArgs {
     /// The message broker: `amqp://USER:PASSWORD@HOST:PORT/VHOST` (RabbitMQ; the vhost
-    /// URL-encoded, `%2f` for `/`). Unset: events are delivered inside this process only —
-    /// between the services of the local stack; a lone service's events then reach no
-    /// other service. Nothing is lost while the broker is down: events wait in the outbox.
+    /// URL-encoded, `%2f` for `/`). Unset: events are delivered inside this process only,
+    /// between the services of the local stack; a service run alone keeps its events in its
+    /// outbox, unpublished, until it runs with a broker. Nothing is lost while the broker is
+    /// down: events wait in the outbox.
     #[arg(long, env = "BROKER_URL", hide_env_values = true, value_parser = crate::events::amqp::broker_url)]
     pub broker_url: Option<String>,
     /// How often the outbox relay looks for events to publish.
@@ -154,6 +156,21 @@ pub struct EventArgs {
     /// without a broker, their events go through this shared in-process bus.
     #[arg(skip)]
     pub local: Option<crate::events::bus::Bus>,
+}
+
+impl std::fmt::Debug for EventArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let broker = self
+            .broker_url
+            .as_deref()
+            .map(|url| crate::events::amqp::Amqp::new(url).address().to_owned());
+        f.debug_struct("EventArgs")
+            .field("broker", &broker)
+            .field("outbox_poll_interval", &self.outbox_poll_interval)
+            .field("outbox_retention", &self.outbox_retention)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
 }
 
 impl Default for EventArgs {
@@ -289,6 +306,17 @@ mod tests {
             parse_duration("18446744073709551615h").is_err(),
             "an overflow is an error, not a panic"
         );
+    }
+
+    #[test]
+    fn the_event_settings_never_print_the_brokers_password() {
+        let args = EventArgs {
+            broker_url: Some("amqp://app:s3cret-pass@rabbit.example:5672/%2f".into()),
+            ..EventArgs::default()
+        };
+        let printed = format!("{args:?}");
+        assert!(!printed.contains("s3cret-pass"), "{printed}");
+        assert!(printed.contains("rabbit.example:5672"), "{printed}");
     }
 
     #[test]

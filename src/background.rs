@@ -37,6 +37,32 @@ where
     .await;
 }
 
+/// As [`every`], and also as soon as `nudge` is notified (a notification
+/// during a round runs one more round right after it): for work that someone
+/// may need done before the next tick.
+pub async fn every_or_nudged<F, Fut>(
+    interval: Duration,
+    nudge: &tokio::sync::Notify,
+    stop: CancellationToken,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval(interval.max(MIN_INTERVAL));
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    stop.run_until_cancelled(async {
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = nudge.notified() => {}
+            }
+            round().await;
+        }
+    })
+    .await;
+}
+
 /// Runs `round` again and again until `stop` is cancelled: for a loop whose
 /// round waits for its own next turn.
 pub async fn forever<F, Fut>(stop: CancellationToken, mut round: F)

@@ -31,6 +31,15 @@ pub const EXCHANGE: &str = "travel.events";
 /// suffix of the queue that keeps them (`<queue>.dead`).
 pub const DEAD_LETTER_EXCHANGE: &str = "travel.events.dead";
 
+/// The kinds of event this platform defines (their protobuf names): the only
+/// values the consumers' `kind` metric label takes.
+pub const KINDS: &[&str] = &[
+    "travel.flight.v1.FlightCancelled",
+    "travel.reservation.v1.ReservationConfirmed",
+    "travel.reservation.v1.ReservationCancelled",
+    "travel.reservation.v1.ReservationFailed",
+];
+
 /// One event as it travels: what the outbox keeps and the broker carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -102,13 +111,19 @@ impl Broker {
     }
 
     /// The broker `args` name: RabbitMQ at `--broker-url`, or the in-process
-    /// bus the embedding program gave (`EventArgs::local`), or a bus of this
-    /// process's own.
-    pub fn from_args(args: &crate::config::EventArgs) -> Self {
+    /// bus the embedding program gave (`EventArgs::local`). `None` when there
+    /// is neither (a lone service without `--broker-url`): its events then
+    /// wait in its outbox, none lost, until it runs with a broker.
+    pub fn from_args(args: &crate::config::EventArgs) -> Option<Self> {
         match (&args.broker_url, &args.local) {
-            (Some(url), _) => Self::Amqp(amqp::Amqp::new(url)),
-            (None, Some(bus)) => Self::Local(bus.clone()),
-            (None, None) => Self::Local(bus::Bus::default()),
+            (Some(url), _) => Some(Self::Amqp(amqp::Amqp::new(url))),
+            (None, Some(bus)) => Some(Self::Local(bus.clone())),
+            (None, None) => {
+                tracing::warn!(
+                    "no --broker-url: this service's events are kept in its outbox, unpublished, until it runs with a broker"
+                );
+                None
+            }
         }
     }
 
@@ -121,33 +136,32 @@ impl Broker {
     }
 }
 
-/// The relay's backoff after a failed publish: doubling from `first` up to `max`.
+/// Failures in a row under the kit's retry policy ([`crate::retry::Backoff`]:
+/// doubling from `first`, jittered, never longer than `max`): the relay's and
+/// the consumers' wait before their next try.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
-    next: Duration,
-    first: Duration,
-    max: Duration,
+    policy: crate::retry::Backoff,
+    failures: u32,
 }
 
 impl Backoff {
-    /// Starting at `first`, never longer than `max`.
+    /// Starting at about `first`, never longer than `max`.
     pub fn new(first: Duration, max: Duration) -> Self {
         Self {
-            next: first,
-            first,
-            max,
+            policy: crate::retry::Backoff::new(first, max),
+            failures: 0,
         }
     }
 
-    /// How long to wait now; the next wait is twice as long.
+    /// How long to wait after one more failure.
     pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
+        self.failures = self.failures.saturating_add(1);
+        self.policy.wait(self.failures)
     }
 
     /// Back to the first delay, after a success.
     pub fn reset(&mut self) {
-        self.next = self.first;
+        self.failures = 0;
     }
 }

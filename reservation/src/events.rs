@@ -1,7 +1,7 @@
 //! The events the reservation service consumes: the flight service's
 //! FlightCancelled. Each is applied once (the store records it in the inbox in
 //! the transaction that sets the flight's CONFIRMED reservations to be
-//! cancelled), acknowledged, and then a recovery pass drives those
+//! cancelled), acknowledged, and the recovery loop, nudged, drives those
 //! cancellations — releasing the seats and the rooms — through the saga, so
 //! that a crash at any point leaves them for the next pass, never half done.
 //! The service's own events (ReservationConfirmed…) are recorded by the saga
@@ -22,6 +22,8 @@ use crate::store::{FlightCancellation, Store};
 pub const QUEUE: &str = "reservation.flight-events";
 /// The routing key of FlightCancelled.
 pub const FLIGHT_CANCELLED_KEY: &str = "flight.cancelled";
+/// The routing key patterns the reservation service's queue is bound to.
+pub const PATTERNS: &[&str] = &[FLIGHT_CANCELLED_KEY];
 /// The protobuf name of FlightCancelled.
 pub const FLIGHT_CANCELLED_KIND: &str = "travel.flight.v1.FlightCancelled";
 /// Longest flight id the flight service gives out.
@@ -45,7 +47,7 @@ impl FlightEvents {
     pub async fn run(self, broker: Broker, queue: String, metrics: ConsumeMetrics, stop: CancellationToken) {
         let subscription = Subscription {
             queue,
-            patterns: vec![FLIGHT_CANCELLED_KEY.into()],
+            patterns: PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
         };
         let this = &self;
         consume::run(broker, subscription, metrics, stop, move |event| async move {
@@ -72,14 +74,14 @@ impl FlightEvents {
             reason: &message.reason,
         };
         match self.store.apply_flight_cancelled(&cancellation, self.clock.now()).await {
-            Ok(None) => Outcome::Applied, // applied before: a redelivery
+            Ok(None) => Outcome::Duplicate, // applied before: a redelivery
             Ok(Some(set)) => {
                 tracing::info!(flight = %message.flight_id, reservations = set, "flight cancelled by the airline: cancelling its reservations");
                 if set > 0 {
-                    // Committed already; a failed pass leaves them to the next one.
-                    if let Err(e) = self.recovery.run_once().await {
-                        tracing::warn!(error = %e, "the recovery pass after a flight cancellation failed; the next one will finish it");
-                    }
+                    // Committed already: the recovery loop drives the
+                    // cancellations (and a crash leaves them to the next pass);
+                    // the event is acknowledged without waiting for them.
+                    self.recovery.nudge();
                 }
                 Outcome::Applied
             }

@@ -201,20 +201,21 @@ impl Application {
             config,
             ..
         } = self;
-        let broker = travel::events::Broker::from_args(&config.events);
-        let relay = travel::events::relay::Relay::new(
-            host.database().clone(),
-            broker.clone(),
-            saga.clock().clone(),
-            config.events.outbox_poll_interval,
-            config.events.outbox_retention,
-            travel::events::relay::RelayMetrics::register(host.metrics())?,
-        );
-        host.spawn(|stop| relay.run(stop));
-        let consumer = events::FlightEvents::new(saga.store().clone(), recovery.clone(), saga.clock().clone());
-        let consumed = travel::events::consume::ConsumeMetrics::register(host.metrics())?;
-        let queue = config.events_queue.clone();
-        host.spawn(|stop| consumer.run(broker, queue, consumed, stop));
+        if let Some(broker) = travel::events::Broker::from_args(&config.events) {
+            let relay = travel::events::relay::Relay::new(
+                host.database().clone(),
+                broker.clone(),
+                saga.clock().clone(),
+                config.events.outbox_poll_interval,
+                config.events.outbox_retention,
+                travel::events::relay::RelayMetrics::register(host.metrics())?,
+            );
+            host.spawn(|stop| relay.run(stop));
+            let consumer = events::FlightEvents::new(saga.store().clone(), recovery.clone(), saga.clock().clone());
+            let consumed = travel::events::consume::ConsumeMetrics::register(host.metrics())?;
+            let queue = config.events_queue.clone();
+            host.spawn(|stop| consumer.run(broker, queue, consumed, stop));
+        }
         host.spawn(|stop| recovery.run(config.recovery_interval, stop));
         let drain = drain::Drain::new();
         let drain_timeout = config.host.server.drain_timeout;

@@ -49,6 +49,8 @@ pub struct Recovery {
     /// Most sagas one pass drives at the same time.
     concurrency: usize,
     one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+    /// Asks the loop of [`Recovery::run`] for a pass now ([`Recovery::nudge`]).
+    nudged: Arc<tokio::sync::Notify>,
 }
 
 impl Recovery {
@@ -59,6 +61,7 @@ impl Recovery {
             clock,
             concurrency: concurrency.max(1),
             one_at_a_time: Arc::new(tokio::sync::Mutex::new(())),
+            nudged: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -118,11 +121,19 @@ impl Recovery {
         Ok(pass)
     }
 
-    /// A pass now and then every `interval`, until `stop`; failures are logged
-    /// and retried.
+    /// Asks the background loop ([`Recovery::run`]) for a pass as soon as the
+    /// one under way, if any, is done, without waiting for it: what a consumer
+    /// does after committing work for recovery to drive.
+    pub fn nudge(&self) {
+        self.nudged.notify_one();
+    }
+
+    /// A pass now and then every `interval`, or sooner when nudged, until
+    /// `stop`; failures are logged and retried.
     pub async fn run(self, interval: Duration, stop: CancellationToken) {
         let recovery = &self;
-        travel::background::every(interval, stop, move || async move {
+        let nudged = self.nudged.clone();
+        travel::background::every_or_nudged(interval, &nudged, stop, move || async move {
             match recovery.run_once().await {
                 Ok(Pass { finished: 0, left: 0 }) => {}
                 Ok(pass) => tracing::info!(finished = pass.finished, left = pass.left, "recovery pass"),

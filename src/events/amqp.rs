@@ -38,10 +38,18 @@ use super::{Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, PublishError};
 /// Messages a consumer takes before it has acknowledged any.
 pub const PREFETCH: u16 = 16;
 /// Deliveries of one message after which RabbitMQ dead-letters it.
-pub const DELIVERY_LIMIT: i64 = 5;
+///
+/// High on purpose: before RabbitMQ 4.x a consumer's lost connection counts as
+/// a delivery too, and a valid event must survive many restarts of its
+/// consumer. `<queue>.dead` has no reader: operators alert on its depth.
+pub const DELIVERY_LIMIT: i64 = 20;
 /// Longest wait for the broker's confirm of one publish; after it the
 /// connection is dropped and the event tried again (it may then arrive twice).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait to connect, open a channel and declare the exchanges (and,
+/// for a publisher, turn confirms on): a broker that accepts the connection
+/// but never answers cannot stall the relay or a consumer.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The content type of every event message.
 const CONTENT_TYPE: &str = "application/x-protobuf";
 
@@ -90,8 +98,13 @@ impl Amqp {
         &self.address
     }
 
-    /// A channel on a new connection, with the exchanges declared.
-    async fn open(&self) -> Result<(Connection, Channel), lapin::Error> {
+    /// A channel on a new connection, with the exchanges declared, within
+    /// [`OPEN_TIMEOUT`]; with publisher confirms on if `confirms`.
+    async fn open(&self, confirms: bool) -> Result<(Connection, Channel), lapin::Error> {
+        within_open_timeout(self.open_now(confirms)).await
+    }
+
+    async fn open_now(&self, confirms: bool) -> Result<(Connection, Channel), lapin::Error> {
         let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
         let durable = ExchangeDeclareOptions {
@@ -109,6 +122,9 @@ impl Amqp {
                 FieldTable::default(),
             )
             .await?;
+        if confirms {
+            channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        }
         Ok((connection, channel))
     }
 
@@ -118,11 +134,7 @@ impl Amqp {
         let channel = match publisher.as_ref().filter(|c| c.status().connected()) {
             Some(channel) => channel.clone(),
             None => {
-                let (_connection, channel) = self.open().await.map_err(unavailable)?;
-                channel
-                    .confirm_select(ConfirmSelectOptions::default())
-                    .await
-                    .map_err(unavailable)?;
+                let (_connection, channel) = self.open(true).await.map_err(unavailable)?;
                 // The channel keeps its connection alive.
                 *publisher = Some(channel.clone());
                 channel
@@ -204,17 +216,22 @@ impl Amqp {
         H: Fn(Event) -> Fut,
         Fut: std::future::Future<Output = Outcome>,
     {
-        let (connection, channel) = self.open().await?;
-        declare(&channel, subscription).await?;
-        channel.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
-        let mut deliveries = channel
-            .basic_consume(
-                subscription.queue.as_str().into(),
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        // The channel is kept for as long as its deliveries are read.
+        let (connection, _channel, mut deliveries) = within_open_timeout(async {
+            let (connection, channel) = self.open_now(false).await?;
+            declare(&channel, subscription).await?;
+            channel.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
+            let deliveries = channel
+                .basic_consume(
+                    subscription.queue.as_str().into(),
+                    ShortString::from(""),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok((connection, channel, deliveries))
+        })
+        .await?;
         tracing::info!(queue = %subscription.queue, broker = %self.address, "consuming events");
         backoff.reset();
         while let Some(next) = stop.run_until_cancelled(deliveries.next()).await {
@@ -230,7 +247,7 @@ impl Amqp {
                 }
             };
             match settled {
-                Some(Outcome::Applied) => {
+                Some(Outcome::Applied | Outcome::Duplicate) => {
                     delivery.ack(BasicAckOptions::default()).await?;
                 }
                 Some(Outcome::DeadLetter(_)) => {
@@ -248,6 +265,19 @@ impl Amqp {
                 lapin::ConnectionState::Closed,
             )))
         }
+    }
+}
+
+/// `opening`, failed with a timeout if it takes longer than [`OPEN_TIMEOUT`].
+async fn within_open_timeout<T>(
+    opening: impl std::future::Future<Output = Result<T, lapin::Error>>,
+) -> Result<T, lapin::Error> {
+    match tokio::time::timeout(OPEN_TIMEOUT, opening).await {
+        Ok(opened) => opened,
+        Err(_) => Err(lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the broker did not open a channel within {OPEN_TIMEOUT:?}"),
+        ))),
     }
 }
 

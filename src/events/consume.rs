@@ -23,8 +23,11 @@ pub(crate) const MAX_RETRY: Duration = Duration::from_secs(10);
 /// What the handler made of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Applied now, or found in the inbox as applied before: acknowledge it.
+    /// Applied now: acknowledge it.
     Applied,
+    /// Found in the inbox, applied before (a redelivery, or a relay that
+    /// published it twice): changed nothing; acknowledge it.
+    Duplicate,
     /// Not applied, for a reason that may pass (the database is unavailable):
     /// try again later.
     Retry(String),
@@ -44,9 +47,9 @@ impl ConsumeMetrics {
         let handled = IntCounterVec::new(
             Opts::new(
                 "travel_events_consumed_total",
-                "Events this service's consumer handled, by kind and outcome: applied (or a duplicate \
-                 that changed nothing), retry (not applied yet; tried again), dead_letter (malformed: \
-                 sent to the dead-letter queue).",
+                "Events this service's consumer handled, by kind and outcome: applied, duplicate (applied \
+                 before; changed nothing), retry (not applied yet; tried again), dead_letter (malformed: \
+                 sent to the dead-letter queue). A kind this platform does not define counts as unknown.",
             ),
             &["kind", "outcome"],
         )?;
@@ -57,15 +60,12 @@ impl ConsumeMetrics {
     pub(crate) fn count(&self, kind: &str, outcome: &Outcome) {
         let outcome = match outcome {
             Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
             Outcome::Retry(_) => "retry",
             Outcome::DeadLetter(_) => "dead_letter",
         };
-        // The kind comes from the message: only the ones a service knows are labels.
-        let kind = if kind.starts_with("travel.") && kind.len() <= 80 {
-            kind
-        } else {
-            "unknown"
-        };
+        // The kind comes from the message: only the ones this platform defines are labels.
+        let kind = super::KINDS.iter().copied().find(|k| *k == kind).unwrap_or("unknown");
         self.handled.with_label_values(&[kind, outcome]).inc();
     }
 }
@@ -115,7 +115,7 @@ pub async fn run<H, Fut>(
 /// The log line of an event that was not applied.
 pub(crate) fn log(event: &Event, outcome: &Outcome) {
     match outcome {
-        Outcome::Applied => {}
+        Outcome::Applied | Outcome::Duplicate => {}
         Outcome::Retry(why) => {
             tracing::warn!(event.id = %event.id, event.kind = %event.kind, %why, "an event could not be applied yet; it will be tried again");
         }

@@ -44,12 +44,13 @@ pub async fn record(tx: &mut WriteTx, event: &Event, now: UnixMillis) -> Result<
 
 type Row = (i64, String, String, String, String, i64, Vec<u8>, i64);
 
-/// The first `limit` rows not yet sent, in the order they were recorded.
-pub async fn pending(db: &Database, limit: u32) -> Result<Vec<Pending>, sqlx::Error> {
+/// The first `limit` rows not yet sent after `position`, in the order they were recorded.
+pub async fn pending_after(db: &Database, position: i64, limit: u32) -> Result<Vec<Pending>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT position, event_id, routing_key, kind, aggregate_id, sequence, payload, CAST(attempts AS BIGINT) \
-         FROM outbox WHERE sent_ms IS NULL ORDER BY position LIMIT $1",
+         FROM outbox WHERE sent_ms IS NULL AND position > $1 ORDER BY position LIMIT $2",
     )
+    .bind(position)
     .bind(i64::from(limit))
     .fetch_all(db.pool())
     .instrument(db.span("outbox.pending"))

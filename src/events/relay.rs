@@ -1,16 +1,26 @@
 //! The outbox relay: a service's background task that publishes the rows of
 //! its outbox to the broker in the order they were recorded, one at a time,
-//! marking each sent only after the broker confirmed it. A failed publish
-//! stops the pass there — a later event about the same aggregate must not
-//! overtake it — and the relay tries again after a backoff that doubles up to
-//! a ceiling; meanwhile every event stays in the outbox, however long the
-//! broker is down. Sent rows are pruned after the retention period.
+//! marking each sent only after the broker confirmed it; meanwhile every event
+//! stays in the outbox, however long the broker is down. Sent rows are pruned
+//! after the retention period.
+//!
+//! Order is kept per aggregate: a row that fails holds back the later rows
+//! about the same aggregate, never the others. If the broker refuses one
+//! message or returns it unroutable (no queue takes its routing key), that
+//! aggregate is tried again after its own backoff, doubling from
+//! [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`], and the pass goes on with the
+//! other aggregates. If the broker is unavailable, nothing else would get
+//! through: the pass stops there and the whole relay backs off the same way.
 //!
 //! Delivery is at least once: a relay stopped between the broker's confirm
 //! and the row's update, or two replicas relaying the same outbox, publish an
 //! event twice; consumers apply it once by its id ([`super::inbox`]).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 use tokio_util::sync::CancellationToken;
@@ -93,6 +103,9 @@ pub struct Relay {
     poll: Duration,
     retention: Duration,
     metrics: RelayMetrics,
+    /// Aggregates whose last publish the broker refused or returned, and
+    /// when to try them again (in memory: a restarted relay tries at once).
+    held_back: Arc<Mutex<HashMap<String, (Instant, Backoff)>>>,
 }
 
 impl Relay {
@@ -113,38 +126,83 @@ impl Relay {
             poll,
             retention,
             metrics,
+            held_back: Arc::default(),
         }
     }
 
-    /// Publishes every pending row, in order, until none is left or one
-    /// fails: how many were published.
+    /// Publishes the pending rows, in order per aggregate: how many were
+    /// published. Rows about an aggregate the broker refused (or returned)
+    /// are left for that aggregate's next turn; an unavailable broker or
+    /// database ends the pass with the error.
     pub async fn flush(&self) -> Result<usize, RelayError> {
         let mut published = 0;
+        let mut after = 0;
+        // Aggregates with an earlier row still pending: their later rows wait.
+        let mut blocked: HashSet<String> = HashSet::new();
         loop {
-            let batch = outbox::pending(&self.db, BATCH).await?;
+            let batch = outbox::pending_after(&self.db, after, BATCH).await?;
             self.metrics.pending.set(outbox::count_pending(&self.db).await?);
             let full = batch.len() == BATCH as usize;
             for row in batch {
-                if let Err(source) = self.broker.publish(&row.event).await {
-                    self.metrics.failures.inc();
-                    outbox::mark_failed(&self.db, row.position, &source.to_string()).await?;
-                    return Err(RelayError::Publish {
-                        event_id: row.event.id,
-                        source,
-                    });
+                after = row.position;
+                if blocked.contains(&row.event.aggregate_id) || !self.due(&row.event.aggregate_id) {
+                    blocked.insert(row.event.aggregate_id);
+                    continue;
                 }
-                outbox::mark_sent(&self.db, row.position, self.clock.now()).await?;
-                self.metrics
-                    .published
-                    .with_label_values(&[row.event.routing_key.as_str()])
-                    .inc();
-                self.metrics.pending.dec();
-                published += 1;
+                match self.broker.publish(&row.event).await {
+                    Ok(()) => {
+                        outbox::mark_sent(&self.db, row.position, self.clock.now()).await?;
+                        self.held_back_lock().remove(&row.event.aggregate_id);
+                        self.metrics
+                            .published
+                            .with_label_values(&[row.event.routing_key.as_str()])
+                            .inc();
+                        self.metrics.pending.dec();
+                        published += 1;
+                    }
+                    Err(source) => {
+                        self.metrics.failures.inc();
+                        outbox::mark_failed(&self.db, row.position, &source.to_string()).await?;
+                        if matches!(source, PublishError::Unavailable(_)) {
+                            return Err(RelayError::Publish {
+                                event_id: row.event.id,
+                                source,
+                            });
+                        }
+                        let delay = self.hold_back(&row.event.aggregate_id);
+                        tracing::warn!(event.id = %row.event.id, aggregate = %row.event.aggregate_id, error = %source, retry_in = ?delay,
+                            "the broker did not take an event; it and the later events about the same aggregate are kept and tried again");
+                        blocked.insert(row.event.aggregate_id);
+                    }
+                }
             }
             if !full {
                 return Ok(published);
             }
         }
+    }
+
+    /// Whether `aggregate` may be published now (it is not held back, or its
+    /// backoff has run out).
+    fn due(&self, aggregate: &str) -> bool {
+        self.held_back_lock()
+            .get(aggregate)
+            .is_none_or(|(at, _)| *at <= Instant::now())
+    }
+
+    /// Holds `aggregate` back after a refused publish: for how long.
+    fn hold_back(&self, aggregate: &str) -> Duration {
+        let mut held_back = self.held_back_lock();
+        let (at, backoff) = held_back
+            .entry(aggregate.to_owned())
+            .or_insert_with(|| (Instant::now(), Backoff::new(FIRST_BACKOFF, MAX_BACKOFF)));
+        let delay = backoff.next_delay();
+        *at = Instant::now() + delay;
+        delay
+    }
+
+    fn held_back_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Backoff)>> {
+        self.held_back.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Deletes the rows sent longer ago than the retention; how many.

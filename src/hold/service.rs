@@ -242,10 +242,12 @@ impl<I: Inventory> Application<I> {
                 crate::background::sweep_expired_holds(interval, stop, clock, I::UNIT, expire).await;
             }
         });
-        if let Some(events) = I::events(&config.events) {
+        if let Some(events) = I::events(&config.events)
+            && let Some(broker) = crate::events::Broker::from_args(events)
+        {
             let relay = crate::events::relay::Relay::new(
                 host.database().clone(),
-                crate::events::Broker::from_args(events),
+                broker,
                 clock.clone(),
                 events.outbox_poll_interval,
                 events.outbox_retention,

@@ -75,7 +75,11 @@ impl Stack {
             ..travel::config::AuthArgs::default()
         };
         // Without a broker, the services' events go through this bus, in process.
+        // Its consumers' queues are declared before any service can publish,
+        // so an event published before the reservation service has subscribed
+        // waits in the outbox instead of going to nobody.
         let bus = travel::events::bus::Bus::default();
+        bus.declare(travel_reservation::events::QUEUE, travel_reservation::events::PATTERNS);
         let started = async {
             let mut flights = Vec::new();
             let mut hotels = Vec::new();

@@ -27,6 +27,20 @@ fn amqp_url() -> Option<String> {
     std::env::var("TRAVEL_TEST_AMQP_URL").ok().filter(|u| !u.is_empty())
 }
 
+/// How many reservations `reservations` finished cancelling
+/// (`travel_reservations_finished_total{state="cancelled"}`).
+fn cancellations_finished(reservations: &Reservations) -> f64 {
+    let labels = [("state", "cancelled"), ("reason", "none")];
+    travel::testing::metrics::value(&reservations.metrics, "travel_reservations_finished_total", &labels)
+}
+
+/// How many FlightCancelled the reservation service's consumer handled with `outcome`
+/// (`travel_events_consumed_total`).
+fn flight_cancellations_consumed(reservations: &Reservations, outcome: &str) -> f64 {
+    let labels = [("kind", "travel.flight.v1.FlightCancelled"), ("outcome", outcome)];
+    travel::testing::metrics::value(&reservations.metrics, "travel_events_consumed_total", &labels)
+}
+
 /// Waits until reservation `id` is in `wanted`, and returns it.
 async fn until(client: &Client, id: &str, wanted: pb::ReservationState) -> pb::Reservation {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -93,6 +107,12 @@ async fn a_flight_cancellation_delivered_twice_cancels_each_reservation_once() {
     }
     // Delivered again, through the bus and straight to the store: nothing changes.
     bus.publish(&event).await.expect("a redelivery is answered");
+    assert_eq!(flight_cancellations_consumed(&reservations, "applied"), 1.0);
+    assert_eq!(
+        flight_cancellations_consumed(&reservations, "duplicate"),
+        1.0,
+        "the redelivery was found in the inbox"
+    );
     let again = reservations
         .store
         .apply_flight_cancelled(
@@ -235,6 +255,114 @@ async fn over_rabbitmq_an_event_no_queue_takes_is_a_failed_publish() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_about_the_same_aggregate() {
+    use travel::events::relay::{Relay, RelayMetrics};
+    use travel::hold::service::Inventory as _;
+
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
+        return;
+    };
+    // Arrange: a queue of the test's own bound to one routing key, and an
+    // outbox whose first event (about "a") has a key no queue takes.
+    let queue = format!("test.relay.{}", uuid::Uuid::new_v4());
+    let bound = format!("test.bound.{}", uuid::Uuid::new_v4().simple());
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let durable = lapin::options::ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .exchange_declare(EXCHANGE.into(), lapin::ExchangeKind::Topic, durable, Default::default())
+        .await
+        .expect("the exchange");
+    channel
+        .queue_declare(queue.as_str().into(), Default::default(), Default::default())
+        .await
+        .expect("the queue");
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            EXCHANGE.into(),
+            bound.as_str().into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .expect("the binding");
+    let outbox_db = travel::testing::TestDatabase::new("flight").await;
+    let db = travel::db::Database::connect(
+        &outbox_db.url,
+        &travel::config::DatabaseArgs::default(),
+        travel_flight::Flights::migrations(),
+    )
+    .await
+    .expect("the outbox's database");
+    let nobody = format!("nobody.{}", uuid::Uuid::new_v4().simple());
+    let events = [
+        ("a", 1, nobody.as_str()),
+        ("b", 1, bound.as_str()),
+        ("a", 2, bound.as_str()),
+        ("b", 2, bound.as_str()),
+    ]
+    .map(|(aggregate, sequence, key)| {
+        Event::new(
+            uuid::Uuid::now_v7().to_string(),
+            key,
+            "travel.test.v1.Nothing",
+            aggregate,
+            sequence,
+            &pb::ReservationFailed::default(),
+        )
+    });
+    let mut tx = db.begin_write().await.expect("begin");
+    for event in &events {
+        travel::events::outbox::record(&mut tx, event, travel::types::UnixMillis::now())
+            .await
+            .expect("record");
+    }
+    tx.commit().await.expect("commit");
+    let registry = prometheus::Registry::new();
+    let relay = Relay::new(
+        db.clone(),
+        Broker::Amqp(travel::events::amqp::Amqp::new(&url)),
+        std::sync::Arc::new(travel::SystemClock),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        RelayMetrics::register(&registry).expect("metrics"),
+    );
+
+    // Act
+    let published = relay.flush().await.expect("a returned event does not fail the pass");
+
+    // Assert: "b" went through in order; "a" waits whole, behind its first event.
+    assert_eq!(published, 2);
+    let arrived: Vec<String> = drain(&url, &queue)
+        .await
+        .iter()
+        .filter_map(|m| {
+            m.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+        })
+        .collect();
+    assert_eq!(arrived, [events[1].id.clone(), events[3].id.clone()]);
+    assert_eq!(travel::events::outbox::count_pending(&db).await.expect("pending"), 2);
+    let failures = travel::testing::metrics::value(&registry, "travel_events_publish_failures_total", &[]);
+    assert!(failures >= 1.0, "the returned publish counts as a failure");
+    // Tried again (or not yet, in its backoff): "a" stays whole and "b" is not sent twice.
+    assert_eq!(relay.flush().await.expect("flush"), 0);
+    assert_eq!(travel::events::outbox::count_pending(&db).await.expect("pending"), 2);
+    assert!(drain(&url, &queue).await.is_empty(), "nothing more arrived");
+    delete_queues(&url, &[&queue]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each_in_order() {
     let Some(url) = amqp_url() else {
         eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
@@ -359,6 +487,22 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Late duplicates would come now: once the relay has marked every event
+    // sent, a fence published after that reaches the consumer after them.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while travel::testing::metrics::value(&reservations.metrics, "travel_outbox_pending", &[]) > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never marked them sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fence = Event {
+        id: uuid::Uuid::new_v4().to_string(),
+        ..probe
+    };
+    probe_broker.publish(&fence).await.expect("the fence");
+    ready.notified().await;
     let seen = seen.lock().expect("seen").clone();
     let got = ours(&seen);
     let wanted: Vec<String> = booked.iter().map(|r| r.id.clone()).collect();
@@ -421,19 +565,7 @@ async fn a_service_killed_while_cancelling_a_flights_reservations_leaves_them_to
         assert_eq!(r.cancel_reason, "flight cancelled by the airline");
     }
     assert_eq!(successor.recover().await.finished, 0, "nothing is left to cancel twice");
-    let cancelled: f64 = successor
-        .metrics
-        .gather()
-        .iter()
-        .filter(|f| f.name() == "travel_reservations_finished_total")
-        .flat_map(|f| f.get_metric().iter())
-        .filter(|m| {
-            m.get_label()
-                .iter()
-                .any(|l| l.name() == "state" && l.value() == "cancelled")
-        })
-        .map(|m| m.get_counter().get_value())
-        .sum();
+    let cancelled = cancellations_finished(&successor);
     assert_eq!(
         cancelled,
         booked.len() as f64,
@@ -516,6 +648,14 @@ async fn a_relay_killed_between_publishing_and_marking_sent_publishes_again_and_
     assert_eq!(again.event.id, event_id, "the same event, published again");
     again.answer(Outcome::Applied);
     assert_eq!(flushing.await.expect("relay").expect("flush"), 1);
+    assert_eq!(
+        (
+            flight_cancellations_consumed(&reservations, "applied"),
+            flight_cancellations_consumed(&reservations, "duplicate")
+        ),
+        (1.0, 1.0),
+        "applied the first time, found in the inbox the second"
+    );
 
     // Assert: sent now; every reservation cancelled, each once.
     assert_eq!(travel::events::outbox::count_pending(&db).await.expect("pending"), 0);
@@ -539,19 +679,7 @@ async fn a_relay_killed_between_publishing_and_marking_sent_publishes_again_and_
     for r in &booked {
         until(&customer, &r.id, pb::ReservationState::Cancelled).await;
     }
-    let cancelled: f64 = reservations
-        .metrics
-        .gather()
-        .iter()
-        .filter(|f| f.name() == "travel_reservations_finished_total")
-        .flat_map(|f| f.get_metric().iter())
-        .filter(|m| {
-            m.get_label()
-                .iter()
-                .any(|l| l.name() == "state" && l.value() == "cancelled")
-        })
-        .map(|m| m.get_counter().get_value())
-        .sum();
+    let cancelled = cancellations_finished(&reservations);
     assert_eq!(cancelled, booked.len() as f64);
     reservations.stop().await;
 }

@@ -30,6 +30,19 @@ pub const EXCHANGE: &str = "travel.events";
 /// The exchange a consumer's queue dead-letters refused messages to, and the
 /// suffix of the queue that keeps them (`<queue>.dead`).
 pub const DEAD_LETTER_EXCHANGE: &str = "travel.events.dead";
+/// The alternate exchange of [`EXCHANGE`], which RabbitMQ hands every message
+/// no queue is bound for, and the name of the queue that keeps those meant for
+/// systems outside the platform ([`KEPT_WHEN_UNROUTED`]) for [`UNROUTED_TTL`].
+pub const UNROUTED_EXCHANGE: &str = "travel.events.unrouted";
+/// The routing keys of the events published for systems outside the platform
+/// (notifications, accounting…), which may not be listening yet: with no queue
+/// bound for them, they are kept in [`UNROUTED_EXCHANGE`]'s queue, confirmed,
+/// and the outbox moves on. The other events (`flight.cancelled`) have a
+/// consumer inside the platform and must reach its queue: with none, the broker
+/// returns them and they wait in the outbox until the queue exists.
+pub const KEPT_WHEN_UNROUTED: &[&str] = &["reservation.#"];
+/// How long the unrouted queue keeps a message.
+pub const UNROUTED_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The kinds of event this platform defines (their protobuf names): the only
 /// values the consumers' `kind` metric label takes.

@@ -5,7 +5,11 @@
 //! goes to the durable topic exchange [`EXCHANGE`] as a persistent message
 //! (delivery mode 2) with `mandatory` set, and counts as published only when
 //! the broker acknowledged it and did not return it: a message no queue
-//! takes is a failure, not a success, and stays in the outbox.
+//! takes is a failure, not a success, and stays in the outbox. The exchange's
+//! alternate exchange, [`UNROUTED_EXCHANGE`], takes the unrouted events meant
+//! for systems outside the platform ([`KEPT_WHEN_UNROUTED`]: the reservation
+//! events), so these are kept by the broker, not returned; a `flight.cancelled`
+//! that the reservation service's queue does not take yet comes back.
 //!
 //! The message: the body is the protobuf encoding; `message_id` the event
 //! id, `type` the protobuf name, `content_type` `application/x-protobuf`,
@@ -33,7 +37,9 @@ use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::consume::{ConsumeMetrics, Outcome, Subscription, until_settled};
-use super::{Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, PublishError};
+use super::{
+    Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, KEPT_WHEN_UNROUTED, PublishError, UNROUTED_EXCHANGE, UNROUTED_TTL,
+};
 
 /// Messages a consumer takes before it has acknowledged any.
 pub const PREFETCH: u16 = 16;
@@ -107,21 +113,7 @@ impl Amqp {
     async fn open_now(&self, confirms: bool) -> Result<(Connection, Channel), lapin::Error> {
         let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        };
-        channel
-            .exchange_declare(EXCHANGE.into(), ExchangeKind::Topic, durable, FieldTable::default())
-            .await?;
-        channel
-            .exchange_declare(
-                DEAD_LETTER_EXCHANGE.into(),
-                ExchangeKind::Direct,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
+        declare_exchanges(&channel).await?;
         if confirms {
             channel.confirm_select(ConfirmSelectOptions::default()).await?;
         }
@@ -279,6 +271,67 @@ async fn within_open_timeout<T>(
             format!("the broker did not open a channel within {OPEN_TIMEOUT:?}"),
         ))),
     }
+}
+
+/// Declares the exchanges every service uses: [`EXCHANGE`] (durable, topic),
+/// its alternate exchange [`UNROUTED_EXCHANGE`] with the queue of the same name
+/// that keeps the unrouted messages of [`KEPT_WHEN_UNROUTED`] for
+/// [`UNROUTED_TTL`], and [`DEAD_LETTER_EXCHANGE`]. Idempotent; an exchange
+/// declared earlier with other arguments makes the broker close the channel
+/// (`PRECONDITION_FAILED`, "inequivalent arg").
+pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            UNROUTED_EXCHANGE.into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    let mut kept = FieldTable::default();
+    kept.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(i64::try_from(UNROUTED_TTL.as_millis()).unwrap_or(i64::MAX)),
+    );
+    let durable_queue = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(UNROUTED_EXCHANGE.into(), durable_queue, kept)
+        .await?;
+    for pattern in KEPT_WHEN_UNROUTED {
+        channel
+            .queue_bind(
+                UNROUTED_EXCHANGE.into(),
+                UNROUTED_EXCHANGE.into(),
+                (*pattern).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    let mut alternate = FieldTable::default();
+    alternate.insert(
+        "alternate-exchange".into(),
+        AMQPValue::LongString(LongString::from(UNROUTED_EXCHANGE)),
+    );
+    channel
+        .exchange_declare(EXCHANGE.into(), ExchangeKind::Topic, durable, alternate)
+        .await?;
+    channel
+        .exchange_declare(
+            DEAD_LETTER_EXCHANGE.into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Declares `subscription`'s queue (durable, quorum, dead-lettering to

@@ -139,9 +139,9 @@ impl Relay {
         let mut after = 0;
         // Aggregates with an earlier row still pending: their later rows wait.
         let mut blocked: HashSet<String> = HashSet::new();
+        self.metrics.pending.set(outbox::count_pending(&self.db).await?);
         loop {
             let batch = outbox::pending_after(&self.db, after, BATCH).await?;
-            self.metrics.pending.set(outbox::count_pending(&self.db).await?);
             let full = batch.len() == BATCH as usize;
             for row in batch {
                 after = row.position;

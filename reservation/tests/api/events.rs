@@ -271,14 +271,9 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
         .await
         .expect("connect");
     let channel = connection.create_channel().await.expect("channel");
-    let durable = lapin::options::ExchangeDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .exchange_declare(EXCHANGE.into(), lapin::ExchangeKind::Topic, durable, Default::default())
+    travel::events::amqp::declare_exchanges(&channel)
         .await
-        .expect("the exchange");
+        .expect("the exchanges");
     channel
         .queue_declare(queue.as_str().into(), Default::default(), Default::default())
         .await
@@ -362,6 +357,112 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
     delete_queues(&url, &[&queue]).await;
 }
 
+#[tokio::test]
+async fn over_rabbitmq_a_reservation_event_no_queue_is_bound_for_is_kept_by_the_broker_and_a_flight_event_waits() {
+    use travel::events::relay::{Relay, RelayMetrics};
+    use travel::hold::service::Inventory as _;
+
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
+        return;
+    };
+    // Arrange: no queue is bound to travel.events for either key. A queue of
+    // the test's own on the alternate exchange sees what reaches it with the
+    // reservation key (the broker's own unrouted queue is shared with every
+    // other test, so it is not read here).
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let reservation_key = format!("reservation.test{tag}");
+    let flight_key = format!("flight.test{tag}");
+    let witness = format!("test.unrouted.{tag}");
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    travel::events::amqp::declare_exchanges(&channel)
+        .await
+        .expect("the exchanges");
+    channel
+        .queue_declare(witness.as_str().into(), Default::default(), Default::default())
+        .await
+        .expect("the witness queue");
+    channel
+        .queue_bind(
+            witness.as_str().into(),
+            travel::events::UNROUTED_EXCHANGE.into(),
+            reservation_key.as_str().into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .expect("the binding");
+    let outbox_db = travel::testing::TestDatabase::new("flight").await;
+    let db = travel::db::Database::connect(
+        &outbox_db.url,
+        &travel::config::DatabaseArgs::default(),
+        travel_flight::Flights::migrations(),
+    )
+    .await
+    .expect("the outbox's database");
+    let kept = Event::new(
+        uuid::Uuid::now_v7().to_string(),
+        &reservation_key,
+        "travel.reservation.v1.ReservationConfirmed",
+        "r",
+        1,
+        &pb::ReservationFailed::default(),
+    );
+    let waits = Event::new(
+        uuid::Uuid::now_v7().to_string(),
+        &flight_key,
+        "travel.flight.v1.FlightCancelled",
+        "f",
+        1,
+        &pb::ReservationFailed::default(),
+    );
+    let mut tx = db.begin_write().await.expect("begin");
+    for event in [&kept, &waits] {
+        travel::events::outbox::record(&mut tx, event, travel::types::UnixMillis::now())
+            .await
+            .expect("record");
+    }
+    tx.commit().await.expect("commit");
+    let relay = Relay::new(
+        db.clone(),
+        Broker::Amqp(travel::events::amqp::Amqp::new(&url)),
+        std::sync::Arc::new(travel::SystemClock),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        RelayMetrics::register(&prometheus::Registry::new()).expect("metrics"),
+    );
+
+    // Act
+    let published = relay.flush().await.expect("flush");
+
+    // Assert: the reservation event was confirmed and went to the alternate
+    // exchange; the flight event came back and is still in the outbox.
+    assert_eq!(published, 1, "only the reservation event counts as published");
+    let arrived: Vec<String> = drain(&url, &witness)
+        .await
+        .iter()
+        .filter_map(|m| {
+            m.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+        })
+        .collect();
+    assert_eq!(arrived, vec![kept.id]);
+    let pending = travel::events::outbox::pending_after(&db, 0, 10)
+        .await
+        .expect("pending");
+    assert_eq!(
+        pending.into_iter().map(|r| r.event.id).collect::<Vec<_>>(),
+        vec![waits.id]
+    );
+    delete_queues(&url, &[&witness]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each_in_order() {
     let Some(url) = amqp_url() else {
@@ -390,7 +491,8 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
     let downstream = format!("test.downstream.{}", uuid::Uuid::new_v4());
     let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
     let stop = CancellationToken::new();
-    let ready = Arc::new(tokio::sync::Notify::new());
+    // The ids of the probes and fences that came through the consumer.
+    let (ready_tx, mut ready) = tokio::sync::mpsc::unbounded_channel::<String>();
     {
         let (seen, stop, url, downstream) = (seen.clone(), stop.clone(), url.clone(), downstream.clone());
         let metrics = ConsumeMetrics::register(&prometheus::Registry::new()).expect("metrics");
@@ -398,7 +500,6 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
             queue: downstream,
             patterns: vec!["reservation.confirmed".into()],
         };
-        let ready = ready.clone();
         tokio::spawn(async move {
             // Declared by the consumer before its first delivery; the first
             // message marks it ready (see below).
@@ -408,10 +509,10 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
                 metrics,
                 stop,
                 move |event| {
-                    let (seen, ready) = (seen.clone(), ready.clone());
+                    let (seen, ready_tx) = (seen.clone(), ready_tx.clone());
                     async move {
                         if event.kind == "travel.test.v1.Ready" {
-                            ready.notify_one();
+                            let _ = ready_tx.send(event.id);
                         } else {
                             seen.lock().expect("seen").push(event);
                         }
@@ -422,25 +523,31 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
             .await;
         });
     }
-    // The queue exists once a probe routed to it comes back through the consumer.
+    // The queue exists once a probe comes back through the consumer. Until
+    // then a probe goes to the unrouted queue (a reservation event no queue
+    // is bound for is kept there, not returned): each try sends a new one.
     let probe_broker = travel::events::amqp::Amqp::new(&url);
-    let probe = Event::new(
-        uuid::Uuid::new_v4().to_string(),
-        "reservation.confirmed",
-        "travel.test.v1.Ready",
-        "probe",
-        1,
-        &pb::ReservationFailed::default(),
-    );
+    let probe = |id: &str| {
+        Event::new(
+            id,
+            "reservation.confirmed",
+            "travel.test.v1.Ready",
+            "probe",
+            1,
+            &pb::ReservationFailed::default(),
+        )
+    };
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while probe_broker.publish(&probe).await.is_err() {
+    loop {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the downstream queue never appeared"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = probe_broker.publish(&probe(&uuid::Uuid::new_v4().to_string())).await;
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), ready.recv()).await {
+            break;
+        }
     }
-    ready.notified().await;
 
     // Act: checkouts confirm while the broker is unreachable…
     let flight_id = world.flight.create(110, "EUR").await;
@@ -497,12 +604,19 @@ async fn over_rabbitmq_events_recorded_while_the_broker_is_down_arrive_once_each
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let fence = Event {
-        id: uuid::Uuid::new_v4().to_string(),
-        ..probe
-    };
+    let fence = probe(&uuid::Uuid::new_v4().to_string());
     probe_broker.publish(&fence).await.expect("the fence");
-    ready.notified().await;
+    // Only this fence counts: a late probe from above proves nothing.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let came = tokio::time::timeout(remaining, ready.recv()).await;
+        match came {
+            Ok(Some(id)) if id == fence.id => break,
+            Ok(Some(_)) => continue,
+            _ => panic!("the fence never came through"),
+        }
+    }
     let seen = seen.lock().expect("seen").clone();
     let got = ours(&seen);
     let wanted: Vec<String> = booked.iter().map(|r| r.id.clone()).collect();

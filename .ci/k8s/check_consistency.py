@@ -18,6 +18,8 @@ repository root):
     its pods listen on; which service calls which is the architecture's;
   - settings two services must agree on do (issuer, audience, service
     account, hold TTL), and the shutdown timings fit together;
+  - flight and reservation, the services with events, get BROKER_URL from a
+    Secret, and the others none;
   - every Secret key referenced is created by a `kubectl create secret`
     command in the README's "Deploy to Kubernetes", and every key created there is used;
   - the NetworkPolicies allow exactly the architecture's flows, no more.
@@ -65,6 +67,11 @@ PROMETHEUS_PEER = ("ns", (("kubernetes.io/metadata.name", "monitoring"),), (("ap
 OTLP_PEER = ("ns", (("kubernetes.io/metadata.name", "observability"),),
              (("app.kubernetes.io/name", "opentelemetry-collector"),))
 DATABASE_PORT = 5432
+# The services that publish or consume events through RabbitMQ (docs/architecture.md,
+# "Events": flight emits FlightCancelled, reservation emits its own and consumes it),
+# and the broker's port.
+BROKER_SERVICES = {"flight", "reservation"}
+BROKER_PORT = 5672
 
 findings = []
 # The render being checked, named in front of each finding.
@@ -348,7 +355,8 @@ def check_targets(render, found):
     for service, info in found.items():
         called = set()
         for name, value in sorted(info["env"].items()):
-            if not name.endswith("_URL") or name.endswith("DATABASE_URL"):
+            # The gRPC targets: not the database's or the broker's URL (checked in check_broker).
+            if not name.endswith("_URL") or name.endswith("DATABASE_URL") or name == "BROKER_URL":
                 continue
             for target in str(value).split(","):
                 where = f"Deployment/{service} {name}"
@@ -502,7 +510,28 @@ def expected_flows(render, found):
         if "postgres" in render.workloads:
             want.add(("Egress", svc, "postgres", "TCP", DATABASE_PORT))
             want.add(("Ingress", "postgres", svc, "TCP", DATABASE_PORT))
+        if "rabbitmq" in render.workloads and svc in BROKER_SERVICES:
+            want.add(("Egress", svc, "rabbitmq", "TCP", BROKER_PORT))
+            want.add(("Ingress", "rabbitmq", svc, "TCP", BROKER_PORT))
     return want
+
+
+def outside_address(flows, svc, port):
+    """The egress flows of svc to an ipBlock on port."""
+    return {f for f in flows if f[0] == "Egress" and f[1] == svc and isinstance(f[2], tuple)
+            and f[2][0] == "ip" and f[3:] == ("TCP", port)}
+
+
+def check_broker(found):
+    """flight and reservation get a BROKER_URL (from a Secret), the others none."""
+    for svc, info in found.items():
+        has = "BROKER_URL" in info["env"]
+        if svc in BROKER_SERVICES and not has:
+            fail(f"Deployment/{svc}", "sets no BROKER_URL: its events would stay in its outbox, unpublished")
+        if svc not in BROKER_SERVICES and has:
+            fail(f"Deployment/{svc}", "sets BROKER_URL, but it has no events")
+        if has and not info["env"]["BROKER_URL"].startswith("<secret "):
+            fail(f"Deployment/{svc}", "BROKER_URL carries a password: take it from a Secret (secretKeyRef)")
 
 
 def check_network_policies(render, found):
@@ -515,9 +544,16 @@ def check_network_policies(render, found):
     # Each service's database outside the cluster: one ipBlock each, on 5432.
     if "postgres" not in render.workloads:
         for svc in found:
-            ips = {f for f in flows if f[0] == "Egress" and f[1] == svc and isinstance(f[2], tuple) and f[2][0] == "ip"}
-            if len(ips) != 1 or next(iter(ips))[3:] != ("TCP", DATABASE_PORT):
+            ips = outside_address(flows, svc, DATABASE_PORT)
+            if len(ips) != 1:
                 fail(f"Deployment/{svc}", f"needs exactly one egress to its database's address on {DATABASE_PORT}, has {sorted(ips)}")
+            want |= ips
+    # The broker outside the cluster: one ipBlock for each service that has events, on 5672.
+    if "rabbitmq" not in render.workloads:
+        for svc in BROKER_SERVICES & found.keys():
+            ips = outside_address(flows, svc, BROKER_PORT)
+            if len(ips) != 1:
+                fail(f"Deployment/{svc}", f"needs exactly one egress to the broker's address on {BROKER_PORT}, has {sorted(ips)}")
             want |= ips
     for f in sorted(flows - want, key=repr):
         fail("NetworkPolicy", f"allows a flow the architecture does not have: {describe(f)}")
@@ -561,6 +597,7 @@ def main():
                 found[service] = info
         check_targets(render, found)
         check_agreement(found)
+        check_broker(found)
         referenced = referenced_secrets(render)
         referenced_all |= referenced
         for name, key in sorted(referenced - documented):

@@ -102,8 +102,10 @@ impl Saga {
     /// fixed lock order, so bundles racing for the last seats and rooms cannot
     /// each sit on what the other needs and all fail: as many bundles confirm
     /// as the scarcer inventory allows. A flight that is simply sold out costs
-    /// one query and one more hold. Why, at length: docs/architecture.md,
-    /// "The seat-retry rule".
+    /// one query and one more hold while no other saga is booking it; under a
+    /// steady stream of bookings for it, a waiter may retry up to
+    /// [`SEAT_RETRIES`] times (about 2 s, its rooms held meanwhile). Why, at
+    /// length: docs/architecture.md, "The seat-retry rule".
     async fn wait_for_seats(
         &self,
         r: &Reservation,

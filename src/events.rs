@@ -40,7 +40,7 @@ pub const UNROUTED_EXCHANGE: &str = "travel.events.unrouted";
 /// and the outbox moves on. The other events (`flight.cancelled`) have a
 /// consumer inside the platform and must reach its queue: with none, the broker
 /// returns them and they wait in the outbox until the queue exists.
-pub const KEPT_WHEN_UNROUTED: &[&str] = &["reservation.#"];
+pub const KEPT_WHEN_UNROUTED: &[&str] = &["reservation.#", "flight.rescheduled"];
 /// How long the unrouted queue keeps a message.
 pub const UNROUTED_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
@@ -48,6 +48,7 @@ pub const UNROUTED_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// values the consumers' `kind` metric label takes.
 pub const KINDS: &[&str] = &[
     "travel.flight.v1.FlightCancelled",
+    "travel.flight.v1.FlightRescheduled",
     "travel.reservation.v1.ReservationConfirmed",
     "travel.reservation.v1.ReservationCancelled",
     "travel.reservation.v1.ReservationFailed",

@@ -53,11 +53,33 @@ impl FlightService for FlightApi {
         let event_id = uuid::Uuid::now_v7().to_string();
         let flight = self
             .store
-            .cancel_flight(&id, &reason, self.clock.now(), |flight| {
-                convert::flight_cancelled(flight, event_id)
+            .cancel_flight(&id, &reason, self.clock.now(), |flight, sequence| {
+                convert::flight_cancelled(flight, event_id, sequence)
             })
             .await?;
         Ok(Response::new(pb::CancelFlightResponse {
+            flight: Some(flight.into()),
+        }))
+    }
+
+    async fn reschedule_flight(
+        &self,
+        request: Request<pb::RescheduleFlightRequest>,
+    ) -> Reply<pb::RescheduleFlightResponse> {
+        check(&request, Requirement::Admin)?;
+        let (id, change) = convert::reschedule_flight(request.get_ref())?;
+        let now = self.clock.now();
+        if change.departure <= now {
+            return Err(Error::DepartureInPast.into());
+        }
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let flight = self
+            .store
+            .reschedule_flight(&id, &change, now, |previous, flight, sequence| {
+                convert::flight_rescheduled(previous, flight, &change.reason, now, event_id, sequence)
+            })
+            .await?;
+        Ok(Response::new(pb::RescheduleFlightResponse {
             flight: Some(flight.into()),
         }))
     }

@@ -9,7 +9,7 @@ use travel::types::{DATE_OUTSIDE_WINDOW, Date, HoldId, RequestId, UnixMillis, pa
 
 use crate::domain::{
     Airport, CancelReason, Cursor, Flight, FlightNumber, Hold, HoldRequest, MAX_CAPACITY, MAX_SEATS_PER_HOLD,
-    NewFlight, Search, Seats, seat_price,
+    NewFlight, Reschedule, Search, Seats, seat_price,
 };
 
 impl TryFrom<pb::CreateFlightRequest> for NewFlight {
@@ -191,9 +191,33 @@ pub fn cancel_flight(r: &pb::CancelFlightRequest) -> Result<(String, CancelReaso
     }
 }
 
-/// The event that reports `flight`'s cancellation (its only event so far, so
-/// it is the flight's first: sequence 1).
-pub fn flight_cancelled(flight: &Flight, event_id: String) -> travel::events::Event {
+/// A validated RescheduleFlight request: the flight's id and its new times.
+pub fn reschedule_flight(r: &pb::RescheduleFlightRequest) -> Result<(String, Reschedule), Violations> {
+    let mut v = Violations::new();
+    let id = v.check("id", parse_id(&r.id));
+    let departure = v.check("departure_time", instant_in_window(r.departure_time.as_ref()));
+    let arrival = v.check("arrival_time", instant_in_window(r.arrival_time.as_ref()));
+    let reason = v.check("reason", CancelReason::parse(&r.reason));
+    if let (Some(d), Some(a)) = (departure, arrival)
+        && a <= d
+    {
+        v.add("arrival_time", "must be after departure_time");
+    }
+    match (id, departure, arrival, reason) {
+        (Some(id), Some(departure), Some(arrival), Some(reason)) if v.is_empty() => Ok((
+            id,
+            Reschedule {
+                departure,
+                arrival,
+                reason,
+            },
+        )),
+        _ => Err(v),
+    }
+}
+
+/// The event that reports `flight`'s cancellation, the flight's `sequence`-th.
+pub fn flight_cancelled(flight: &Flight, event_id: String, sequence: i64) -> travel::events::Event {
     let (at, reason) = flight
         .cancelled
         .as_ref()
@@ -204,7 +228,7 @@ pub fn flight_cancelled(flight: &Flight, event_id: String) -> travel::events::Ev
         event_id: event_id.clone(),
         occur_time: Some(at.into()),
         flight_id: flight.id.clone(),
-        sequence: FLIGHT_CANCELLED_SEQUENCE,
+        sequence,
         flight_number: flight.flight_number.clone(),
         reason,
     };
@@ -213,7 +237,38 @@ pub fn flight_cancelled(flight: &Flight, event_id: String) -> travel::events::Ev
         FLIGHT_CANCELLED_KEY,
         FLIGHT_CANCELLED_KIND,
         &flight.id,
-        FLIGHT_CANCELLED_SEQUENCE,
+        sequence,
+        &message,
+    )
+}
+
+/// The event that reports the move of `previous` to `flight`'s times at `at`
+/// for `reason`, the flight's `sequence`-th.
+pub fn flight_rescheduled(
+    previous: &Flight,
+    flight: &Flight,
+    reason: &CancelReason,
+    at: UnixMillis,
+    event_id: String,
+    sequence: i64,
+) -> travel::events::Event {
+    let message = pb::FlightRescheduled {
+        event_id: event_id.clone(),
+        occur_time: Some(at.into()),
+        flight_id: flight.id.clone(),
+        sequence,
+        flight_number: flight.flight_number.clone(),
+        previous_departure_time: Some(previous.departure.into()),
+        departure_time: Some(flight.departure.into()),
+        arrival_time: Some(flight.arrival.into()),
+        reason: reason.as_str().to_owned(),
+    };
+    travel::events::Event::new(
+        event_id,
+        FLIGHT_RESCHEDULED_KEY,
+        FLIGHT_RESCHEDULED_KIND,
+        &flight.id,
+        sequence,
         &message,
     )
 }
@@ -222,9 +277,10 @@ pub fn flight_cancelled(flight: &Flight, event_id: String) -> travel::events::Ev
 pub const FLIGHT_CANCELLED_KEY: &str = "flight.cancelled";
 /// The protobuf name of FlightCancelled.
 pub const FLIGHT_CANCELLED_KIND: &str = "travel.flight.v1.FlightCancelled";
-/// FlightCancelled's place among a flight's events: a flight is cancelled once
-/// and has no other event yet.
-const FLIGHT_CANCELLED_SEQUENCE: i64 = 1;
+/// The routing key of FlightRescheduled.
+pub const FLIGHT_RESCHEDULED_KEY: &str = "flight.rescheduled";
+/// The protobuf name of FlightRescheduled.
+pub const FLIGHT_RESCHEDULED_KIND: &str = "travel.flight.v1.FlightRescheduled";
 
 /// A seat hold as the contract shows it (a tombstone has no flight and no seats).
 pub fn seat_hold(h: Hold) -> pb::SeatHold {

@@ -8,7 +8,7 @@
 //! takes is a failure, not a success, and stays in the outbox. The exchange's
 //! alternate exchange, [`UNROUTED_EXCHANGE`], takes the unrouted events meant
 //! for systems outside the platform ([`KEPT_WHEN_UNROUTED`]: the reservation
-//! events), so these are kept by the broker, not returned; a `flight.cancelled`
+//! events, FlightRescheduled), so these are kept by the broker, not returned; a `flight.cancelled`
 //! that the reservation service's queue does not take yet comes back.
 //!
 //! The message: the body is the protobuf encoding; `message_id` the event

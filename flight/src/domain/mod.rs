@@ -76,6 +76,18 @@ pub fn seat_price(m: Option<&travel::pb::common::v1::Money>) -> Result<Money, St
     travel::hold::unit_price(m, MAX_SEAT_PRICE_MINOR)
 }
 
+/// New times for a flight (RescheduleFlight), validated: the arrival is after
+/// the departure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reschedule {
+    /// New departure instant.
+    pub departure: UnixMillis,
+    /// New arrival instant.
+    pub arrival: UnixMillis,
+    /// Why, for people (the same rules as a cancellation's reason).
+    pub reason: CancelReason,
+}
+
 /// A flight to add to the catalog, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFlight {
@@ -151,7 +163,7 @@ pub struct Cancellation {
     pub reason: CancelReason,
 }
 
-/// Why a flight was cancelled, in words for people: at most
+/// Why a flight was cancelled or rescheduled, in words for people: at most
 /// [`CancelReason::MAX_CHARS`] characters, none of them a control character.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CancelReason(String);

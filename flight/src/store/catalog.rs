@@ -1,5 +1,6 @@
 //! The flight catalog in SQL: adding a flight (idempotent by request id),
-//! reading one back, and cancelling one (with its event, in the outbox).
+//! reading one back, and cancelling or rescheduling one (with its event, in
+//! the outbox, numbered by the flight's `event_sequence`).
 
 use tracing::Instrument as _;
 use travel::request_store::{first_created, insert_once};
@@ -8,7 +9,7 @@ use travel::types::{RequestId, UnixMillis};
 use travel::events::{Event, outbox};
 
 use super::{FLIGHT_COLUMNS, FlightRow, Store, fetch_flight, lock_flight};
-use crate::domain::{CancelReason, Flight, NewFlight};
+use crate::domain::{CancelReason, Flight, NewFlight, Reschedule};
 use crate::error::Error;
 
 impl Store {
@@ -62,7 +63,8 @@ impl Store {
     }
 
     /// Cancels flight `id` at `now` for `reason` and records, in the same
-    /// transaction, the event `event(&flight)` makes of the cancelled flight.
+    /// transaction, the event `event(&flight, sequence)` makes of the cancelled
+    /// flight (`sequence`: the flight's next event number).
     /// A flight already cancelled is returned unchanged, with no second event;
     /// one that has departed (by `now`) is refused.
     pub async fn cancel_flight(
@@ -70,7 +72,7 @@ impl Store {
         id: &str,
         reason: &CancelReason,
         now: UnixMillis,
-        event: impl FnOnce(&Flight) -> Event,
+        event: impl FnOnce(&Flight, i64) -> Event,
     ) -> Result<Flight, Error> {
         async {
             let mut tx = self.db.begin_write().await?;
@@ -85,20 +87,73 @@ impl Store {
                 tx.rollback().await?;
                 return Err(Error::FlightDeparted(id.to_owned()));
             }
-            sqlx::query("UPDATE flights SET cancelled_ms = $1, cancel_reason = $2 WHERE id = $3")
-                .bind(now.unix_millis())
-                .bind(reason.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let (sequence,): (i64,) = sqlx::query_as(
+                "UPDATE flights SET cancelled_ms = $1, cancel_reason = $2, event_sequence = event_sequence + 1 \
+                 WHERE id = $3 RETURNING event_sequence",
+            )
+            .bind(now.unix_millis())
+            .bind(reason.as_str())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
             let flight = fetch_flight(&mut tx, id)
                 .await?
                 .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
-            outbox::record(&mut tx, &event(&flight), now).await?;
+            outbox::record(&mut tx, &event(&flight, sequence), now).await?;
             tx.commit().await?;
             Ok(flight)
         }
         .instrument(self.db.span("flight.cancel_flight"))
+        .await
+    }
+
+    /// Moves flight `id` to `change`'s times at `now` and records, in the same
+    /// transaction, the event `event(&previous, &flight, sequence)` makes of the
+    /// change. A flight that already has those times is returned unchanged, with
+    /// no event; a cancelled one, or one that has departed (by `now`, at its
+    /// current time), is refused.
+    pub async fn reschedule_flight(
+        &self,
+        id: &str,
+        change: &Reschedule,
+        now: UnixMillis,
+        event: impl FnOnce(&Flight, &Flight, i64) -> Event,
+    ) -> Result<Flight, Error> {
+        async {
+            let mut tx = self.db.begin_write().await?;
+            let previous = lock_flight(&mut tx, self.db.dialect(), id)
+                .await?
+                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
+            if previous.cancelled.is_some() {
+                tx.rollback().await?;
+                return Err(Error::FlightCancelled(id.to_owned()));
+            }
+            if previous.departure <= now {
+                tx.rollback().await?;
+                return Err(Error::FlightDeparted(id.to_owned()));
+            }
+            if (previous.departure, previous.arrival) == (change.departure, change.arrival) {
+                tx.rollback().await?;
+                return Ok(previous);
+            }
+            let (sequence,): (i64,) = sqlx::query_as(
+                "UPDATE flights SET departure_date = $1, departure_ms = $2, arrival_ms = $3, \
+                 event_sequence = event_sequence + 1 WHERE id = $4 RETURNING event_sequence",
+            )
+            .bind(change.departure.date().iso())
+            .bind(change.departure.unix_millis())
+            .bind(change.arrival.unix_millis())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let flight = fetch_flight(&mut tx, id)
+                .await?
+                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
+            outbox::record(&mut tx, &event(&previous, &flight, sequence), now).await?;
+            tx.commit().await?;
+            Ok(flight)
+        }
+        .instrument(self.db.span("flight.reschedule_flight"))
         .await
     }
 

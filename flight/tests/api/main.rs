@@ -8,6 +8,7 @@ mod holds;
 mod locking;
 mod observability;
 mod reflection;
+mod reschedule;
 mod shedding;
 mod traces;
 

@@ -379,6 +379,38 @@ impl Flight {
         flight.into_inner().flight.expect("flight in response")
     }
 
+    /// Moves a flight one hour later as the airline (an admin): a FlightRescheduled event.
+    pub async fn reschedule_an_hour_later(&self, flight_id: &str) -> flight_pb::Flight {
+        let flight = self
+            .admin
+            .clone()
+            .get_flight(flight_pb::GetFlightRequest { id: flight_id.into() })
+            .await
+            .expect("get flight")
+            .into_inner()
+            .flight
+            .expect("flight in response");
+        let later = |t: Option<prost_types::Timestamp>| {
+            t.map(|t| prost_types::Timestamp {
+                seconds: t.seconds + 3600,
+                nanos: t.nanos,
+            })
+        };
+        let request = flight_pb::RescheduleFlightRequest {
+            id: flight_id.into(),
+            departure_time: later(flight.departure_time),
+            arrival_time: later(flight.arrival_time),
+            reason: "late inbound aircraft".into(),
+        };
+        let flight = self
+            .admin
+            .clone()
+            .reschedule_flight(request)
+            .await
+            .expect("reschedule flight");
+        flight.into_inner().flight.expect("flight in response")
+    }
+
     /// Asserts `capacity = available + held + confirmed` and returns `(available, held, confirmed)`.
     pub async fn inventory(&self, flight_id: &str) -> (i64, i64, i64) {
         let inv = self.store.inventory(flight_id).await.expect("flight inventory");
@@ -767,6 +799,12 @@ impl<T: FakeFlight> FlightService for AsFlight<T> {
         &self,
         _: tonic::Request<flight_pb::CancelFlightRequest>,
     ) -> Answer<flight_pb::CancelFlightResponse> {
+        unimplemented()
+    }
+    async fn reschedule_flight(
+        &self,
+        _: tonic::Request<flight_pb::RescheduleFlightRequest>,
+    ) -> Answer<flight_pb::RescheduleFlightResponse> {
         unimplemented()
     }
     async fn search_flights(

@@ -4,7 +4,7 @@ use prost_types::Timestamp;
 use travel::pb::common::v1::{Date, Money};
 use travel::pb::flight::v1::{
     CancelFlightRequest, ConfirmSeatsRequest, CreateFlightRequest, GetFlightRequest, HoldSeatsRequest,
-    ReleaseSeatsRequest, SearchFlightsRequest,
+    ReleaseSeatsRequest, RescheduleFlightRequest, SearchFlightsRequest,
 };
 
 use super::{DATE, HOLD_ID, ID, KEY, LETTERS3, PAGE_SIZE, Row, fresh, ints, longest, row, token};
@@ -15,7 +15,7 @@ const P: &str = "travel.flight.v1.";
 const FIRST_SECOND: i64 = 946_684_800;
 /// The last second of the date window: 2100-12-31T23:59:59Z.
 const LAST_SECOND: i64 = 4_133_980_799;
-/// CancelFlightRequest.reason's rule.
+/// CancelFlightRequest.reason's and RescheduleFlightRequest.reason's rule.
 const REASON: &str = "empty, or up to 200 characters (Unicode code points) once white space at either end \
      is trimmed, none of them a control character.";
 /// 2030-01-01T10:00:00Z.
@@ -252,9 +252,74 @@ fn search_rows() -> Vec<Row> {
     rows
 }
 
+/// A valid RescheduleFlight of a flight that does not exist: accepted is NOT_FOUND.
+fn reschedule() -> RescheduleFlightRequest {
+    RescheduleFlightRequest {
+        id: "no-such-flight".into(),
+        departure_time: ts(DEPARTURE, 0),
+        arrival_time: ts(DEPARTURE + 8 * 3600, 0),
+        reason: String::new(),
+    }
+}
+
+fn moved(departure: Option<Timestamp>, arrival: Option<Timestamp>) -> RescheduleFlightRequest {
+    RescheduleFlightRequest {
+        departure_time: departure,
+        arrival_time: arrival,
+        ..reschedule()
+    }
+}
+
+fn reschedule_rows() -> Vec<Row> {
+    let f = |name: &str| format!("{P}RescheduleFlightRequest.{name}");
+    let pair = |name: &'static str, rule, ok, bad| {
+        row(
+            f(name),
+            rule,
+            name,
+            Call::RescheduleFlight(ok),
+            Call::RescheduleFlight(bad),
+        )
+    };
+    let departure = |ok, bad| pair("departure_time", DEPARTURE_TIME, ok, bad);
+    let arrival = |ok, bad| pair("arrival_time", ARRIVAL_TIME, ok, bad);
+    // A departure in the window but in the past is FAILED_PRECONDITION
+    // (DEPARTURE_IN_PAST): not malformed, so it passes as "accepted" here.
+    let (first, later, last) = (
+        ts(FIRST_SECOND, 0),
+        ts(FIRST_SECOND + 3600, 0),
+        ts(LAST_SECOND, 999_999_999),
+    );
+    let reason = |reason: String| Call::RescheduleFlight(RescheduleFlightRequest { reason, ..reschedule() });
+    let mut rows = vec![
+        departure(moved(first, later), moved(ts(FIRST_SECOND - 1, 999_999_999), later)),
+        departure(moved(ts(LAST_SECOND - 1, 0), last), moved(ts(LAST_SECOND + 1, 0), last)),
+        departure(reschedule(), moved(None, later)),
+        arrival(
+            moved(ts(DEPARTURE, 0), ts(DEPARTURE, 1_000_000)),
+            moved(ts(DEPARTURE, 0), ts(DEPARTURE, 999_999)),
+        ),
+        arrival(moved(first, last), moved(first, ts(LAST_SECOND + 1, 0))),
+        arrival(reschedule(), moved(ts(DEPARTURE, 0), None)),
+        longest(&f("reason"), REASON, "reason", 200, |n| "é".repeat(n), reason),
+        row(
+            f("reason"),
+            REASON,
+            "reason",
+            reason(String::new()),
+            reason("a\u{7}b".into()),
+        ),
+    ];
+    rows.extend(token(&f("id"), ID, "id", |id| {
+        Call::RescheduleFlight(RescheduleFlightRequest { id, ..reschedule() })
+    }));
+    rows
+}
+
 pub fn rows() -> Vec<Row> {
     let mut rows = create_rows();
     rows.extend(search_rows());
+    rows.extend(reschedule_rows());
     rows.extend(token(&format!("{P}GetFlightRequest.id"), ID, "id", |id| {
         Call::GetFlight(GetFlightRequest { id })
     }));

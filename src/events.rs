@@ -32,7 +32,8 @@ pub const EXCHANGE: &str = "travel.events";
 pub const DEAD_LETTER_EXCHANGE: &str = "travel.events.dead";
 /// The alternate exchange of [`EXCHANGE`], which RabbitMQ hands every message
 /// no queue is bound for, and the name of the queue that keeps those meant for
-/// systems outside the platform ([`KEPT_WHEN_UNROUTED`]) for [`UNROUTED_TTL`].
+/// systems outside the platform ([`KEPT_WHEN_UNROUTED`]) for [`UNROUTED_TTL`],
+/// at most [`UNROUTED_MAX_BYTES`].
 pub const UNROUTED_EXCHANGE: &str = "travel.events.unrouted";
 /// The routing keys of the events published for systems outside the platform
 /// (notifications, accounting…), which may not be listening yet: with no queue
@@ -43,6 +44,11 @@ pub const UNROUTED_EXCHANGE: &str = "travel.events.unrouted";
 pub const KEPT_WHEN_UNROUTED: &[&str] = &["reservation.#", "flight.rescheduled"];
 /// How long the unrouted queue keeps a message.
 pub const UNROUTED_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// The most the unrouted queue holds, in bytes of message bodies; past it the
+/// oldest messages are dropped. Without a cap, a deployment with nobody bound
+/// could fill the broker's disk, and its disk alarm would block every
+/// publisher, FlightCancelled included.
+pub const UNROUTED_MAX_BYTES: i64 = 256 * 1024 * 1024;
 
 /// The kinds of event this platform defines (their protobuf names): the only
 /// values the consumers' `kind` metric label takes.

@@ -68,7 +68,8 @@ OTLP_PEER = ("ns", (("kubernetes.io/metadata.name", "observability"),),
              (("app.kubernetes.io/name", "opentelemetry-collector"),))
 DATABASE_PORT = 5432
 # The services that publish or consume events through RabbitMQ (docs/architecture.md,
-# "Events": flight emits FlightCancelled, reservation emits its own and consumes it),
+# "Events": flight emits FlightCancelled and FlightRescheduled, reservation emits its
+# own and consumes FlightCancelled),
 # and the broker's port.
 BROKER_SERVICES = {"flight", "reservation"}
 BROKER_PORT = 5672

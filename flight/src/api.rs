@@ -69,9 +69,6 @@ impl FlightService for FlightApi {
         check(&request, Requirement::Admin)?;
         let (id, change) = convert::reschedule_flight(request.get_ref())?;
         let now = self.clock.now();
-        if change.departure <= now {
-            return Err(Error::DepartureInPast.into());
-        }
         let event_id = uuid::Uuid::now_v7().to_string();
         let flight = self
             .store

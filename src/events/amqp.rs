@@ -38,7 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::consume::{ConsumeMetrics, Outcome, Subscription, until_settled};
 use super::{
-    Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, KEPT_WHEN_UNROUTED, PublishError, UNROUTED_EXCHANGE, UNROUTED_TTL,
+    Backoff, DEAD_LETTER_EXCHANGE, EXCHANGE, Event, KEPT_WHEN_UNROUTED, PublishError, UNROUTED_EXCHANGE,
+    UNROUTED_MAX_BYTES, UNROUTED_TTL,
 };
 
 /// Messages a consumer takes before it has acknowledged any.
@@ -297,6 +298,8 @@ pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
         "x-message-ttl".into(),
         AMQPValue::LongLongInt(i64::try_from(UNROUTED_TTL.as_millis()).unwrap_or(i64::MAX)),
     );
+    // Past the cap RabbitMQ drops the oldest (its default overflow, drop-head).
+    kept.insert("x-max-length-bytes".into(), AMQPValue::LongLongInt(UNROUTED_MAX_BYTES));
     let durable_queue = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()

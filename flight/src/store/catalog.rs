@@ -110,8 +110,9 @@ impl Store {
     /// Moves flight `id` to `change`'s times at `now` and records, in the same
     /// transaction, the event `event(&previous, &flight, sequence)` makes of the
     /// change. A flight that already has those times is returned unchanged, with
-    /// no event; a cancelled one, or one that has departed (by `now`, at its
-    /// current time), is refused.
+    /// no event. Refused, in this order: an unknown flight, a cancelled one, one
+    /// that has departed (by `now`, at its current time), a new departure that
+    /// is not after `now`.
     pub async fn reschedule_flight(
         &self,
         id: &str,
@@ -131,6 +132,10 @@ impl Store {
             if previous.departure <= now {
                 tx.rollback().await?;
                 return Err(Error::FlightDeparted(id.to_owned()));
+            }
+            if change.departure <= now {
+                tx.rollback().await?;
+                return Err(Error::DepartureInPast);
             }
             if (previous.departure, previous.arrival) == (change.departure, change.arrival) {
                 tx.rollback().await?;

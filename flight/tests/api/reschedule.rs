@@ -140,17 +140,21 @@ async fn rescheduling_is_for_admins_with_valid_times_on_a_flight_that_can_still_
         .expect_err("a departure that has passed");
     assert_eq!(past.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&past).as_deref(), Some("DEPARTURE_IN_PAST"));
-    let unknown = admin
-        .reschedule_flight(reschedule("no-such-flight", later, later + HOUR_MS, ""))
-        .await
-        .expect_err("unknown");
-    assert_eq!(unknown.code(), Code::NotFound);
-    let refused = admin
-        .reschedule_flight(reschedule(&cancelled.id, later, later + HOUR_MS, ""))
-        .await
-        .expect_err("cancelled");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert_eq!(reason_of(&refused).as_deref(), Some("FLIGHT_CANCELLED"));
+    // An unknown flight is NOT_FOUND and a cancelled one FLIGHT_CANCELLED,
+    // whatever the new times (checked before them).
+    for (departure, arrival) in [(later, later + HOUR_MS), (START_MS - HOUR_MS, START_MS)] {
+        let unknown = admin
+            .reschedule_flight(reschedule("no-such-flight", departure, arrival, ""))
+            .await
+            .expect_err("unknown");
+        assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+        let refused = admin
+            .reschedule_flight(reschedule(&cancelled.id, departure, arrival, ""))
+            .await
+            .expect_err("cancelled");
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&refused).as_deref(), Some("FLIGHT_CANCELLED"));
+    }
 
     // Once it has departed, at its time, it cannot move any more.
     svc.clock

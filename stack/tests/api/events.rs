@@ -1,13 +1,15 @@
-//! Events in the local stack, delivered in process: the airline cancels a
-//! flight with 50 confirmed bundles on it, and the reservation service, told
-//! by the flight service's FlightCancelled, cancels all 50 — the rooms go back
-//! on sale, the seats are released, and each customer sees why.
+//! Events in the local stack, delivered in process: the airline moves, then
+//! cancels, a flight with 50 confirmed bundles on it, and the reservation
+//! service, told by the flight service's FlightCancelled, cancels all 50 — the
+//! rooms go back on sale, the seats are released, and each customer sees why.
+//! The FlightRescheduled before it, which no queue of the stack takes, does
+//! not hold it back.
 
 use std::time::Duration;
 
 use travel::access::Bearer;
 use travel::pb::flight::v1::flight_service_client::FlightServiceClient;
-use travel::pb::flight::v1::{CancelFlightRequest, FlightState};
+use travel::pb::flight::v1::{CancelFlightRequest, FlightState, GetFlightRequest, RescheduleFlightRequest};
 use travel::pb::reservation::v1 as pb;
 use travel::pb::reservation::v1::reservation_service_client::ReservationServiceClient;
 use travel_stack::Stack;
@@ -47,8 +49,31 @@ async fn a_cancelled_flight_cancels_every_reservation_on_it_and_gives_the_rooms_
         assert_eq!(r.state, pb::ReservationState::Confirmed as i32, "{r:?}");
     }
 
-    // Act: the airline cancels the flight.
+    // Act: the airline moves the flight an hour later (a FlightRescheduled, which
+    // no queue of the stack takes), then cancels it.
     let mut flights = FlightServiceClient::with_interceptor(lazy(stack.flight_addr), Bearer::new(Some(&admin)));
+    let planned = flights
+        .get_flight(GetFlightRequest { id: flight_id.clone() })
+        .await
+        .expect("get flight")
+        .into_inner()
+        .flight
+        .expect("flight");
+    let an_hour_later = |t: Option<prost_types::Timestamp>| {
+        t.map(|t| prost_types::Timestamp {
+            seconds: t.seconds + 3600,
+            nanos: t.nanos,
+        })
+    };
+    flights
+        .reschedule_flight(RescheduleFlightRequest {
+            id: flight_id.clone(),
+            departure_time: an_hour_later(planned.departure_time),
+            arrival_time: an_hour_later(planned.arrival_time),
+            reason: "late inbound aircraft".into(),
+        })
+        .await
+        .expect("reschedule flight");
     let cancelled = flights
         .cancel_flight(CancelFlightRequest {
             id: flight_id.clone(),

@@ -11,6 +11,7 @@ use travel::events::{Event, outbox};
 use super::{FLIGHT_COLUMNS, FlightRow, Store, fetch_flight, lock_flight};
 use crate::domain::{CancelReason, Flight, NewFlight, Reschedule};
 use crate::error::Error;
+use travel::hold::store::Tx;
 
 impl Store {
     /// Adds a flight; with a request id, a retry returns the flight created first.
@@ -96,12 +97,7 @@ impl Store {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-            let flight = fetch_flight(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
-            outbox::record(&mut tx, &event(&flight, sequence), now).await?;
-            tx.commit().await?;
-            Ok(flight)
+            commit_with_event(tx, id, now, |flight| event(flight, sequence)).await
         }
         .instrument(self.db.span("flight.cancel_flight"))
         .await
@@ -151,12 +147,7 @@ impl Store {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-            let flight = fetch_flight(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
-            outbox::record(&mut tx, &event(&previous, &flight, sequence), now).await?;
-            tx.commit().await?;
-            Ok(flight)
+            commit_with_event(tx, id, now, |flight| event(&previous, flight, sequence)).await
         }
         .instrument(self.db.span("flight.reschedule_flight"))
         .await
@@ -174,4 +165,20 @@ impl Store {
             .transpose()?
             .ok_or_else(|| Error::FlightNotFound(id.to_owned()))
     }
+}
+
+/// Reads flight `id` back after a change made in `tx`, records the event
+/// `event` makes of it in the outbox in the same transaction, and commits.
+async fn commit_with_event(
+    mut tx: Tx,
+    id: &str,
+    now: UnixMillis,
+    event: impl FnOnce(&Flight) -> Event,
+) -> Result<Flight, Error> {
+    let flight = fetch_flight(&mut tx, id)
+        .await?
+        .ok_or_else(|| Error::FlightNotFound(id.to_owned()))?;
+    outbox::record(&mut tx, &event(&flight), now).await?;
+    tx.commit().await?;
+    Ok(flight)
 }

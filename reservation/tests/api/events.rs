@@ -257,20 +257,9 @@ async fn over_rabbitmq_an_event_no_queue_takes_is_a_failed_publish() {
     assert!(matches!(published, Err(PublishError::Unroutable(_))), "{published:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_about_the_same_aggregate() {
-    use travel::events::relay::{Relay, RelayMetrics};
-    use travel::hold::service::Inventory as _;
-
-    let Some(url) = amqp_url() else {
-        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
-        return;
-    };
-    // Arrange: a queue of the test's own bound to one routing key, and an
-    // outbox whose first event (about "a") has a key no queue takes.
-    let queue = format!("test.relay.{}", uuid::Uuid::new_v4());
-    let bound = format!("test.bound.{}", uuid::Uuid::new_v4().simple());
-    let connection = Connection::connect(&url, ConnectionProperties::default())
+/// Declares the platform's exchanges and a queue `queue` bound to `exchange` by `key`.
+async fn bind_test_queue(url: &str, queue: &str, exchange: &str, key: &str) {
+    let connection = Connection::connect(url, ConnectionProperties::default())
         .await
         .expect("connect");
     let channel = connection.create_channel().await.expect("channel");
@@ -278,19 +267,36 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
         .await
         .expect("the exchanges");
     channel
-        .queue_declare(queue.as_str().into(), Default::default(), Default::default())
+        .queue_declare(queue.into(), Default::default(), Default::default())
         .await
         .expect("the queue");
     channel
         .queue_bind(
-            queue.as_str().into(),
-            EXCHANGE.into(),
-            bound.as_str().into(),
+            queue.into(),
+            exchange.into(),
+            key.into(),
             Default::default(),
             Default::default(),
         )
         .await
         .expect("the binding");
+}
+
+/// An outbox (a fresh flight database) holding `events`, and a relay of it to
+/// RabbitMQ at `url` with its metrics in `registry`; the database lives as long
+/// as the first value.
+async fn relay_of(
+    url: &str,
+    events: &[&Event],
+    registry: &prometheus::Registry,
+) -> (
+    travel::testing::TestDatabase,
+    travel::db::Database,
+    travel::events::relay::Relay,
+) {
+    use travel::events::relay::{Relay, RelayMetrics};
+    use travel::hold::service::Inventory as _;
+
     let outbox_db = travel::testing::TestDatabase::new("flight").await;
     let db = travel::db::Database::connect(
         &outbox_db.url,
@@ -299,6 +305,35 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
     )
     .await
     .expect("the outbox's database");
+    let mut tx = db.begin_write().await.expect("begin");
+    for event in events {
+        travel::events::outbox::record(&mut tx, event, travel::types::UnixMillis::now())
+            .await
+            .expect("record");
+    }
+    tx.commit().await.expect("commit");
+    let relay = Relay::new(
+        db.clone(),
+        Broker::Amqp(travel::events::amqp::Amqp::new(url)),
+        std::sync::Arc::new(travel::SystemClock),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        RelayMetrics::register(registry).expect("metrics"),
+    );
+    (outbox_db, db, relay)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_about_the_same_aggregate() {
+    let Some(url) = amqp_url() else {
+        eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
+        return;
+    };
+    // Arrange: a queue of the test's own bound to one routing key, and an
+    // outbox whose first event (about "a") has a key no queue takes.
+    let queue = format!("test.relay.{}", uuid::Uuid::new_v4());
+    let bound = format!("test.bound.{}", uuid::Uuid::new_v4().simple());
+    bind_test_queue(&url, &queue, EXCHANGE, &bound).await;
     let nobody = format!("nobody.{}", uuid::Uuid::new_v4().simple());
     let events = [
         ("a", 1, nobody.as_str()),
@@ -316,22 +351,8 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
             &pb::ReservationFailed::default(),
         )
     });
-    let mut tx = db.begin_write().await.expect("begin");
-    for event in &events {
-        travel::events::outbox::record(&mut tx, event, travel::types::UnixMillis::now())
-            .await
-            .expect("record");
-    }
-    tx.commit().await.expect("commit");
     let registry = prometheus::Registry::new();
-    let relay = Relay::new(
-        db.clone(),
-        Broker::Amqp(travel::events::amqp::Amqp::new(&url)),
-        std::sync::Arc::new(travel::SystemClock),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-        RelayMetrics::register(&registry).expect("metrics"),
-    );
+    let (_outbox_db, db, relay) = relay_of(&url, &events.each_ref(), &registry).await;
 
     // Act
     let published = relay.flush().await.expect("a returned event does not fail the pass");
@@ -362,9 +383,6 @@ async fn over_rabbitmq_an_unroutable_event_holds_back_only_the_later_events_abou
 
 #[tokio::test]
 async fn over_rabbitmq_a_reservation_event_no_queue_is_bound_for_is_kept_by_the_broker_and_a_flight_event_waits() {
-    use travel::events::relay::{Relay, RelayMetrics};
-    use travel::hold::service::Inventory as _;
-
     let Some(url) = amqp_url() else {
         eprintln!("TRAVEL_TEST_AMQP_URL is not set: skipped");
         return;
@@ -377,35 +395,7 @@ async fn over_rabbitmq_a_reservation_event_no_queue_is_bound_for_is_kept_by_the_
     let reservation_key = format!("reservation.test{tag}");
     let flight_key = format!("flight.test{tag}");
     let witness = format!("test.unrouted.{tag}");
-    let connection = Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    travel::events::amqp::declare_exchanges(&channel)
-        .await
-        .expect("the exchanges");
-    channel
-        .queue_declare(witness.as_str().into(), Default::default(), Default::default())
-        .await
-        .expect("the witness queue");
-    channel
-        .queue_bind(
-            witness.as_str().into(),
-            travel::events::UNROUTED_EXCHANGE.into(),
-            reservation_key.as_str().into(),
-            Default::default(),
-            Default::default(),
-        )
-        .await
-        .expect("the binding");
-    let outbox_db = travel::testing::TestDatabase::new("flight").await;
-    let db = travel::db::Database::connect(
-        &outbox_db.url,
-        &travel::config::DatabaseArgs::default(),
-        travel_flight::Flights::migrations(),
-    )
-    .await
-    .expect("the outbox's database");
+    bind_test_queue(&url, &witness, travel::events::UNROUTED_EXCHANGE, &reservation_key).await;
     let kept = Event::new(
         uuid::Uuid::now_v7().to_string(),
         &reservation_key,
@@ -422,21 +412,7 @@ async fn over_rabbitmq_a_reservation_event_no_queue_is_bound_for_is_kept_by_the_
         1,
         &pb::ReservationFailed::default(),
     );
-    let mut tx = db.begin_write().await.expect("begin");
-    for event in [&kept, &waits] {
-        travel::events::outbox::record(&mut tx, event, travel::types::UnixMillis::now())
-            .await
-            .expect("record");
-    }
-    tx.commit().await.expect("commit");
-    let relay = Relay::new(
-        db.clone(),
-        Broker::Amqp(travel::events::amqp::Amqp::new(&url)),
-        std::sync::Arc::new(travel::SystemClock),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-        RelayMetrics::register(&prometheus::Registry::new()).expect("metrics"),
-    );
+    let (_outbox_db, db, relay) = relay_of(&url, &[&kept, &waits], &prometheus::Registry::new()).await;
 
     // Act
     let published = relay.flush().await.expect("flush");
